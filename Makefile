@@ -20,8 +20,8 @@ deps:
 # The README's test command: lint, unit tests with the race detector, then the
 # root-only integration tests (they skip with a message when not root).
 test: lint build
-	$(GO) test -race -count=1 ./...
 	@if [ "$$(id -u)" -eq 0 ]; then $(MAKE) --no-print-directory deps; fi
+	$(GO) test -race -count=1 ./...
 	RAFTVIP_BIN=$(CURDIR)/$(BIN)/raftvip $(GO) test -count=1 -timeout 15m -v ./internal/lab/...
 
 lint:
