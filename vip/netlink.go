@@ -1,0 +1,196 @@
+package vip
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// Netlink is the kernel Addresser: it manages the VIPs through rtnetlink in
+// the calling thread's network namespace.
+type Netlink struct {
+	iface string
+	addrs []netip.Prefix
+	log   hclog.Logger
+}
+
+var _ Addresser = (*Netlink)(nil)
+
+// NewNetlink checks cfg and returns an Addresser for cfg.Interface. It does
+// not require the interface to exist yet: every call looks the link up by
+// name, so an interface that is recreated (new index) is picked up again.
+func NewNetlink(cfg Config, log hclog.Logger) (*Netlink, error) {
+	if err := cfg.validateAddresses(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = hclog.NewNullLogger()
+	}
+	return &Netlink{
+		iface: cfg.Interface,
+		addrs: slices.Clone(cfg.Addresses),
+		log:   log.Named("vip"),
+	}, nil
+}
+
+// Acquire adds every address with a lifetime of lease.
+func (n *Netlink) Acquire(lease time.Duration) error {
+	if err := n.replace("add", lease); err != nil {
+		return err
+	}
+	n.log.Info("acquired VIP", "iface", n.iface, "addrs", addrStrings(n.addrs), "lease", lease)
+	return nil
+}
+
+// Renew sets a fresh lifetime of lease on every address (re-adding any that
+// already expired).
+func (n *Netlink) Renew(lease time.Duration) error {
+	if err := n.replace("renew", lease); err != nil {
+		return err
+	}
+	n.log.Debug("renewed VIP", "iface", n.iface, "addrs", addrStrings(n.addrs), "lease", lease)
+	return nil
+}
+
+// replace is RTM_NEWADDR with NLM_F_CREATE|NLM_F_REPLACE for every address:
+// the kernel creates a missing address and, for an existing one, overwrites
+// its lifetimes, which is exactly "acquire or renew".
+func (n *Netlink) replace(verb string, lease time.Duration) error {
+	secs, err := leaseSeconds(lease)
+	if err != nil {
+		return fmt.Errorf("vip: %s %s on %s: %w", verb, strings.Join(addrStrings(n.addrs), ","), n.iface, err)
+	}
+	link, err := n.link()
+	if err != nil {
+		return err
+	}
+	for _, p := range n.addrs {
+		a := nlAddr(p)
+		a.ValidLft = secs
+		a.PreferedLft = secs
+		if err := netlink.AddrReplace(link, a); err != nil {
+			// Stop at the first failure: the addresses already added carry the
+			// lease and expire on their own; the caller decides whether to
+			// Release.
+			return fmt.Errorf("vip: %s %s on %s: %w", verb, p, n.iface, err)
+		}
+	}
+	return nil
+}
+
+// Release deletes every configured address. Addresses that are already gone
+// (for example expired by the kernel) count as released, and so does a
+// missing interface, which cannot hold any address.
+func (n *Netlink) Release() error {
+	link, err := netlink.LinkByName(n.iface)
+	if err != nil {
+		var notFound netlink.LinkNotFoundError
+		if errors.As(err, &notFound) {
+			n.log.Warn("interface is gone; nothing to release", "iface", n.iface, "addrs", addrStrings(n.addrs))
+			return nil
+		}
+		return fmt.Errorf("vip: find interface %s: %w", n.iface, err)
+	}
+	var errs []error
+	for _, p := range n.addrs {
+		// Keep going after a failure: leaving one VIP behind is bad, leaving
+		// all of them behind is worse.
+		if err := netlink.AddrDel(link, nlAddr(p)); err != nil && !isAbsent(err) {
+			errs = append(errs, fmt.Errorf("vip: delete %s on %s: %w", p, n.iface, err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	n.log.Info("released VIP", "iface", n.iface, "addrs", addrStrings(n.addrs))
+	return nil
+}
+
+// isAbsent reports whether a delete failed only because the address was not
+// there: the kernel answers EADDRNOTAVAIL for IPv4 (ENOENT on some paths).
+func isAbsent(err error) bool {
+	return errors.Is(err, unix.EADDRNOTAVAIL) || errors.Is(err, unix.ENOENT)
+}
+
+// Held reports whether every configured address (same IP and prefix length)
+// is on the interface right now.
+func (n *Netlink) Held() (bool, error) {
+	link, err := n.link()
+	if err != nil {
+		return false, err
+	}
+	present, err := n.list(link)
+	if err != nil {
+		return false, err
+	}
+	for _, p := range n.addrs {
+		if !present[p] {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// dumpRetries bounds the retries of an address dump that the kernel flagged
+// as interrupted (the address list changed while it was being read).
+const dumpRetries = 3
+
+func (n *Netlink) list(link netlink.Link) (map[netip.Prefix]bool, error) {
+	var (
+		addrs []netlink.Addr
+		err   error
+	)
+	for range dumpRetries {
+		addrs, err = netlink.AddrList(link, netlink.FAMILY_V4)
+		if !errors.Is(err, netlink.ErrDumpInterrupted) {
+			break
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("vip: list addresses on %s: %w", n.iface, err)
+	}
+	present := make(map[netip.Prefix]bool, len(addrs))
+	for _, a := range addrs {
+		if p, ok := prefixOf(a); ok {
+			present[p] = true
+		}
+	}
+	return present, nil
+}
+
+func (n *Netlink) link() (netlink.Link, error) {
+	link, err := netlink.LinkByName(n.iface)
+	if err != nil {
+		return nil, fmt.Errorf("vip: find interface %s: %w", n.iface, err)
+	}
+	return link, nil
+}
+
+// nlAddr keeps the host bits: 10.99.0.10/24 must stay 10.99.0.10, not become
+// the network 10.99.0.0.
+func nlAddr(p netip.Prefix) *netlink.Addr {
+	return &netlink.Addr{IPNet: &net.IPNet{
+		IP:   net.IP(p.Addr().AsSlice()),
+		Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen()),
+	}}
+}
+
+func prefixOf(a netlink.Addr) (netip.Prefix, bool) {
+	if a.IPNet == nil {
+		return netip.Prefix{}, false
+	}
+	ip, ok := netip.AddrFromSlice(a.IP)
+	if !ok {
+		return netip.Prefix{}, false
+	}
+	ones, _ := a.Mask.Size()
+	return netip.PrefixFrom(ip.Unmap(), ones), true
+}
