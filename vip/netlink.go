@@ -99,18 +99,27 @@ func (n *Netlink) Release() error {
 		}
 		return fmt.Errorf("vip: find interface %s: %w", n.iface, err)
 	}
-	var errs []error
+	var (
+		errs    []error
+		removed []string
+	)
 	for _, p := range n.addrs {
 		// Keep going after a failure: leaving one VIP behind is bad, leaving
 		// all of them behind is worse.
-		if err := netlink.AddrDel(link, nlAddr(p)); err != nil && !isAbsent(err) {
+		err := netlink.AddrDel(link, nlAddr(p))
+		switch {
+		case err == nil:
+			removed = append(removed, p.String())
+		case !isAbsent(err):
 			errs = append(errs, fmt.Errorf("vip: delete %s on %s: %w", p, n.iface, err))
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	n.log.Info("released VIP", "iface", n.iface, "addrs", addrStrings(n.addrs))
+	// "removed" tells an operator whether the addresses were still there or
+	// had already expired.
+	n.log.Info("released VIP", "iface", n.iface, "addrs", addrStrings(n.addrs), "removed", removed)
 	return nil
 }
 
