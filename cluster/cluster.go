@@ -1,0 +1,356 @@
+// Package cluster owns raftvip's Raft group: the hashicorp/raft instance, its
+// transport (one TCP port, multiplexed with a small RPC for forwarding), the
+// BoltDB log and stable store, snapshots, bootstrap, leadership observation
+// and leadership transfer. It knows nothing about VIPs or MySQL; the agent
+// decides, the cluster carries out.
+//
+// The wiring follows otoolep/hraftd and rqlite's store: bootstrap only when
+// raft.HasExistingState says there is nothing on disk, every node started with
+// the same peer list, so three fresh nodes form a cluster with no manual join.
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	"go.etcd.io/bbolt"
+)
+
+// Peer is one voter of the initial configuration.
+type Peer struct {
+	ID      string
+	Address string
+}
+
+// Timing holds the Raft timings that the VIP safety argument depends on
+// (see docs/safety.md).
+type Timing struct {
+	HeartbeatTimeout   time.Duration
+	ElectionTimeout    time.Duration
+	LeaderLeaseTimeout time.Duration
+	CommitTimeout      time.Duration
+	SnapshotInterval   time.Duration
+	SnapshotThreshold  uint64
+	TrailingLogs       uint64
+}
+
+// DefaultTiming is what raftvip runs with unless the config says otherwise.
+var DefaultTiming = Timing{
+	HeartbeatTimeout:   500 * time.Millisecond,
+	ElectionTimeout:    500 * time.Millisecond,
+	LeaderLeaseTimeout: 250 * time.Millisecond,
+	CommitTimeout:      50 * time.Millisecond,
+	SnapshotInterval:   120 * time.Second,
+	SnapshotThreshold:  8192,
+	TrailingLogs:       10240,
+}
+
+// Config describes one node.
+type Config struct {
+	NodeID  string
+	Bind    string // host:port for Raft and RPC
+	DataDir string
+	Peers   []Peer
+	Timing  Timing
+	Logger  hclog.Logger
+}
+
+// Cluster is a running Raft node.
+type Cluster struct {
+	cfg    Config
+	log    hclog.Logger
+	raft   *raft.Raft
+	trans  raft.Transport
+	caller Caller
+	mux    *Mux
+	bolt   *raftboltdb.BoltStore
+
+	observer *raft.Observer
+	obsCh    chan raft.Observation
+	leaderCh chan struct{} // coalesced "leadership may have changed"
+	stop     chan struct{}
+	wg       sync.WaitGroup
+	closeMu  sync.Mutex
+	closed   bool
+}
+
+// Open starts a node with the real transport (TCP mux on cfg.Bind) and
+// BoltDB stores in cfg.DataDir, serving RPC with h.
+func Open(cfg Config, fsm raft.FSM, h Handler) (*Cluster, error) {
+	log := cfg.Logger
+	if log == nil {
+		log = hclog.NewNullLogger()
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("cluster: data_dir %s: %w", cfg.DataDir, err)
+	}
+	dbPath := filepath.Join(cfg.DataDir, "raft.db")
+	// A second agent on the same data_dir must fail, not hang on bolt's flock.
+	bolt, err := raftboltdb.New(raftboltdb.Options{Path: dbPath, BoltOptions: &bbolt.Options{Timeout: 2 * time.Second}})
+	if err != nil {
+		if errors.Is(err, bbolt.ErrTimeout) {
+			return nil, fmt.Errorf("cluster: %s is locked: is another raftvip agent using data_dir %s?", dbPath, cfg.DataDir)
+		}
+		return nil, fmt.Errorf("cluster: open raft log %s: %w (move the data_dir aside to start this node fresh; it rejoins from its peers)", dbPath, err)
+	}
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.DataDir, 3, log.Named("snapshot"))
+	if err != nil {
+		bolt.Close()
+		return nil, fmt.Errorf("cluster: snapshot store in %s: %w", cfg.DataDir, err)
+	}
+	mux, err := Listen(cfg.Bind, log.Named("mux"))
+	if err != nil {
+		bolt.Close()
+		return nil, err
+	}
+	trans := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+		Stream:  mux.RaftLayer(),
+		MaxPool: 3,
+		Timeout: 2 * time.Second,
+		Logger:  log.Named("transport"),
+	})
+	c, err := start(cfg, fsm, trans, bolt, bolt, snaps, TCPCaller{})
+	if err != nil {
+		trans.Close()
+		mux.Close()
+		bolt.Close()
+		return nil, err
+	}
+	c.mux = mux
+	c.bolt = bolt
+	go ServeRPC(mux.RPCListener(), h, c.log.Named("rpc"))
+	return c, nil
+}
+
+// OpenWith starts a node on the given transport and stores (in-process tests
+// use raft.InmemTransport and in-memory or BoltDB stores).
+func OpenWith(cfg Config, fsm raft.FSM, trans raft.Transport, logs raft.LogStore, stable raft.StableStore, snaps raft.SnapshotStore, caller Caller) (*Cluster, error) {
+	return start(cfg, fsm, trans, logs, stable, snaps, caller)
+}
+
+func start(cfg Config, fsm raft.FSM, trans raft.Transport, logs raft.LogStore, stable raft.StableStore, snaps raft.SnapshotStore, caller Caller) (*Cluster, error) {
+	log := cfg.Logger
+	if log == nil {
+		log = hclog.NewNullLogger()
+	}
+	t := cfg.Timing
+	if t.HeartbeatTimeout == 0 {
+		t = DefaultTiming
+	}
+	rc := raft.DefaultConfig()
+	rc.LocalID = raft.ServerID(cfg.NodeID)
+	rc.HeartbeatTimeout = t.HeartbeatTimeout
+	rc.ElectionTimeout = t.ElectionTimeout
+	rc.LeaderLeaseTimeout = t.LeaderLeaseTimeout
+	rc.CommitTimeout = t.CommitTimeout
+	if t.SnapshotInterval > 0 {
+		rc.SnapshotInterval = t.SnapshotInterval
+	}
+	if t.SnapshotThreshold > 0 {
+		rc.SnapshotThreshold = t.SnapshotThreshold
+	}
+	if t.TrailingLogs > 0 {
+		rc.TrailingLogs = t.TrailingLogs
+	}
+	rc.Logger = log.Named("raft")
+	if err := raft.ValidateConfig(rc); err != nil {
+		return nil, fmt.Errorf("cluster: raft config: %w", err)
+	}
+
+	has, err := raft.HasExistingState(logs, stable, snaps)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: read existing state in %s: %w", cfg.DataDir, err)
+	}
+	r, err := raft.NewRaft(rc, fsm, logs, stable, snaps, trans)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: start raft: %w", err)
+	}
+	if !has {
+		servers := make([]raft.Server, 0, len(cfg.Peers))
+		for _, p := range cfg.Peers {
+			servers = append(servers, raft.Server{Suffrage: raft.Voter, ID: raft.ServerID(p.ID), Address: raft.ServerAddress(p.Address)})
+		}
+		// Every node bootstraps with the same list; hashicorp/raft accepts
+		// identical bootstraps, so no node is special and none needs a join.
+		if err := r.BootstrapCluster(raft.Configuration{Servers: servers}).Error(); err != nil && !errors.Is(err, raft.ErrCantBootstrap) {
+			r.Shutdown()
+			return nil, fmt.Errorf("cluster: bootstrap: %w", err)
+		}
+		log.Info("bootstrapped new cluster", "peers", len(servers))
+	} else {
+		log.Info("resuming from existing raft state", "data_dir", cfg.DataDir)
+	}
+
+	c := &Cluster{
+		cfg: cfg, log: log, raft: r, trans: trans, caller: caller,
+		obsCh:    make(chan raft.Observation, 64),
+		leaderCh: make(chan struct{}, 1),
+		stop:     make(chan struct{}),
+	}
+	// An observer instead of the lossy LeaderCh: every leader and state change
+	// wakes the agent, which then reads the current truth from Raft itself.
+	c.observer = raft.NewObserver(c.obsCh, false, func(o *raft.Observation) bool {
+		switch o.Data.(type) {
+		case raft.LeaderObservation, raft.RaftState:
+			return true
+		}
+		return false
+	})
+	r.RegisterObserver(c.observer)
+	c.wg.Add(1)
+	go c.watch()
+	return c, nil
+}
+
+func (c *Cluster) watch() {
+	defer c.wg.Done()
+	for {
+		select {
+		case <-c.stop:
+			return
+		case o := <-c.obsCh:
+			if lo, ok := o.Data.(raft.LeaderObservation); ok {
+				c.log.Info("leader changed", "leader", lo.LeaderID, "address", lo.LeaderAddr)
+			}
+			select {
+			case c.leaderCh <- struct{}{}:
+			default:
+			}
+		}
+	}
+}
+
+// Changes is signalled (coalesced) whenever Raft's leader or state changed.
+func (c *Cluster) Changes() <-chan struct{} { return c.leaderCh }
+
+// ID is this node's id.
+func (c *Cluster) ID() string { return c.cfg.NodeID }
+
+// IsLeader reports whether this node is the Raft leader now.
+func (c *Cluster) IsLeader() bool { return c.raft.State() == raft.Leader }
+
+// State is the Raft state name (Leader, Follower, Candidate, Shutdown).
+func (c *Cluster) State() string { return c.raft.State().String() }
+
+// Term is the current Raft term.
+func (c *Cluster) Term() uint64 { return c.raft.CurrentTerm() }
+
+// Leader returns the leader's id and address as this node knows them.
+func (c *Cluster) Leader() (id, addr string) {
+	a, i := c.raft.LeaderWithID()
+	return string(i), string(a)
+}
+
+// LastContact is when this node last heard from a leader.
+func (c *Cluster) LastContact() time.Time { return c.raft.LastContact() }
+
+// Stats passes raft's stats through.
+func (c *Cluster) Stats() map[string]string { return c.raft.Stats() }
+
+// Servers is the current Raft configuration.
+func (c *Cluster) Servers() ([]raft.Server, error) {
+	f := c.raft.GetConfiguration()
+	if err := f.Error(); err != nil {
+		return nil, err
+	}
+	return f.Configuration().Servers, nil
+}
+
+// ErrNotLeader is returned by leader-only calls on a follower.
+var ErrNotLeader = raft.ErrNotLeader
+
+// Apply commits cmd (leader only) and returns the FSM's response.
+func (c *Cluster) Apply(cmd []byte, timeout time.Duration) (interface{}, error) {
+	f := c.raft.Apply(cmd, timeout)
+	if err := f.Error(); err != nil {
+		return nil, err
+	}
+	return f.Response(), nil
+}
+
+// Barrier waits until every entry committed before it is applied to the FSM;
+// a new leader calls it before trusting its FSM view.
+func (c *Cluster) Barrier(timeout time.Duration) error {
+	return c.raft.Barrier(timeout).Error()
+}
+
+// VerifyLeader asks a quorum whether this node still leads; it fails when
+// leadership is lost or nobody answers within timeout.
+func (c *Cluster) VerifyLeader(timeout time.Duration) error {
+	f := c.raft.VerifyLeader()
+	done := make(chan error, 1)
+	go func() { done <- f.Error() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(timeout):
+		return fmt.Errorf("verify leader: no quorum answer within %s", timeout)
+	}
+}
+
+// TransferTo hands leadership to node id (leader only).
+func (c *Cluster) TransferTo(id string) error {
+	servers, err := c.Servers()
+	if err != nil {
+		return err
+	}
+	for _, s := range servers {
+		if string(s.ID) == id {
+			return c.raft.LeadershipTransferToServer(s.ID, s.Address).Error()
+		}
+	}
+	return fmt.Errorf("transfer to %s: not in the raft configuration", id)
+}
+
+// Forward sends an encoded command to the leader (or applies it here if this
+// node leads) and returns the FSM's epoch and error string.
+func (c *Cluster) Forward(ctx context.Context, cmd []byte) (Response, error) {
+	if c.IsLeader() {
+		return Response{}, errors.New("forward: this node is the leader; apply locally")
+	}
+	_, addr := c.Leader()
+	if addr == "" {
+		return Response{}, errors.New("forward: no known leader")
+	}
+	return c.caller.Call(ctx, addr, Request{Op: OpApply, From: c.cfg.NodeID, Command: cmd})
+}
+
+// Call sends a request to a peer by Raft address.
+func (c *Cluster) Call(ctx context.Context, addr string, req Request) (Response, error) {
+	req.From = c.cfg.NodeID
+	return c.caller.Call(ctx, addr, req)
+}
+
+// Close shuts Raft down and closes transport and stores. Idempotent.
+func (c *Cluster) Close() error {
+	c.closeMu.Lock()
+	defer c.closeMu.Unlock()
+	if c.closed {
+		return nil
+	}
+	c.closed = true
+	c.raft.DeregisterObserver(c.observer)
+	err := c.raft.Shutdown().Error()
+	close(c.stop)
+	c.wg.Wait()
+	if c.mux != nil {
+		c.mux.Close()
+	}
+	if nt, ok := c.trans.(*raft.NetworkTransport); ok {
+		nt.Close()
+	}
+	if c.bolt != nil {
+		if cerr := c.bolt.Close(); err == nil {
+			err = cerr
+		}
+	}
+	return err
+}

@@ -1,0 +1,182 @@
+package cluster
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+)
+
+// RPCVersion is carried in every request; a node answers a version it does
+// not speak with an error instead of guessing.
+const RPCVersion = 1
+
+// RPC operations.
+const (
+	OpApply  = "apply"  // apply Command on the leader (forwarded by a follower)
+	OpStatus = "status" // return the node's own status (opaque JSON)
+)
+
+// Request is one intra-cluster call.
+type Request struct {
+	V       int    `json:"v"`
+	Op      string `json:"op"`
+	From    string `json:"from"`
+	Command []byte `json:"command,omitempty"`
+}
+
+// Response answers a Request. Err is set when the call failed on the remote
+// side (not a transport error).
+type Response struct {
+	V      int             `json:"v"`
+	Epoch  uint64          `json:"epoch,omitempty"`
+	Err    string          `json:"err,omitempty"`
+	Status json.RawMessage `json:"status,omitempty"`
+}
+
+// Handler serves requests on a node.
+type Handler func(ctx context.Context, req Request) Response
+
+// Caller sends a request to a node by its Raft address.
+type Caller interface {
+	Call(ctx context.Context, addr string, req Request) (Response, error)
+}
+
+// TCPCaller dials the peer's mux port with the RPC header.
+type TCPCaller struct{}
+
+// maxRPCBytes bounds a request or response: these are small JSON documents.
+const maxRPCBytes = 4 << 20
+
+// Call implements Caller.
+func (TCPCaller) Call(ctx context.Context, addr string, req Request) (Response, error) {
+	req.V = RPCVersion
+	timeout := 5 * time.Second
+	if dl, ok := ctx.Deadline(); ok {
+		timeout = time.Until(dl)
+		if timeout <= 0 {
+			return Response{}, context.DeadlineExceeded
+		}
+	}
+	c, err := dialHeader(addr, headerRPC, timeout)
+	if err != nil {
+		return Response{}, fmt.Errorf("rpc %s to %s: %w", req.Op, addr, err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(timeout))
+	stop := context.AfterFunc(ctx, func() { _ = c.SetDeadline(time.Now()) })
+	defer stop()
+	if err := json.NewEncoder(c).Encode(req); err != nil {
+		return Response{}, fmt.Errorf("rpc %s to %s: send: %w", req.Op, addr, err)
+	}
+	var resp Response
+	if err := json.NewDecoder(bufio.NewReader(&limitedReader{c, maxRPCBytes})).Decode(&resp); err != nil {
+		return Response{}, fmt.Errorf("rpc %s to %s: read: %w", req.Op, addr, err)
+	}
+	return resp, nil
+}
+
+type limitedReader struct {
+	c interface{ Read([]byte) (int, error) }
+	n int
+}
+
+func (l *limitedReader) Read(p []byte) (int, error) {
+	if l.n <= 0 {
+		return 0, errors.New("message too large")
+	}
+	if len(p) > l.n {
+		p = p[:l.n]
+	}
+	n, err := l.c.Read(p)
+	l.n -= n
+	return n, err
+}
+
+// ServeRPC answers requests on ln until it is closed. One request per
+// connection: these calls are rare (health changes, status), so simplicity
+// beats connection reuse.
+func ServeRPC(ln net.Listener, h Handler, log hclog.Logger) {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		go func() {
+			defer c.Close()
+			_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+			var req Request
+			if err := json.NewDecoder(bufio.NewReader(&limitedReader{c, maxRPCBytes})).Decode(&req); err != nil {
+				log.Warn("bad rpc request", "remote", c.RemoteAddr(), "error", err)
+				_ = json.NewEncoder(c).Encode(Response{V: RPCVersion, Err: "bad request: " + err.Error()})
+				return
+			}
+			var resp Response
+			if req.V != RPCVersion {
+				resp = Response{Err: fmt.Sprintf("unsupported rpc version %d (this node speaks %d)", req.V, RPCVersion)}
+			} else {
+				ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
+				resp = h(ctx, req)
+				cancel()
+			}
+			resp.V = RPCVersion
+			_ = json.NewEncoder(c).Encode(resp)
+		}()
+	}
+}
+
+// InmemRPC is a Caller for in-process clusters: it calls handlers registered
+// by address directly. Disconnect/Reconnect mirror raft.InmemTransport's, so
+// a partitioned node cannot forward either.
+type InmemRPC struct {
+	mu       sync.RWMutex
+	handlers map[string]Handler
+	cut      map[string]bool
+}
+
+// NewInmemRPC returns an empty registry.
+func NewInmemRPC() *InmemRPC {
+	return &InmemRPC{handlers: map[string]Handler{}, cut: map[string]bool{}}
+}
+
+// Register serves addr with h.
+func (r *InmemRPC) Register(addr string, h Handler) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.handlers[addr] = h
+}
+
+// Isolate makes every call to or from addr fail (on=true) or work again.
+func (r *InmemRPC) Isolate(addr string, on bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.cut[addr] = on
+}
+
+// From returns a Caller that calls as node `self` (so isolation applies to it).
+func (r *InmemRPC) From(self string) Caller { return inmemCaller{r, self} }
+
+type inmemCaller struct {
+	r    *InmemRPC
+	self string
+}
+
+func (c inmemCaller) Call(ctx context.Context, addr string, req Request) (Response, error) {
+	c.r.mu.RLock()
+	h := c.r.handlers[addr]
+	cut := c.r.cut[addr] || c.r.cut[c.self]
+	c.r.mu.RUnlock()
+	if h == nil || cut {
+		return Response{}, fmt.Errorf("rpc %s to %s: unreachable", req.Op, addr)
+	}
+	req.V = RPCVersion
+	resp := h(ctx, req)
+	resp.V = RPCVersion
+	return resp, nil
+}

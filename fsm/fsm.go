@@ -1,0 +1,249 @@
+package fsm
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// Errors returned (as Result.Err) for commands the state refuses. They are
+// not failures of the log: the entry is committed and every node refuses it
+// the same way.
+var (
+	ErrHeld        = errors.New("the VIP is held by another node")
+	ErrFenced      = errors.New("a fence is pending for an unreleased holder")
+	ErrNotHolder   = errors.New("node does not hold that epoch")
+	ErrBadCommand  = errors.New("malformed command")
+	ErrUnknownType = errors.New("unknown command type")
+)
+
+// Result is what Apply returns for every entry (raft.ApplyFuture.Response).
+type Result struct {
+	Epoch uint64
+	Err   error
+}
+
+// FSM implements raft.FSM over State.
+type FSM struct {
+	mu    sync.RWMutex
+	state State
+	// fenceDeadline is local, not replicated: the local time at which the
+	// pending fence's Wait runs out, counted from when this node applied the
+	// fence. The fence's proposer committed it before any node applied it,
+	// so every node's deadline is at or after the proposer's: waiting on
+	// it is never shorter than the safety argument needs, and needs no
+	// clock agreement between hosts.
+	fenceDeadline time.Time
+	now           func() time.Time
+	changed       chan struct{}
+}
+
+// New returns an empty FSM.
+func New() *FSM {
+	return &FSM{state: newState(), now: time.Now, changed: make(chan struct{}, 1)}
+}
+
+// Changed is signalled (coalesced) after every applied entry or restore.
+func (f *FSM) Changed() <-chan struct{} { return f.changed }
+
+func (f *FSM) notify() {
+	select {
+	case f.changed <- struct{}{}:
+	default:
+	}
+}
+
+// State returns a deep copy of the current state.
+func (f *FSM) State() State {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.state.clone()
+}
+
+// FenceDeadline returns the local time before which the pending fence forbids
+// adding the VIP; ok is false when no fence is pending.
+func (f *FSM) FenceDeadline() (deadline time.Time, ok bool) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	if f.state.Fence == nil {
+		return time.Time{}, false
+	}
+	return f.fenceDeadline, true
+}
+
+// Apply implements raft.FSM.
+func (f *FSM) Apply(l *raft.Log) interface{} {
+	if l.Type != raft.LogCommand {
+		return Result{}
+	}
+	cmd, err := Decode(l.Data)
+	if err != nil {
+		return Result{Err: err}
+	}
+	f.mu.Lock()
+	res := f.applyLocked(cmd)
+	f.mu.Unlock()
+	f.notify()
+	return res
+}
+
+// ApplyCommand applies a command directly (tests and tools); the same code
+// path as Apply.
+func (f *FSM) ApplyCommand(c Command) Result {
+	b, err := Encode(c)
+	if err != nil {
+		return Result{Err: err}
+	}
+	r, _ := f.Apply(&raft.Log{Type: raft.LogCommand, Data: b}).(Result)
+	return r
+}
+
+func (f *FSM) applyLocked(c Command) Result {
+	s := &f.state
+	switch c.Type {
+	case CmdHealth:
+		h := c.Health
+		if h == nil || h.Node == "" {
+			return Result{Err: fmt.Errorf("%w: health without node", ErrBadCommand)}
+		}
+		// Reports can arrive out of order (forwarded by followers, retried);
+		// an older check never overwrites a newer one.
+		if old, ok := s.Health[h.Node]; ok && h.Checked.Before(old.Checked) {
+			return Result{Epoch: s.Epoch}
+		}
+		s.Health[h.Node] = *h
+		return Result{Epoch: s.Epoch}
+
+	case CmdAcquire:
+		a := c.Acquire
+		if a == nil || a.Node == "" {
+			return Result{Err: fmt.Errorf("%w: acquire without node", ErrBadCommand)}
+		}
+		if s.Holder != "" {
+			return Result{Epoch: s.Epoch, Err: fmt.Errorf("%w: %s holds epoch %d", ErrHeld, s.Holder, s.Epoch)}
+		}
+		if s.Fence != nil {
+			return Result{Epoch: s.Epoch, Err: fmt.Errorf("%w: epoch %d of %s", ErrFenced, s.Fence.Epoch, s.Fence.Holder)}
+		}
+		s.Epoch++
+		s.Holder = a.Node
+		s.Acquired = a.Time
+		e := Event{Epoch: s.Epoch, Op: OpAcquire, Node: a.Node, By: a.By, Time: a.Time, Reason: a.Reason}
+		if !s.Released.IsZero() && a.Time.After(s.Released) {
+			e.Handover = a.Time.Sub(s.Released)
+		}
+		s.record(e)
+		return Result{Epoch: s.Epoch}
+
+	case CmdRelease:
+		r := c.Release
+		if r == nil || r.Node == "" {
+			return Result{Err: fmt.Errorf("%w: release without node", ErrBadCommand)}
+		}
+		if s.Holder != r.Node || s.Epoch != r.Epoch {
+			return Result{Epoch: s.Epoch, Err: fmt.Errorf("%w: %s epoch %d (holder %q, epoch %d)", ErrNotHolder, r.Node, r.Epoch, s.Holder, s.Epoch)}
+		}
+		s.Holder = ""
+		s.Released = r.Time
+		s.Fence = nil
+		f.fenceDeadline = time.Time{}
+		s.record(Event{Epoch: r.Epoch, Op: OpRelease, Node: r.Node, By: r.By, Time: r.Time, Reason: r.Reason, Detection: r.Detection})
+		return Result{Epoch: s.Epoch}
+
+	case CmdFence:
+		fc := c.Fence
+		if fc == nil || fc.Holder == "" {
+			return Result{Err: fmt.Errorf("%w: fence without holder", ErrBadCommand)}
+		}
+		if s.Holder != fc.Holder || s.Epoch != fc.Epoch {
+			return Result{Epoch: s.Epoch, Err: fmt.Errorf("%w: fence for %s epoch %d (holder %q, epoch %d)", ErrNotHolder, fc.Holder, fc.Epoch, s.Holder, s.Epoch)}
+		}
+		if s.Fence != nil {
+			// The first fence stands: a later leader keeps its deadline.
+			return Result{Epoch: s.Epoch}
+		}
+		s.Fence = &Fence{Epoch: fc.Epoch, Holder: fc.Holder, By: fc.By, Time: fc.Time, Wait: fc.Wait}
+		f.fenceDeadline = f.now().Add(fc.Wait)
+		s.record(Event{Epoch: fc.Epoch, Op: OpFence, Node: fc.Holder, By: fc.By, Time: fc.Time, Reason: fc.Reason, Wait: fc.Wait})
+		return Result{Epoch: s.Epoch}
+
+	case CmdMembers:
+		m := c.Members
+		if m == nil {
+			return Result{Err: fmt.Errorf("%w: members without payload", ErrBadCommand)}
+		}
+		for _, mem := range m.Set {
+			if mem.ID == "" {
+				return Result{Err: fmt.Errorf("%w: member without id", ErrBadCommand)}
+			}
+		}
+		for _, mem := range m.Set {
+			s.Members[mem.ID] = mem
+		}
+		for _, id := range m.Remove {
+			delete(s.Members, id)
+			delete(s.Health, id)
+		}
+		return Result{Epoch: s.Epoch}
+	}
+	return Result{Err: fmt.Errorf("%w: %q", ErrUnknownType, c.Type)}
+}
+
+// snapshotFormat versions the snapshot encoding.
+type snapshotFile struct {
+	Version int   `json:"version"`
+	State   State `json:"state"`
+}
+
+// Snapshot implements raft.FSM. The copy is taken under the lock; writing it
+// out happens later, off the apply path.
+func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
+	return &snapshot{state: f.State()}, nil
+}
+
+// Restore implements raft.FSM.
+func (f *FSM) Restore(rc io.ReadCloser) error {
+	defer rc.Close()
+	var sf snapshotFile
+	if err := json.NewDecoder(rc).Decode(&sf); err != nil {
+		return fmt.Errorf("fsm: restore snapshot: %w", err)
+	}
+	if sf.Version != 1 {
+		return fmt.Errorf("fsm: restore snapshot: unknown version %d", sf.Version)
+	}
+	st := sf.State
+	if st.Members == nil {
+		st.Members = map[string]Member{}
+	}
+	if st.Health == nil {
+		st.Health = map[string]Health{}
+	}
+	f.mu.Lock()
+	f.state = st
+	f.fenceDeadline = time.Time{}
+	if st.Fence != nil {
+		// The proposer's clock is not ours; start the full wait now, which
+		// is never earlier than the original deadline.
+		f.fenceDeadline = f.now().Add(st.Fence.Wait)
+	}
+	f.mu.Unlock()
+	f.notify()
+	return nil
+}
+
+type snapshot struct{ state State }
+
+func (s *snapshot) Persist(sink raft.SnapshotSink) error {
+	if err := json.NewEncoder(sink).Encode(snapshotFile{Version: 1, State: s.state}); err != nil {
+		_ = sink.Cancel()
+		return fmt.Errorf("fsm: persist snapshot: %w", err)
+	}
+	return sink.Close()
+}
+
+func (s *snapshot) Release() {}

@@ -1,0 +1,189 @@
+package fsm
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+var t0 = time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+
+func acquire(node string, at time.Time) Command {
+	return Command{Type: CmdAcquire, Acquire: &AcquireCmd{Node: node, By: node, Time: at, Reason: "test"}}
+}
+
+func release(node string, epoch uint64, at time.Time) Command {
+	return Command{Type: CmdRelease, Release: &ReleaseCmd{Node: node, Epoch: epoch, By: node, Time: at, Reason: "test"}}
+}
+
+func TestApplyEpochs(t *testing.T) {
+	f := New()
+	steps := []struct {
+		cmd       Command
+		wantErr   error
+		wantEpoch uint64
+		holder    string
+	}{
+		{acquire("hosta", t0), nil, 1, "hosta"},
+		{acquire("hostb", t0.Add(time.Second)), ErrHeld, 1, "hosta"},
+		{release("hostb", 1, t0), ErrNotHolder, 1, "hosta"},
+		{release("hosta", 2, t0), ErrNotHolder, 1, "hosta"},
+		{release("hosta", 1, t0.Add(2 * time.Second)), nil, 1, ""},
+		{release("hosta", 1, t0.Add(2 * time.Second)), ErrNotHolder, 1, ""},
+		{acquire("hostb", t0.Add(2050 * time.Millisecond)), nil, 2, "hostb"},
+		{Command{Type: "bogus"}, ErrUnknownType, 0, "hostb"},
+		{Command{Type: CmdAcquire}, ErrBadCommand, 0, "hostb"},
+	}
+	for i, s := range steps {
+		r := f.ApplyCommand(s.cmd)
+		if !errors.Is(r.Err, s.wantErr) {
+			t.Fatalf("step %d (%s): err %v, want %v", i, s.cmd.Type, r.Err, s.wantErr)
+		}
+		if s.wantEpoch != 0 && r.Epoch != s.wantEpoch {
+			t.Fatalf("step %d: epoch %d, want %d", i, r.Epoch, s.wantEpoch)
+		}
+		if h := f.State().Holder; h != s.holder {
+			t.Fatalf("step %d: holder %q, want %q", i, h, s.holder)
+		}
+	}
+	h := f.State().History
+	if len(h) != 3 {
+		t.Fatalf("history has %d events, want 3: %+v", len(h), h)
+	}
+	if h[2].Op != OpAcquire || h[2].Epoch != 2 || h[2].Handover != 50*time.Millisecond {
+		t.Fatalf("last event %+v: want acquire epoch 2 with 50ms handover", h[2])
+	}
+}
+
+func TestFenceBlocksAcquireUntilReleased(t *testing.T) {
+	f := New()
+	clock := t0
+	f.now = func() time.Time { return clock }
+	f.ApplyCommand(acquire("hosta", t0))
+	r := f.ApplyCommand(Command{Type: CmdFence, Fence: &FenceCmd{Epoch: 1, Holder: "hosta", By: "hostb", Time: t0, Wait: 800 * time.Millisecond}})
+	if r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	dl, ok := f.FenceDeadline()
+	if !ok || !dl.Equal(t0.Add(800*time.Millisecond)) {
+		t.Fatalf("fence deadline %v %v, want t0+800ms", dl, ok)
+	}
+	// A second fence (a later leader) keeps the first deadline.
+	clock = t0.Add(500 * time.Millisecond)
+	f.ApplyCommand(Command{Type: CmdFence, Fence: &FenceCmd{Epoch: 1, Holder: "hosta", By: "witness", Time: clock, Wait: 800 * time.Millisecond}})
+	if dl2, _ := f.FenceDeadline(); !dl2.Equal(dl) {
+		t.Fatalf("second fence moved deadline to %v", dl2)
+	}
+	if r := f.ApplyCommand(release("hostb", 1, t0)); !errors.Is(r.Err, ErrNotHolder) {
+		t.Fatalf("release by non-holder: %v", r.Err)
+	}
+	rel := release("hosta", 1, t0.Add(time.Second))
+	rel.Release.By = "hostb"
+	if r := f.ApplyCommand(rel); r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	if _, ok := f.FenceDeadline(); ok {
+		t.Fatal("fence still pending after release")
+	}
+	if r := f.ApplyCommand(acquire("hostb", t0.Add(time.Second))); r.Err != nil || r.Epoch != 2 {
+		t.Fatalf("acquire after fenced release: %+v", r)
+	}
+}
+
+func TestHealthIgnoresOlderReports(t *testing.T) {
+	f := New()
+	f.ApplyCommand(Command{Type: CmdHealth, Health: &Health{Node: "hosta", Healthy: false, Class: "refused", Checked: t0.Add(time.Second)}})
+	f.ApplyCommand(Command{Type: CmdHealth, Health: &Health{Node: "hosta", Healthy: true, Class: "ok", Checked: t0}})
+	if f.State().Healthy("hosta") {
+		t.Fatal("older healthy report overwrote newer unhealthy one")
+	}
+}
+
+func TestHistoryBounded(t *testing.T) {
+	f := New()
+	for i := 0; i < HistoryLimit; i++ {
+		at := t0.Add(time.Duration(i) * time.Second)
+		f.ApplyCommand(acquire("hosta", at))
+		f.ApplyCommand(release("hosta", uint64(i+1), at))
+	}
+	st := f.State()
+	if len(st.History) != HistoryLimit {
+		t.Fatalf("history %d, want %d", len(st.History), HistoryLimit)
+	}
+	if last := st.History[len(st.History)-1]; last.Epoch != HistoryLimit || last.Op != OpRelease {
+		t.Fatalf("last event %+v", last)
+	}
+	if first := st.History[0]; first.Epoch != HistoryLimit/2+1 || first.Op != OpAcquire {
+		t.Fatalf("oldest kept event %+v, want acquire of epoch %d", first, HistoryLimit/2+1)
+	}
+}
+
+type sink struct {
+	bytes.Buffer
+	cancelled bool
+}
+
+func (s *sink) ID() string    { return "test" }
+func (s *sink) Cancel() error { s.cancelled = true; return nil }
+func (s *sink) Close() error  { return nil }
+
+func TestSnapshotRestore(t *testing.T) {
+	f := New()
+	f.ApplyCommand(Command{Type: CmdMembers, Members: &MembersCmd{Set: []Member{{ID: "hosta", Address: "10.99.0.11:7400", Role: RoleDB}, {ID: "witness", Role: RoleWitness}}}})
+	f.ApplyCommand(Command{Type: CmdHealth, Health: &Health{Node: "hosta", Healthy: true, Class: "ok", Checked: t0}})
+	f.ApplyCommand(acquire("hosta", t0))
+	f.ApplyCommand(Command{Type: CmdFence, Fence: &FenceCmd{Epoch: 1, Holder: "hosta", By: "witness", Time: t0, Wait: time.Second}})
+
+	snap, err := f.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s sink
+	if err := snap.Persist(&s); err != nil {
+		t.Fatal(err)
+	}
+	g := New()
+	later := t0.Add(time.Hour)
+	g.now = func() time.Time { return later }
+	if err := g.Restore(io.NopCloser(bytes.NewReader(s.Bytes()))); err != nil {
+		t.Fatal(err)
+	}
+	a, b := f.State(), g.State()
+	if b.Holder != "hosta" || b.Epoch != 1 || !b.Healthy("hosta") || b.Members["witness"].Role != RoleWitness || len(b.History) != len(a.History) {
+		t.Fatalf("restored state differs: %+v", b)
+	}
+	if dl, ok := g.FenceDeadline(); !ok || !dl.Equal(later.Add(time.Second)) {
+		t.Fatalf("restored fence deadline %v %v: want a full wait from restore time", dl, ok)
+	}
+	// A restored FSM keeps refusing what the original refused.
+	if r := g.ApplyCommand(acquire("hostb", later)); !errors.Is(r.Err, ErrHeld) {
+		t.Fatalf("acquire on restored state: %v", r.Err)
+	}
+
+	if err := g.Restore(io.NopCloser(bytes.NewReader([]byte(`{"version":9}`)))); err == nil {
+		t.Fatal("restore of unknown snapshot version succeeded")
+	}
+	if err := g.Restore(io.NopCloser(bytes.NewReader([]byte(`garbage`)))); err == nil {
+		t.Fatal("restore of garbage succeeded")
+	}
+	if g.State().Holder != "hosta" {
+		t.Fatal("failed restore changed the state")
+	}
+}
+
+func TestDecodeRejectsUnknownFormat(t *testing.T) {
+	if _, err := Decode([]byte{9, '{', '}'}); !errors.Is(err, ErrUnknownFormat) {
+		t.Fatalf("got %v", err)
+	}
+	if _, err := Decode(nil); !errors.Is(err, ErrUnknownFormat) {
+		t.Fatalf("got %v", err)
+	}
+	r := New().Apply(&raft.Log{Type: raft.LogCommand, Data: []byte{1, 'x'}}).(Result)
+	if r.Err == nil {
+		t.Fatal("garbage command applied")
+	}
+}

@@ -1,0 +1,141 @@
+// Package fsm is raftvip's replicated state: the cluster's members and roles,
+// the last health report of every node, and the VIP's epochs (who acquired or
+// released it, when and why). It is the hashicorp/raft FSM and nothing else:
+// it imports no network or kernel code, and Apply is deterministic — every
+// time and value in the state comes from the command, never from the local
+// clock — so all nodes hold the same state after the same log.
+package fsm
+
+import (
+	"sort"
+	"time"
+)
+
+// HistoryLimit is how many epoch events the state keeps (oldest dropped first).
+const HistoryLimit = 1000
+
+// Roles a member can have.
+const (
+	RoleDB      = "db"
+	RoleWitness = "witness"
+)
+
+// Event operations in the history.
+const (
+	OpAcquire = "acquire"
+	OpRelease = "release"
+	OpFence   = "fence"
+)
+
+// Member is one node of the cluster as the FSM knows it.
+type Member struct {
+	ID      string `json:"id"`
+	Address string `json:"address"`
+	Role    string `json:"role"`
+}
+
+// Health is a node's last reported MySQL health.
+type Health struct {
+	Node    string    `json:"node"`
+	Healthy bool      `json:"healthy"`
+	Class   string    `json:"class"`   // error class of the last check: ok, refused, timeout, auth, ...
+	Checked time.Time `json:"checked"` // when the node made the check that decided this state
+	Since   time.Time `json:"since"`   // when the node's verdict last changed
+}
+
+// Event is one entry of the VIP's epoch history.
+type Event struct {
+	Epoch  uint64    `json:"epoch"`
+	Op     string    `json:"op"`   // acquire, release or fence
+	Node   string    `json:"node"` // the holder the event is about
+	By     string    `json:"by"`   // the leader that committed it
+	Time   time.Time `json:"time"`
+	Reason string    `json:"reason"`
+	// Detection is, for a release, how long it took from the first sign of
+	// trouble (first failed check, leader loss) to the release.
+	Detection time.Duration `json:"detection_ns,omitempty"`
+	// Handover is, for an acquire, how long the VIP was held by nobody: from
+	// the previous release (or fence start) to this acquire.
+	Handover time.Duration `json:"handover_ns,omitempty"`
+	// Wait is, for a fence, how long the leader must wait from the fence's
+	// commit before the unreleased holder's kernel lease has surely run out.
+	Wait time.Duration `json:"wait_ns,omitempty"`
+}
+
+// Fence records that a leader found the VIP unreleased by a holder it cannot
+// hear from: nobody may add the VIP until Wait has passed since the fence was
+// applied locally (see State.FenceDeadline).
+type Fence struct {
+	Epoch  uint64        `json:"epoch"`
+	Holder string        `json:"holder"`
+	By     string        `json:"by"`
+	Time   time.Time     `json:"time"`
+	Wait   time.Duration `json:"wait_ns"`
+}
+
+// State is the whole replicated state. Values returned by FSM.State are deep
+// copies and safe to use without locks.
+type State struct {
+	Members  map[string]Member `json:"members"`
+	Health   map[string]Health `json:"health"`
+	Epoch    uint64            `json:"epoch"`  // the newest epoch number ever handed out
+	Holder   string            `json:"holder"` // node holding epoch Epoch; "" when released
+	Acquired time.Time         `json:"acquired,omitempty"`
+	Released time.Time         `json:"released,omitempty"` // when the last holder released (for handover times)
+	Fence    *Fence            `json:"fence,omitempty"`
+	History  []Event           `json:"history"`
+}
+
+func newState() State {
+	return State{Members: map[string]Member{}, Health: map[string]Health{}}
+}
+
+func (s State) clone() State {
+	c := s
+	c.Members = make(map[string]Member, len(s.Members))
+	for k, v := range s.Members {
+		c.Members[k] = v
+	}
+	c.Health = make(map[string]Health, len(s.Health))
+	for k, v := range s.Health {
+		c.Health[k] = v
+	}
+	if s.Fence != nil {
+		f := *s.Fence
+		c.Fence = &f
+	}
+	c.History = append([]Event(nil), s.History...)
+	return c
+}
+
+// Healthy reports whether the FSM's last report for node says healthy.
+func (s State) Healthy(node string) bool {
+	h, ok := s.Health[node]
+	return ok && h.Healthy
+}
+
+// MemberIDs returns member ids, sorted.
+func (s State) MemberIDs() []string {
+	ids := make([]string, 0, len(s.Members))
+	for id := range s.Members {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+// LastEvents returns up to n newest history events, newest last.
+func (s State) LastEvents(n int) []Event {
+	if n <= 0 || n >= len(s.History) {
+		return append([]Event(nil), s.History...)
+	}
+	return append([]Event(nil), s.History[len(s.History)-n:]...)
+}
+
+func (s *State) record(e Event) {
+	s.History = append(s.History, e)
+	if over := len(s.History) - HistoryLimit; over > 0 {
+		// Copy so the dropped prefix does not pin the old backing array.
+		s.History = append([]Event(nil), s.History[over:]...)
+	}
+}

@@ -1,0 +1,221 @@
+// Package owner is the rule that decides who may hold the VIP. It is a pure
+// function of what one node knows at one instant — its Raft role, its MySQL
+// health, the replicated state — and returns the single next step. It does
+// no I/O, so it is tested as a table; the agent's loop around it is thin and
+// calls Decide again after every step.
+//
+// The rule (see docs/safety.md for why it is safe):
+//  1. Only the Raft leader, only a db node, only while its MySQL is healthy
+//     and its quorum lease is fresh, holds the VIP.
+//  2. An unhealthy holder releases first (VIP removed, release committed),
+//     then hands leadership to a db peer the FSM shows healthy; with none,
+//     it stays leader and holds nothing.
+//  3. A witness leader hands leadership to a healthy db node at once.
+//  4. Leadership never goes to a node the FSM shows unhealthy.
+//  5. preempt=false: nothing is taken back. preempt=true: the holder hands
+//     over to `preferred` once the FSM shows it healthy (rise checks passed).
+//  6. A leader that finds the VIP unreleased by another node (it lost the
+//     old holder uncleanly) commits a fence and waits until the old holder's
+//     kernel lease must have run out before anyone adds the VIP.
+package owner
+
+import (
+	"time"
+
+	"github.com/raftvip/raftvip/fsm"
+)
+
+// Action is the next step for the agent.
+type Action int
+
+const (
+	// None: nothing to do now.
+	None Action = iota
+	// Acquire: commit an acquire (new epoch), then add the VIP and announce it.
+	Acquire
+	// Renew: verify leadership with a quorum, then renew the VIP's lifetime.
+	Renew
+	// Release: remove the VIP here, then commit the release of our epoch.
+	Release
+	// Drop: remove the VIP here at once, committing nothing (we are not
+	// leader, or our proof of leadership is stale).
+	Drop
+	// RecordRelease: the FSM says we hold an epoch we no longer hold
+	// locally (restart, dropped lease); commit its release.
+	RecordRelease
+	// Fence: commit a fence for the unreleased holder Target.
+	Fence
+	// ExpireFence: the fence's wait is over; commit the release of Target's
+	// epoch on its behalf.
+	ExpireFence
+	// Wait: a fence is pending; nothing may be added before Until.
+	Wait
+	// Transfer: hand Raft leadership to Target.
+	Transfer
+)
+
+var actionNames = [...]string{"none", "acquire", "renew", "release", "drop", "record-release", "fence", "expire-fence", "wait", "transfer"}
+
+func (a Action) String() string {
+	if int(a) < len(actionNames) {
+		return actionNames[a]
+	}
+	return "unknown"
+}
+
+// Input is everything the rule looks at.
+type Input struct {
+	Self string
+	Role string // fsm.RoleDB or fsm.RoleWitness
+
+	// Leader is true when this node is Raft leader AND has applied every
+	// entry committed before its term (a barrier), so State is current.
+	Leader      bool
+	LeaderSince time.Time // local time this node first knew it led
+	Now         time.Time
+
+	LocalHealthy bool // this node's own checker verdict (rise/fall applied)
+	Holding      bool // the VIP is configured here (as far as the agent knows)
+	// LeaseFresh: our last proof of leadership (a VerifyLeader or commit
+	// that a quorum answered) started less than one VIP lease ago.
+	LeaseFresh bool
+
+	State         fsm.State
+	FenceDeadline time.Time // local deadline of State.Fence (see fsm)
+
+	// FenceWait is how long after winning an election a leader must wait
+	// before the previous holder's kernel lease has surely run out.
+	FenceWait time.Duration
+
+	Preempt   bool
+	Preferred string
+
+	// TransferBackoff: a transfer failed recently; don't start another.
+	TransferBackoff bool
+}
+
+// Decision is the rule's answer.
+type Decision struct {
+	Action Action
+	Target string    // for Transfer, Fence, ExpireFence
+	Until  time.Time // for Wait
+	Wait   time.Duration
+	Reason string
+}
+
+// Decide returns the next step.
+func Decide(in Input) Decision {
+	st := in.State
+	if !in.Leader {
+		if in.Holding {
+			return Decision{Action: Drop, Reason: "not the raft leader"}
+		}
+		return Decision{Action: None, Reason: "follower"}
+	}
+
+	switch {
+	case st.Holder == in.Self:
+		if !in.Holding {
+			return Decision{Action: RecordRelease, Reason: "this node no longer has the VIP configured (restart or lapsed lease)"}
+		}
+		if !in.LeaseFresh {
+			return Decision{Action: Drop, Reason: "leadership not confirmed by a quorum within the lease"}
+		}
+		if in.Role != fsm.RoleDB {
+			return Decision{Action: Release, Reason: "a witness never holds the VIP"}
+		}
+		if !in.LocalHealthy {
+			return Decision{Action: Release, Reason: "mysql unhealthy"}
+		}
+		if p := preemptTarget(in); p != "" && !in.TransferBackoff {
+			return Decision{Action: Release, Target: p, Reason: "preempt: handing back to preferred node " + p}
+		}
+		return Decision{Action: Renew, Reason: "holder, healthy, leader"}
+
+	case st.Holder != "":
+		if in.Holding {
+			// Should not happen: we have the VIP but the FSM gives it to
+			// someone else. The FSM wins.
+			return Decision{Action: Drop, Reason: "the FSM says " + st.Holder + " holds the VIP"}
+		}
+		if st.Fence == nil {
+			wait := in.FenceWait - in.Now.Sub(in.LeaderSince)
+			if wait < 0 {
+				wait = 0
+			}
+			return Decision{Action: Fence, Target: st.Holder, Wait: wait,
+				Reason: "previous holder " + st.Holder + " did not release; waiting for its kernel lease to run out"}
+		}
+		if !in.Now.Before(in.FenceDeadline) {
+			return Decision{Action: ExpireFence, Target: st.Holder, Reason: "kernel lease of " + st.Holder + " has run out"}
+		}
+		// The wait is the same wherever leadership goes: a witness or an
+		// unhealthy leader hands over now and the target keeps waiting.
+		if !canHold(in) {
+			if t := transferTarget(in); t != "" && !in.TransferBackoff {
+				return Decision{Action: Transfer, Target: t, Reason: transferReason(in)}
+			}
+		}
+		return Decision{Action: Wait, Until: in.FenceDeadline, Target: st.Holder,
+			Reason: "fenced: waiting for " + st.Holder + "'s kernel lease to run out"}
+
+	default: // released: nobody holds it
+		if in.Holding {
+			return Decision{Action: Drop, Reason: "the FSM records no holder"}
+		}
+		if canHold(in) {
+			if p := preemptTarget(in); p != "" && !in.TransferBackoff {
+				return Decision{Action: Transfer, Target: p, Reason: "preempt: preferred node " + p + " is healthy"}
+			}
+			return Decision{Action: Acquire, Reason: "leader, db, mysql healthy, VIP free"}
+		}
+		if t := transferTarget(in); t != "" {
+			if in.TransferBackoff {
+				return Decision{Action: None, Reason: "waiting to retry transfer to " + t}
+			}
+			return Decision{Action: Transfer, Target: t, Reason: transferReason(in)}
+		}
+		return Decision{Action: None, Reason: "no healthy db node: nobody holds the VIP"}
+	}
+}
+
+func canHold(in Input) bool { return in.Role == fsm.RoleDB && in.LocalHealthy }
+
+func transferReason(in Input) string {
+	if in.Role != fsm.RoleDB {
+		return "witness leads: handing leadership to a healthy db node"
+	}
+	return "mysql unhealthy here: handing leadership to a healthy db node"
+}
+
+// preemptTarget is the preferred node when preemption applies: preempt on,
+// preferred set, not us, a db member, and healthy in the FSM.
+func preemptTarget(in Input) string {
+	p := in.Preferred
+	if !in.Preempt || p == "" || p == in.Self {
+		return ""
+	}
+	m, ok := in.State.Members[p]
+	if !ok || m.Role != fsm.RoleDB || !in.State.Healthy(p) {
+		return ""
+	}
+	return p
+}
+
+// transferTarget picks a db member, not us, that the FSM shows healthy;
+// the preferred node first when set, else the lowest id (deterministic).
+func transferTarget(in Input) string {
+	st := in.State
+	if p := in.Preferred; p != "" && p != in.Self {
+		if m, ok := st.Members[p]; ok && m.Role == fsm.RoleDB && st.Healthy(p) {
+			return p
+		}
+	}
+	for _, id := range st.MemberIDs() {
+		m := st.Members[id]
+		if id != in.Self && m.Role == fsm.RoleDB && st.Healthy(id) {
+			return id
+		}
+	}
+	return ""
+}

@@ -1,0 +1,194 @@
+package owner
+
+import (
+	"testing"
+	"time"
+
+	"github.com/raftvip/raftvip/fsm"
+)
+
+var t0 = time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+
+func members() map[string]fsm.Member {
+	return map[string]fsm.Member{
+		"hosta":   {ID: "hosta", Role: fsm.RoleDB},
+		"hostb":   {ID: "hostb", Role: fsm.RoleDB},
+		"witness": {ID: "witness", Role: fsm.RoleWitness},
+	}
+}
+
+func health(healthy ...string) map[string]fsm.Health {
+	h := map[string]fsm.Health{}
+	for _, id := range []string{"hosta", "hostb"} {
+		h[id] = fsm.Health{Node: id, Healthy: false, Class: "refused"}
+	}
+	for _, id := range healthy {
+		h[id] = fsm.Health{Node: id, Healthy: true, Class: "ok"}
+	}
+	return h
+}
+
+func state(holder string, healthy ...string) fsm.State {
+	return fsm.State{Members: members(), Health: health(healthy...), Holder: holder, Epoch: 7}
+}
+
+// base is hosta, leader for 10 s, healthy, lease fresh.
+func base() Input {
+	return Input{
+		Self: "hosta", Role: fsm.RoleDB, Leader: true, LeaderSince: t0.Add(-10 * time.Second), Now: t0,
+		LocalHealthy: true, LeaseFresh: true, FenceWait: 900 * time.Millisecond,
+		State: state("", "hosta", "hostb"),
+	}
+}
+
+func TestDecide(t *testing.T) {
+	fenced := func(deadline time.Time) func(*Input) {
+		return func(in *Input) {
+			in.State.Holder = "hostb"
+			in.State.Fence = &fsm.Fence{Epoch: 7, Holder: "hostb", Wait: time.Second}
+			in.FenceDeadline = deadline
+		}
+	}
+	cases := []struct {
+		name   string
+		mod    func(*Input)
+		want   Action
+		target string
+	}{
+		{"leader healthy, VIP free: acquire", func(in *Input) {}, Acquire, ""},
+		{"leader healthy holding: renew", func(in *Input) { in.State.Holder = "hosta"; in.Holding = true }, Renew, ""},
+		{"follower holding: drop at once", func(in *Input) { in.Leader = false; in.Holding = true; in.State.Holder = "hosta" }, Drop, ""},
+		{"follower not holding: nothing", func(in *Input) { in.Leader = false }, None, ""},
+		{"holder with stale lease proof: drop", func(in *Input) { in.State.Holder = "hosta"; in.Holding = true; in.LeaseFresh = false }, Drop, ""},
+		{"holder mysql unhealthy: release first", func(in *Input) { in.State.Holder = "hosta"; in.Holding = true; in.LocalHealthy = false }, Release, ""},
+		{"released and unhealthy: transfer to healthy peer", func(in *Input) { in.LocalHealthy = false; in.State.Health = health("hostb") }, Transfer, "hostb"},
+		{"unhealthy, peer unhealthy too: hold nothing, stay", func(in *Input) { in.LocalHealthy = false; in.State.Health = health() }, None, ""},
+		{"never transfer to a node the FSM shows unhealthy", func(in *Input) { in.LocalHealthy = false; in.State.Health = health("hosta") }, None, ""},
+		{"witness leader: transfer to healthy db", func(in *Input) {
+			in.Self, in.Role, in.LocalHealthy = "witness", fsm.RoleWitness, false
+			in.State.Health = health("hostb")
+		}, Transfer, "hostb"},
+		{"witness leader, no healthy db: nothing", func(in *Input) {
+			in.Self, in.Role, in.LocalHealthy = "witness", fsm.RoleWitness, false
+			in.State.Health = health()
+		}, None, ""},
+		{"witness never acquires even if 'healthy'", func(in *Input) {
+			in.Self, in.Role = "witness", fsm.RoleWitness
+			in.State.Health = health()
+		}, None, ""},
+		{"restart: FSM says we hold, not configured: record release", func(in *Input) { in.State.Holder = "hosta" }, RecordRelease, ""},
+		{"unclean loss of holder: fence with HT credit", func(in *Input) {
+			in.State.Holder = "hostb"
+			in.LeaderSince = t0.Add(-100 * time.Millisecond)
+		}, Fence, "hostb"},
+		{"fence pending, deadline ahead: wait", fenced(t0.Add(300 * time.Millisecond)), Wait, "hostb"},
+		{"fence pending, deadline passed: expire", fenced(t0), ExpireFence, "hostb"},
+		{"fence pending, witness: transfer now, target keeps waiting", func(in *Input) {
+			fenced(t0.Add(time.Second))(in)
+			in.Self, in.Role, in.LocalHealthy = "witness", fsm.RoleWitness, false
+			in.State.Holder = "hosta"
+			in.State.Fence.Holder = "hosta"
+			in.State.Health = health("hostb")
+		}, Transfer, "hostb"},
+		{"fence pending, unhealthy, no target: wait", func(in *Input) {
+			fenced(t0.Add(time.Second))(in)
+			in.LocalHealthy = false
+			in.State.Health = health()
+		}, Wait, "hostb"},
+		{"FSM gives VIP to another node while we hold: drop", func(in *Input) { in.State.Holder = "hostb"; in.Holding = true }, Drop, ""},
+		{"nopreempt: holder keeps VIP when other node recovers", func(in *Input) {
+			in.Self = "hostb"
+			in.State.Holder = "hostb"
+			in.Holding = true
+			in.Preferred = "hosta"
+		}, Renew, ""},
+		{"preempt: holder releases to healthy preferred", func(in *Input) {
+			in.Self = "hostb"
+			in.State.Holder = "hostb"
+			in.Holding = true
+			in.Preempt, in.Preferred = true, "hosta"
+		}, Release, "hosta"},
+		{"preempt: preferred unhealthy: keep", func(in *Input) {
+			in.Self = "hostb"
+			in.State.Holder = "hostb"
+			in.State.Health = health("hostb")
+			in.Holding = true
+			in.Preempt, in.Preferred = true, "hosta"
+		}, Renew, ""},
+		{"preempt: released, preferred healthy: transfer instead of acquire", func(in *Input) {
+			in.Self = "hostb"
+			in.Preempt, in.Preferred = true, "hosta"
+		}, Transfer, "hosta"},
+		{"preempt: preferred is self: acquire", func(in *Input) { in.Preempt, in.Preferred = true, "hosta" }, Acquire, ""},
+		{"preempt transfer backing off: acquire meanwhile", func(in *Input) {
+			in.Self = "hostb"
+			in.Preempt, in.Preferred = true, "hosta"
+			in.TransferBackoff = true
+		}, Acquire, ""},
+		{"unhealthy, transfer backing off: nothing", func(in *Input) {
+			in.LocalHealthy = false
+			in.TransferBackoff = true
+		}, None, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			in := base()
+			tc.mod(&in)
+			d := Decide(in)
+			if d.Action != tc.want || d.Target != tc.target {
+				t.Fatalf("Decide = %v target %q (%s); want %v target %q", d.Action, d.Target, d.Reason, tc.want, tc.target)
+			}
+			if d.Reason == "" {
+				t.Errorf("decision %v has no reason; status and logs need one", d.Action)
+			}
+		})
+	}
+}
+
+func TestFenceWaitUsesElectionCredit(t *testing.T) {
+	in := base()
+	in.State.Holder = "hostb"
+	in.FenceWait = 900 * time.Millisecond
+
+	in.LeaderSince = t0.Add(-300 * time.Millisecond)
+	if d := Decide(in); d.Action != Fence || d.Wait != 600*time.Millisecond {
+		t.Fatalf("300ms into leadership: got %v wait %v, want fence wait 600ms", d.Action, d.Wait)
+	}
+	in.LeaderSince = t0.Add(-5 * time.Second)
+	if d := Decide(in); d.Action != Fence || d.Wait != 0 {
+		t.Fatalf("long-time leader: got %v wait %v, want fence wait 0", d.Action, d.Wait)
+	}
+}
+
+// TestNeverTwoHolders walks every combination of the boolean inputs for two
+// nodes that might both believe they lead (a stale leader and a new one) and
+// checks the rule never lets a node without a fresh proof keep or add the VIP.
+func TestNoHoldWithoutLeadershipProof(t *testing.T) {
+	for _, leader := range []bool{false, true} {
+		for _, holding := range []bool{false, true} {
+			for _, fresh := range []bool{false, true} {
+				for _, healthy := range []bool{false, true} {
+					for _, holder := range []string{"", "hosta", "hostb"} {
+						in := base()
+						in.Leader, in.Holding, in.LeaseFresh, in.LocalHealthy = leader, holding, fresh, healthy
+						in.State.Holder = holder
+						d := Decide(in)
+						keeps := d.Action == Renew || d.Action == Acquire
+						if keeps && !leader {
+							t.Errorf("leader=%v holding=%v fresh=%v healthy=%v holder=%q: %v without leadership", leader, holding, fresh, healthy, holder, d.Action)
+						}
+						if d.Action == Renew && (!fresh || !healthy || holder != "hosta") {
+							t.Errorf("renew with fresh=%v healthy=%v holder=%q", fresh, healthy, holder)
+						}
+						if d.Action == Acquire && holder != "" {
+							t.Errorf("acquire while FSM holder is %q", holder)
+						}
+						if holding && !leader && d.Action != Drop {
+							t.Errorf("non-leader holding: %v, want drop", d.Action)
+						}
+					}
+				}
+			}
+		}
+	}
+}
