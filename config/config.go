@@ -1,0 +1,145 @@
+package config
+
+import (
+	"errors"
+	"io/fs"
+	"net/netip"
+	"os"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclparse"
+)
+
+// Node roles.
+const (
+	RoleDB      = "db"      // runs MySQL and may hold the VIP
+	RoleWitness = "witness" // votes in Raft only
+)
+
+// Config is a validated raftvip configuration with every default filled in.
+type Config struct {
+	File     string // path it was loaded from ("" when parsed from bytes with a name)
+	NodeID   string
+	Role     string // RoleDB or RoleWitness
+	DataDir  string
+	Bind     string
+	Admin    string
+	Peers    []Peer // in file order
+	VIP      *VIP   // nil when absent, and always nil on a witness
+	MySQL    *MySQL // nil when absent (witness)
+	Failover Failover
+	Raft     Raft
+	LogLevel string
+	LogJSON  bool
+}
+
+// Peer is one voter of the Raft group.
+type Peer struct {
+	ID, Address, Role string
+}
+
+// VIP describes the addresses that follow the leader.
+type VIP struct {
+	Interface    string
+	Addresses    []netip.Prefix
+	Lease        time.Duration
+	GARPCount    int
+	GARPInterval time.Duration
+	GARPRefresh  time.Duration
+}
+
+// MySQL describes the local health check.
+type MySQL struct {
+	DSN      string // resolved secret (from dsn or the trimmed contents of dsn_file); never printed
+	DSNFile  string // path read, relative paths resolved against the config file's directory
+	Query    string
+	Interval time.Duration
+	Timeout  time.Duration
+	Fall     int
+	Rise     int
+}
+
+// Failover controls moving the VIP back to a preferred node.
+type Failover struct {
+	Preempt   bool
+	Preferred string
+}
+
+// Raft holds the hashicorp/raft tunables exposed to operators.
+type Raft struct {
+	HeartbeatTimeout   time.Duration
+	ElectionTimeout    time.Duration
+	LeaderLeaseTimeout time.Duration
+	CommitTimeout      time.Duration
+	SnapshotInterval   time.Duration
+	SnapshotThreshold  uint64
+	TrailingLogs       uint64
+}
+
+// Load reads and validates the config file at path. On any problem it
+// returns a nil *Config and an *Errors listing every problem found.
+func Load(path string) (*Config, error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err // the path is already the Error's File
+		}
+		return nil, &Errors{List: []Error{{File: path, Msg: "cannot read config file: " + err.Error()}}}
+	}
+	cfg, err := Parse(src, path)
+	if err != nil {
+		return nil, err
+	}
+	cfg.File = path
+	return cfg, nil
+}
+
+// Parse validates config source; filename is used in error positions and to
+// resolve a relative mysql.dsn_file. On any problem it returns a nil
+// *Config and an *Errors listing every problem found.
+func Parse(src []byte, filename string) (*Config, error) {
+	c := &collector{file: filename}
+	file, ds := hclparse.NewParser().ParseHCL(src, filename)
+	if ds.HasErrors() {
+		// A file with syntax errors is only partially understood; checking
+		// its meaning would mostly report things that are merely hidden by
+		// the syntax error, so report the syntax errors alone.
+		c.diags(ds)
+		return nil, c.result()
+	}
+	cfg := build(c, decodeFile(c, file.Body), file.Body, filename)
+	if errs := c.result(); errs != nil {
+		return nil, errs
+	}
+	return cfg, nil
+}
+
+// Self returns the peer entry for NodeID (validation guarantees it exists).
+func (c *Config) Self() Peer {
+	p, _ := c.PeerByID(c.NodeID)
+	return p
+}
+
+// PeerByID finds a peer by its id.
+func (c *Config) PeerByID(id string) (Peer, bool) {
+	for _, p := range c.Peers {
+		if p.ID == id {
+			return p, true
+		}
+	}
+	return Peer{}, false
+}
+
+// fileStart is where problems about the file as a whole are reported.
+func fileStart(body hcl.Body, filename string) hcl.Range {
+	r := body.MissingItemRange()
+	if r.Filename == "" {
+		r.Filename = filename
+	}
+	if r.Start.Line == 0 {
+		r.Start = hcl.InitialPos
+	}
+	return r
+}

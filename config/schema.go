@@ -1,0 +1,86 @@
+package config
+
+import (
+	"github.com/hashicorp/hcl/v2"
+)
+
+// The schema is spelled out with hcl.BodySchema instead of gohcl struct
+// tags: the raw structs hold only *hcl.Attribute (see decode.go), which is
+// all gohcl would give us too, and gohcl pulls in hclwrite and, with it,
+// go-cmp, a module this repository does not otherwise need. Body.Content
+// is what gohcl calls underneath, so unknown or misplaced attributes and
+// blocks get HCL's own positioned diagnostics ("Unsupported argument ...
+// Did you mean ...?") all the same.
+
+// content splits body by schema, reporting anything the schema does not
+// allow. hclsyntax always returns the content it could match, so decoding
+// continues past unknown keys and later checks still run.
+func (c *collector) content(body hcl.Body, attrs []string, blocks ...hcl.BlockHeaderSchema) (hcl.Attributes, hcl.Blocks) {
+	s := &hcl.BodySchema{Blocks: blocks}
+	for _, name := range attrs {
+		s.Attributes = append(s.Attributes, hcl.AttributeSchema{Name: name})
+	}
+	ct, ds := body.Content(s)
+	c.diags(ds)
+	if ct == nil {
+		return hcl.Attributes{}, nil
+	}
+	return ct.Attributes, ct.Blocks
+}
+
+func decodeFile(c *collector, body hcl.Body) *rawFile {
+	a, blocks := c.content(body,
+		[]string{"node_id", "role", "data_dir", "bind", "admin", "log_level", "log_json"},
+		hcl.BlockHeaderSchema{Type: "peer", LabelNames: []string{"id"}},
+		hcl.BlockHeaderSchema{Type: "vip"},
+		hcl.BlockHeaderSchema{Type: "mysql"},
+		hcl.BlockHeaderSchema{Type: "failover"},
+		hcl.BlockHeaderSchema{Type: "raft"},
+	)
+	raw := &rawFile{
+		NodeID:   a["node_id"],
+		Role:     a["role"],
+		DataDir:  a["data_dir"],
+		Bind:     a["bind"],
+		Admin:    a["admin"],
+		LogLevel: a["log_level"],
+		LogJSON:  a["log_json"],
+	}
+	for _, b := range blocks {
+		switch b.Type {
+		case "peer":
+			a, _ := c.content(b.Body, []string{"address", "role"})
+			raw.Peers = append(raw.Peers, rawPeer{
+				ID: b.Labels[0], DefRange: b.DefRange,
+				Address: a["address"], Role: a["role"],
+			})
+		case "vip":
+			a, _ := c.content(b.Body, []string{"interface", "addresses", "lease", "garp_count", "garp_interval", "garp_refresh"})
+			raw.VIP = append(raw.VIP, rawVIP{
+				DefRange: b.DefRange, Interface: a["interface"], Addresses: a["addresses"], Lease: a["lease"],
+				GARPCount: a["garp_count"], GARPInterval: a["garp_interval"], GARPRefresh: a["garp_refresh"],
+			})
+		case "mysql":
+			a, _ := c.content(b.Body, []string{"dsn", "dsn_file", "query", "interval", "timeout", "fall", "rise"})
+			raw.MySQL = append(raw.MySQL, rawMySQL{
+				DefRange: b.DefRange, DSN: a["dsn"], DSNFile: a["dsn_file"], Query: a["query"],
+				Interval: a["interval"], Timeout: a["timeout"], Fall: a["fall"], Rise: a["rise"],
+			})
+		case "failover":
+			a, _ := c.content(b.Body, []string{"preempt", "preferred"})
+			raw.Failover = append(raw.Failover, rawFailover{
+				DefRange: b.DefRange, Preempt: a["preempt"], Preferred: a["preferred"],
+			})
+		case "raft":
+			a, _ := c.content(b.Body, []string{"heartbeat_timeout", "election_timeout", "leader_lease_timeout",
+				"commit_timeout", "snapshot_threshold", "snapshot_interval", "trailing_logs"})
+			raw.Raft = append(raw.Raft, rawRaft{
+				DefRange: b.DefRange, HeartbeatTimeout: a["heartbeat_timeout"], ElectionTimeout: a["election_timeout"],
+				LeaderLeaseTimeout: a["leader_lease_timeout"], CommitTimeout: a["commit_timeout"],
+				SnapshotThreshold: a["snapshot_threshold"], SnapshotInterval: a["snapshot_interval"],
+				TrailingLogs: a["trailing_logs"],
+			})
+		}
+	}
+	return raw
+}

@@ -1,0 +1,61 @@
+package config
+
+// Summary returns the configuration as plain maps for status output and
+// structured logs. Durations are strings like "500ms"; the MySQL password
+// is replaced by "****", so the result is safe to print.
+func (c *Config) Summary() map[string]any {
+	peers := make([]map[string]any, len(c.Peers))
+	for i, p := range c.Peers {
+		peers[i] = map[string]any{"id": p.ID, "address": p.Address, "role": p.Role}
+	}
+	s := map[string]any{
+		"file":      c.File,
+		"node_id":   c.NodeID,
+		"role":      c.Role,
+		"data_dir":  c.DataDir,
+		"bind":      c.Bind,
+		"admin":     c.Admin,
+		"peers":     peers,
+		"log_level": c.LogLevel,
+		"log_json":  c.LogJSON,
+		"failover": map[string]any{
+			"preempt":   c.Failover.Preempt,
+			"preferred": c.Failover.Preferred,
+		},
+		"raft": map[string]any{
+			"heartbeat_timeout":    c.Raft.HeartbeatTimeout.String(),
+			"election_timeout":     c.Raft.ElectionTimeout.String(),
+			"leader_lease_timeout": c.Raft.LeaderLeaseTimeout.String(),
+			"commit_timeout":       c.Raft.CommitTimeout.String(),
+			"snapshot_threshold":   c.Raft.SnapshotThreshold,
+			"snapshot_interval":    c.Raft.SnapshotInterval.String(),
+			"trailing_logs":        c.Raft.TrailingLogs,
+		},
+	}
+	if v := c.VIP; v != nil {
+		addrs := make([]string, len(v.Addresses))
+		for i, a := range v.Addresses {
+			addrs[i] = a.String()
+		}
+		s["vip"] = map[string]any{
+			"interface":     v.Interface,
+			"addresses":     addrs,
+			"lease":         v.Lease.String(),
+			"garp_count":    v.GARPCount,
+			"garp_interval": v.GARPInterval.String(),
+			"garp_refresh":  v.GARPRefresh.String(),
+		}
+	}
+	if m := c.MySQL; m != nil {
+		s["mysql"] = map[string]any{
+			"dsn":      RedactDSN(m.DSN),
+			"dsn_file": m.DSNFile,
+			"query":    m.Query,
+			"interval": m.Interval.String(),
+			"timeout":  m.Timeout.String(),
+			"fall":     m.Fall,
+			"rise":     m.Rise,
+		}
+	}
+	return s
+}

@@ -1,0 +1,67 @@
+# raftvip configuration for a database node (hosta).
+#
+# All three nodes share the same peer list; node_id, role, data_dir, bind
+# and admin are what differ per host. `raftvip validate -config FILE`
+# checks this file and prints every problem as file:line:col.
+
+node_id  = "hosta"                    # this node's Raft id: one of the peer names below
+role     = "db"                       # "db" (runs MySQL, may hold the VIP) or "witness" (votes only)
+data_dir = "/var/lib/raftvip/hosta"   # Raft log, stable store and snapshots
+bind     = "10.99.0.11:7400"          # Raft transport and intra-cluster RPC, multiplexed
+admin    = "/run/raftvip/hosta.sock"  # admin API for the CLI (unix socket); default /run/raftvip/<node_id>.sock
+
+# Every voter, this node included. A Raft group needs 3 voters so one can fail.
+peer "hosta" {
+  address = "10.99.0.11:7400"
+  role    = "db"
+}
+peer "hostb" {
+  address = "10.99.0.12:7400"
+  role    = "db"
+}
+peer "witness" {
+  address = "10.99.0.13:7400"
+  role    = "witness"
+}
+
+# The addresses that follow the leader. Required on a db node.
+vip {
+  interface     = "eth0"
+  addresses     = ["10.99.0.10/24", "10.99.0.20/24"] # all move together
+  lease         = "2s"                # kernel valid_lft/preferred_lft, whole seconds; default "1s"
+  garp_count    = 3                   # gratuitous ARPs sent on takeover; default 5
+  garp_interval = "100ms"             # spacing between them; default "200ms"
+  garp_refresh  = "30s"               # periodic re-announce while holding; "0s" (default) = off
+}
+
+# Local health check: this node only takes or keeps the VIP while MySQL answers.
+mysql {
+  dsn      = "raftvip:s3cret@tcp(127.0.0.1:3306)/"   # or dsn_file = "/etc/raftvip/dsn" (exactly one)
+  query    = "SELECT 1 FROM DUAL"     # default "SELECT 1"
+  interval = "250ms"                  # default "500ms"
+  timeout  = "2s"                     # default "1s"
+  fall     = 3                        # failures before unhealthy; default 2
+  rise     = 4                        # successes before healthy again; default 2
+}
+
+# Without preemption (the default, like keepalived's nopreempt) the VIP stays
+# where it is until that node fails. With preempt = true it moves back to
+# `preferred` once that node is healthy.
+failover {
+  preempt   = true
+  preferred = "hosta"
+}
+
+# hashicorp/raft tunables; the values below are not the defaults.
+raft {
+  heartbeat_timeout    = "600ms"      # default "500ms"
+  election_timeout     = "700ms"      # default "500ms"; must be >= heartbeat_timeout
+  leader_lease_timeout = "300ms"      # default "250ms"; must be <= heartbeat_timeout
+  commit_timeout       = "40ms"       # default "50ms"
+  snapshot_threshold   = 4096         # default 8192
+  snapshot_interval    = "60s"        # default "120s"
+  trailing_logs        = 2048         # default 10240
+}
+
+log_level = "debug"                   # trace, debug, info (default), warn, error
+log_json  = true                      # default false
