@@ -1,0 +1,366 @@
+package mysqlcheck
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+	"github.com/hashicorp/go-hclog"
+)
+
+// Defaults applied to zero Config fields.
+const (
+	DefaultQuery    = "SELECT 1"
+	DefaultInterval = time.Second
+	DefaultTimeout  = time.Second
+	DefaultFall     = 1
+	DefaultRise     = 1
+)
+
+const (
+	// settlePause separates back-to-back checks while a verdict is
+	// unsettled: long enough not to hammer a dying server, far below any
+	// sensible Interval.
+	settlePause = 25 * time.Millisecond
+	// changesBuffer is the capacity of the Changes channel. When it is full
+	// the oldest value is dropped, so the newest flip is always delivered.
+	changesBuffer = 8
+	// maxErrorLen bounds Status.Error; a health status is not a log.
+	maxErrorLen = 256
+)
+
+// Config describes what to check and how often.
+type Config struct {
+	DSN      string        // go-sql-driver DSN; contains the password: never logged or returned
+	Query    string        // default "SELECT 1"; must be a real query, its rows are read and discarded
+	Interval time.Duration // time between checks while nothing happens; default 1s
+	Timeout  time.Duration // bound for one whole check (connect + query); default 1s
+	Fall     int           // consecutive failures to turn unhealthy; default 1
+	Rise     int           // consecutive successes to turn healthy; default 1
+}
+
+// Status is the checker's verdict and the outcome of its last check.
+type Status struct {
+	Healthy   bool
+	Class     string        // last check's class, see Class*; "starting" before the first check
+	Error     string        // short, password-free message of the last failure; "" when ok
+	Checked   time.Time     // time of the last check
+	Latency   time.Duration // duration of the last check
+	Since     time.Time     // when Healthy last changed (or when the checker started)
+	Successes int           // current consecutive successes
+	Failures  int           // current consecutive failures
+}
+
+// Checker runs the checks; see the package documentation.
+type Checker struct {
+	cfg       Config
+	log       hclog.Logger
+	addr      string // "net:addr" of the server, for logs
+	scrub     scrubber
+	connector driver.Connector
+
+	checkNow    chan struct{} // CheckNow requests, capacity 1
+	watchEvents chan struct{} // the watched connection closed, capacity 1
+	changes     chan Status
+	sendMu      sync.Mutex // serialises the drop-oldest send on changes
+	running     atomic.Bool
+
+	mu       sync.Mutex
+	status   Status
+	settling bool // run the next check after settlePause, not Interval
+}
+
+// captureKey marks a Connect call whose raw network connection the dialer
+// must hand back: the watched connection.
+type captureKey struct{}
+
+type capturedConn struct{ conn net.Conn }
+
+// New validates cfg and prepares a checker; Run starts it. log may be nil.
+func New(cfg Config, log hclog.Logger) (*Checker, error) {
+	if log == nil {
+		log = hclog.NewNullLogger()
+	}
+	if cfg.DSN == "" {
+		return nil, errors.New("mysqlcheck: DSN is empty")
+	}
+	scrub := newScrubber(cfg.DSN, "")
+	dsnCfg, err := mysql.ParseDSN(cfg.DSN)
+	if err != nil {
+		// Parse errors may echo pieces of the DSN; the password must not
+		// leak through them.
+		return nil, errors.New(scrub.scrub(fmt.Sprintf("mysqlcheck: parse DSN %q: %v", Redact(cfg.DSN), err)))
+	}
+	scrub = newScrubber(cfg.DSN, dsnCfg.Passwd)
+	if cfg.Query == "" {
+		cfg.Query = DefaultQuery
+	}
+	for _, f := range []struct {
+		name string
+		d    *time.Duration
+		def  time.Duration
+	}{{"Interval", &cfg.Interval, DefaultInterval}, {"Timeout", &cfg.Timeout, DefaultTimeout}} {
+		if *f.d < 0 {
+			return nil, fmt.Errorf("mysqlcheck: %s %v is negative", f.name, *f.d)
+		}
+		if *f.d == 0 {
+			*f.d = f.def
+		}
+	}
+	for _, f := range []struct {
+		name string
+		n    *int
+		def  int
+	}{{"Fall", &cfg.Fall, DefaultFall}, {"Rise", &cfg.Rise, DefaultRise}} {
+		if *f.n < 0 {
+			return nil, fmt.Errorf("mysqlcheck: %s %d is negative", f.name, *f.n)
+		}
+		if *f.n == 0 {
+			*f.n = f.def
+		}
+	}
+
+	c := &Checker{
+		cfg:         cfg,
+		log:         log.Named("mysqlcheck"),
+		addr:        dsnCfg.Net + ":" + dsnCfg.Addr,
+		scrub:       scrub,
+		checkNow:    make(chan struct{}, 1),
+		watchEvents: make(chan struct{}, 1),
+		changes:     make(chan Status, changesBuffer),
+	}
+	// Our dialer replaces the driver's so that the watched connection's
+	// socket can be captured; it dials plain "tcp"/"unix" like the driver.
+	dsnCfg.DialFunc = c.dial
+	dsnCfg.Logger = driverLogger{log: c.log, scrub: scrub}
+	connector, err := mysql.NewConnector(dsnCfg)
+	if err != nil {
+		return nil, errors.New(scrub.scrub(fmt.Sprintf("mysqlcheck: DSN %q: %v", Redact(cfg.DSN), err)))
+	}
+	c.connector = connector
+	c.status = Status{Class: ClassStarting, Since: time.Now()}
+	return c, nil
+}
+
+// Changes delivers one Status per flip of Healthy. It is buffered and never
+// blocks Run: when the reader lags, the oldest values are dropped, so the
+// last value received always reflects the latest flip. It is never closed.
+func (c *Checker) Changes() <-chan Status { return c.changes }
+
+// Current returns the latest status.
+func (c *Checker) Current() Status {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.status
+}
+
+// CheckNow asks Run for an immediate check. It never blocks; requests made
+// while one is pending are merged.
+func (c *Checker) CheckNow() {
+	select {
+	case c.checkNow <- struct{}{}:
+	default:
+	}
+}
+
+// Run checks until ctx is done, then closes its connections. It must be
+// called once.
+func (c *Checker) Run(ctx context.Context) {
+	if !c.running.CompareAndSwap(false, true) {
+		c.log.Error("Run called twice; ignoring the second call")
+		return
+	}
+	db := sql.OpenDB(c.connector)
+	// No idle connections: every check makes a fresh one (see package doc).
+	db.SetMaxIdleConns(0)
+	db.SetMaxOpenConns(1)
+	defer db.Close()
+
+	c.mu.Lock()
+	c.status.Since = time.Now()
+	c.mu.Unlock()
+	c.log.Info("starting", "server", c.addr, "interval", c.cfg.Interval, "timeout", c.cfg.Timeout,
+		"fall", c.cfg.Fall, "rise", c.cfg.Rise)
+
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		c.watch(ctx)
+	}()
+	defer wg.Wait()
+
+	timer := time.NewTimer(0) // first check right away
+	defer timer.Stop()
+	for {
+		var trigger string
+		select {
+		case <-ctx.Done():
+			c.log.Info("stopping", "server", c.addr)
+			return
+		case <-timer.C:
+			trigger = "timer"
+			if c.isSettling() {
+				trigger = "follow-up"
+			}
+		case <-c.checkNow:
+			trigger = "requested"
+		case <-c.watchEvents:
+			trigger = "watched-connection"
+			c.mu.Lock()
+			c.settling = true
+			c.mu.Unlock()
+		}
+		start := time.Now()
+		err := c.check(ctx, db)
+		latency := time.Since(start)
+		if ctx.Err() != nil {
+			// Shutdown cut the check short; its outcome says nothing
+			// about the server.
+			c.log.Info("stopping", "server", c.addr)
+			return
+		}
+		next := c.record(err, start, latency, trigger)
+		// Go ≥1.23 timers: Reset discards a pending expiry, no drain needed.
+		timer.Reset(next)
+	}
+}
+
+// check runs one query on a fresh connection under the check timeout.
+func (c *Checker) check(ctx context.Context, db *sql.DB) error {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	rows, err := db.QueryContext(ctx, c.cfg.Query)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+	}
+	if err := rows.Err(); err != nil {
+		rows.Close()
+		return err
+	}
+	return rows.Close()
+}
+
+func (c *Checker) isSettling() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.settling
+}
+
+// record applies one check result to the status, reports a flip and
+// returns the delay until the next check.
+func (c *Checker) record(err error, checked time.Time, latency time.Duration, trigger string) time.Duration {
+	class := Classify(err)
+	msg := ""
+	if err != nil {
+		msg = c.scrub.scrub(err.Error())
+		if len(msg) > maxErrorLen {
+			msg = strings.ToValidUTF8(msg[:maxErrorLen], "") + "..."
+		}
+	}
+
+	c.mu.Lock()
+	st := &c.status
+	wasHealthy := st.Healthy
+	st.Class, st.Error, st.Checked, st.Latency = class, msg, checked, latency
+	if err == nil {
+		st.Successes++
+		st.Failures = 0
+	} else {
+		st.Failures++
+		st.Successes = 0
+	}
+	flipped := false
+	if !st.Healthy && st.Successes >= c.cfg.Rise {
+		st.Healthy, flipped = true, true
+	} else if st.Healthy && st.Failures >= c.cfg.Fall {
+		st.Healthy, flipped = false, true
+	}
+	if flipped {
+		st.Since = checked
+	}
+	// The verdict is unsettled while failures accumulate towards Fall after
+	// a healthy state or a watched-connection event: keep checking back to
+	// back until a success or Fall failures.
+	c.settling = err != nil && st.Failures < c.cfg.Fall && (st.Healthy || c.settling)
+	settling := c.settling
+	snapshot := *st
+	c.mu.Unlock()
+
+	c.log.Debug("check", "trigger", trigger, "class", class, "error", msg, "latency", latency,
+		"healthy", snapshot.Healthy, "successes", snapshot.Successes, "failures", snapshot.Failures)
+	if flipped {
+		after := snapshot.Successes
+		if !snapshot.Healthy {
+			after = snapshot.Failures
+		}
+		c.log.Info("health changed", "server", c.addr, "from", healthWord(wasHealthy),
+			"to", healthWord(snapshot.Healthy), "class", class, "error", msg, "after_checks", after)
+		c.publish(snapshot)
+	}
+	if settling {
+		return settlePause
+	}
+	return c.cfg.Interval
+}
+
+// publish sends st on the changes channel, dropping the oldest value when
+// the reader lags so Run never blocks.
+func (c *Checker) publish(st Status) {
+	c.sendMu.Lock()
+	defer c.sendMu.Unlock()
+	for {
+		select {
+		case c.changes <- st:
+			return
+		default:
+		}
+		select {
+		case <-c.changes:
+			c.log.Warn("changes reader lags; dropped the oldest health change")
+		default:
+		}
+	}
+}
+
+func healthWord(healthy bool) string {
+	if healthy {
+		return "healthy"
+	}
+	return "unhealthy"
+}
+
+// dial is the driver's DialFunc. For the watched connection (the context
+// carries a capturedConn) it hands the raw socket back to the watcher.
+func (c *Checker) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	if capture, ok := ctx.Value(captureKey{}).(*capturedConn); ok {
+		capture.conn = conn
+	}
+	return conn, nil
+}
+
+// driverLogger routes the driver's own messages (e.g. the cause behind
+// "invalid connection") to our logger at debug level, scrubbed.
+type driverLogger struct {
+	log   hclog.Logger
+	scrub scrubber
+}
+
+func (l driverLogger) Print(v ...any) {
+	l.log.Debug("driver", "message", l.scrub.scrub(fmt.Sprint(v...)))
+}

@@ -1,0 +1,69 @@
+// Package mysqlcheck decides whether a local MySQL/MariaDB server is healthy
+// by running a real query against it, and reports every change of that
+// verdict. It knows nothing about Raft or VIPs; the agent consumes Changes().
+//
+// # What a check is
+//
+// Every check opens a fresh connection (TCP or unix socket, handshake,
+// authentication), runs Config.Query (default "SELECT 1"), reads the whole
+// result and closes the connection with COM_QUIT. The whole check runs under
+// one context.WithTimeout(Config.Timeout); go-sql-driver/mysql v1.9.3 honours
+// that context during dial, handshake and query (its per-connection watcher
+// closes the socket when the context ends), so a server that accepts TCP but
+// never answers (mariadbd under SIGSTOP: the kernel still completes the TCP
+// handshake) fails after about Timeout with class "timeout".
+//
+// A fresh connection per check is deliberate: it measures what a client of
+// the VIP would experience (accepting connections, authentication,
+// max_connections), and there is no pooled connection whose stale state could
+// mask the server's. The cost is one handshake per Interval.
+//
+// # Hysteresis
+//
+// The checker starts unhealthy (Class "starting"). It turns healthy after
+// Rise consecutive successes and unhealthy after Fall consecutive failures,
+// like keepalived's rise/fall. Changes() receives exactly one Status per flip.
+//
+// # Fast detection
+//
+// Two mechanisms make a dead server visible in milliseconds instead of
+// Interval:
+//
+//   - Watched idle connection. Besides the checks, the checker holds one extra
+//     authenticated connection that never carries a query. A goroutine blocks
+//     in Read on its socket: an idle MySQL connection receives nothing unless
+//     the server closes it (a killed mariadbd: FIN or RST) or sends a final
+//     error packet, so any return from Read means "the server let go of us".
+//     That immediately starts checks back to back until the verdict settles
+//     (a success, or Fall failures). When the watched connection is lost it is
+//     re-opened with a backoff bounded by Interval; a successful re-open while
+//     unhealthy also asks for an immediate check, so recovery is quick too.
+//
+//     The brief suggested poll(2) with POLLRDHUP in bounded slices through
+//     SyscallConn().Control. A blocking Read on the dedicated connection is
+//     equally fast and simpler: the Go runtime parks it in epoll, it wakes on
+//     EOF, RST, socket error or data exactly like POLLRDHUP|POLLIN|POLLERR,
+//     needs no thread sitting in poll(2), no wake-up slices and no
+//     platform-specific code, and works for TCP and unix sockets alike.
+//     Consuming bytes is harmless because that connection is never used for
+//     anything else; it is closed (COM_QUIT) and replaced after any event.
+//     No keepalive pings are sent on it: if the server drops it for
+//     wait_timeout, the resulting check succeeds at once and a new watched
+//     connection is opened.
+//
+//   - Back-to-back follow-ups. When a check fails while healthy (and Fall is
+//     2 or more), the following checks run after a short pause (settlePause,
+//     25 ms) instead of Interval, so detection takes about Fall × (check
+//     time), not Fall × Interval. Rising (unhealthy → healthy) is paced by
+//     Interval on purpose: Rise exists to demand stability over time.
+//
+// A server that vanishes without closing anything (host power loss, network
+// partition) is not seen by the watcher; the periodic check catches it as
+// "timeout" and the back-to-back follow-ups shorten the rest.
+//
+// # Secrets
+//
+// Config.DSN contains the password. It is never logged or returned: errors
+// from New show the DSN through Redact, and every error text that reaches a
+// log or Status.Error is scrubbed of the password.
+package mysqlcheck
