@@ -1,0 +1,102 @@
+// Package config loads and validates raftvip's HCL configuration file.
+//
+// Every problem is reported with its position as "file:line:col: message",
+// and all problems are reported in one pass (see [Errors]); this is what
+// `raftvip validate -config FILE` prints. Load and Parse return either a
+// complete *Config with every default filled in, or a nil *Config and an
+// *Errors.
+//
+// # File format
+//
+// The file is HCL native syntax. Values are constants (no variables or
+// functions). Strings are quoted, numbers and booleans are not, and
+// durations are strings in Go syntax such as "2s", "500ms" or "1m30s" (a
+// bare number is refused because its unit would be a guess). Setting an
+// attribute to null is the same as leaving it out. HCL allows only one
+// argument in a block written on a single line, so blocks with several
+// arguments (such as peer) are written one argument per line.
+//
+// Top level:
+//
+//	node_id   string, required. This node's Raft id; must be the name of one of the peer blocks.
+//	role      string, required. "db" (runs MySQL, may hold the VIP) or "witness" (votes only).
+//	          Must equal the role of this node's own peer block.
+//	data_dir  string, required. Raft log, stable store and snapshots.
+//	bind      string, required. host:port with a numeric port (1-65535) the Raft
+//	          transport listens on; intra-cluster RPC is multiplexed on it.
+//	admin     string, default "/run/raftvip/<node_id>.sock". Unix socket of the admin
+//	          API used by the CLI; at most 107 bytes (the Linux sun_path limit).
+//	log_level string, default "info". One of trace, debug, info, warn, error
+//	          (case-insensitive; stored lower case).
+//	log_json  bool, default false.
+//
+// peer "<id>" blocks, at least 3 distinct ids (a Raft group needs 3 voters so
+// one can fail), listed identically on every node, this node included, and
+// kept in file order:
+//
+//	address   string, required. host:port other nodes dial: a concrete host (not
+//	          empty, not 0.0.0.0 or ::) and a numeric port. Unique across peers.
+//	role      string, required. "db" or "witness". At least one peer must be a db
+//	          peer, since only a db node can hold the VIP.
+//
+// vip block: required when role = "db". A witness may carry the same block (so
+// one template serves all hosts); it is checked there but ignored, and
+// Config.VIP is nil on a witness.
+//
+//	interface     string, required. Link the VIP is added to; at most 15 bytes.
+//	addresses     list of strings, required, at least one. Each an IPv4 address
+//	              with prefix length like "10.99.0.10/24" (not a network,
+//	              broadcast, loopback or multicast address), no address twice.
+//	              All addresses move together. IPv6 is refused: the VIP is
+//	              announced with gratuitous ARP.
+//	lease         duration, default "1s". Kernel valid_lft/preferred_lft of the
+//	              VIP; whole seconds, at least "1s", because the kernel counts
+//	              lifetimes in seconds.
+//	garp_count    number 0..100, default 5. Gratuitous ARPs sent on takeover.
+//	garp_interval duration, default "200ms". Spacing of those ARPs; must be > 0
+//	              when garp_count > 1, never negative.
+//	garp_refresh  duration, default "0s" (off). Periodic re-announce while
+//	              holding the VIP; never negative.
+//
+// mysql block: required when role = "db", not allowed when role = "witness"
+// (a witness has no database).
+//
+//	dsn       string. go-sql-driver DSN, user:password@tcp(host:port)/[dbname][?params].
+//	dsn_file  string. File holding the DSN (surrounding whitespace trimmed); a
+//	          relative path is relative to the config file's directory. It is
+//	          read when the config is loaded, so it must be readable then.
+//	          Exactly one of dsn and dsn_file must be set. The DSN must parse with
+//	          mysql.ParseDSN. No error, log or status ever shows the DSN or its
+//	          password: parser messages that could quote it are replaced, and
+//	          [Config.Summary] shows it through [RedactDSN].
+//	query     string, default "SELECT 1". Must not be empty.
+//	interval  duration, default "500ms", > 0. Time between checks.
+//	timeout   duration, default "1s", > 0. Per-check timeout.
+//	fall      number >= 1, default 2. Consecutive failures before unhealthy.
+//	rise      number >= 1, default 2. Consecutive successes before healthy again.
+//
+// failover block, optional:
+//
+//	preempt   bool, default false (like keepalived's nopreempt: the VIP stays
+//	          where it is until that node fails).
+//	preferred string, default "". The db peer the VIP moves back to once it is
+//	          healthy. Required when preempt = true, and only allowed then; must
+//	          name a peer whose role is "db".
+//
+// raft block, optional. Mirrors raft.ValidateConfig of hashicorp/raft v1.7.3 so
+// a bad value is reported at its line rather than at startup:
+//
+//	heartbeat_timeout    duration, default "500ms", >= 5ms.
+//	election_timeout     duration, default "500ms", >= 5ms, >= heartbeat_timeout.
+//	leader_lease_timeout duration, default "250ms", >= 5ms, <= heartbeat_timeout.
+//	commit_timeout       duration, default "50ms", >= 1ms.
+//	snapshot_threshold   number >= 0, default 8192.
+//	snapshot_interval    duration, default "120s", >= 5ms.
+//	trailing_logs        number >= 0, default 10240.
+//
+// Unknown attributes or blocks, a block given twice, and values of the wrong
+// type (a quoted number, an unquoted duration) are errors too.
+//
+// testdata/example-db.hcl and testdata/example-witness.hcl are complete,
+// annotated examples; the tests load both.
+package config
