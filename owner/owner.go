@@ -152,7 +152,7 @@ func Decide(in Input) Decision {
 		// The wait is the same wherever leadership goes: a witness or an
 		// unhealthy leader hands over now and the target keeps waiting.
 		if !canHold(in) {
-			if t := transferTarget(in); t != "" && !in.TransferBackoff {
+			if t := TransferTarget(in); t != "" && !in.TransferBackoff {
 				return Decision{Action: Transfer, Target: t, Reason: transferReason(in)}
 			}
 		}
@@ -169,7 +169,7 @@ func Decide(in Input) Decision {
 			}
 			return Decision{Action: Acquire, Reason: "leader, db, mysql healthy, VIP free"}
 		}
-		if t := transferTarget(in); t != "" {
+		if t := TransferTarget(in); t != "" {
 			if in.TransferBackoff {
 				return Decision{Action: None, Reason: "waiting to retry transfer to " + t}
 			}
@@ -202,9 +202,9 @@ func preemptTarget(in Input) string {
 	return p
 }
 
-// transferTarget picks a db member, not us, that the FSM shows healthy;
+// TransferTarget picks a db member, not us, that the FSM shows healthy;
 // the preferred node first when set, else the lowest id (deterministic).
-func transferTarget(in Input) string {
+func TransferTarget(in Input) string {
 	st := in.State
 	if p := in.Preferred; p != "" && p != in.Self {
 		if m, ok := st.Members[p]; ok && m.Role == fsm.RoleDB && st.Healthy(p) {

@@ -1,0 +1,666 @@
+// Package agent is the loop that runs on every raftvip node. It gathers what
+// the node knows (Raft role, MySQL health, the replicated state), asks the
+// owner rule for the next step and carries it out with the cluster and the
+// vip packages. All decisions live in package owner; this package only
+// observes, executes and reports.
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/raftvip/raftvip/cluster"
+	"github.com/raftvip/raftvip/fsm"
+	"github.com/raftvip/raftvip/mysqlcheck"
+	"github.com/raftvip/raftvip/owner"
+	"github.com/raftvip/raftvip/vip"
+)
+
+// Health is what the agent needs of a MySQL checker (mysqlcheck.Checker).
+type Health interface {
+	Current() mysqlcheck.Status
+	Changes() <-chan mysqlcheck.Status
+}
+
+// Raft is what the agent needs of the cluster (cluster.Cluster).
+type Raft interface {
+	ID() string
+	IsLeader() bool
+	State() string
+	Term() uint64
+	Leader() (id, addr string)
+	LastContact() time.Time
+	Apply(cmd []byte, timeout time.Duration) (interface{}, error)
+	Barrier(timeout time.Duration) error
+	VerifyLeader(timeout time.Duration) error
+	TransferTo(id string) error
+	Forward(ctx context.Context, cmd []byte) (cluster.Response, error)
+	Call(ctx context.Context, addr string, req cluster.Request) (cluster.Response, error)
+	Changes() <-chan struct{}
+}
+
+// Peer is a configured member.
+type Peer struct {
+	ID, Address, Role string
+}
+
+// Options are the settings the loop runs with.
+type Options struct {
+	NodeID string
+	Role   string
+	Peers  []Peer
+
+	Lease       time.Duration // kernel lifetime of the VIP
+	GARPRefresh time.Duration // 0 = no periodic re-announce
+	Preempt     bool
+	Preferred   string
+
+	// HeartbeatTimeout is Raft's; the fence wait takes credit for it.
+	HeartbeatTimeout time.Duration
+	// RenewSlack: a renewal is skipped when the quorum's answer took longer
+	// than this, so the VIP's kernel expiry is never more than
+	// lease + RenewSlack after the proof began. Default 100ms.
+	RenewSlack time.Duration
+	// KernelMargin covers the kernel's expiry granularity (an address with
+	// valid_lft 2 went away after 2.08 s here). Default 300ms.
+	KernelMargin time.Duration
+	// Tick is how often the loop looks again when nothing wakes it. Default 100ms.
+	Tick time.Duration
+
+	Version string
+}
+
+// FenceWait is how long a leader that won an election must wait before the
+// previous holder's kernel lease has surely run out: the holder's last proof
+// of leadership needed an answer from a voter of the new quorum, which has
+// heard nothing for at least HeartbeatTimeout when it voted (docs/safety.md).
+func (o Options) FenceWait() time.Duration {
+	w := o.Lease - o.HeartbeatTimeout
+	if w < 0 {
+		w = 0
+	}
+	return w + o.RenewSlack + o.KernelMargin
+}
+
+// Agent is one node's loop.
+type Agent struct {
+	opt    Options
+	raft   Raft
+	fsm    *fsm.FSM
+	addr   vip.Addresser // nil on a witness
+	ann    vip.Announcer // nil on a witness
+	health Health        // nil on a witness
+	log    hclog.Logger
+	now    func() time.Time
+
+	wake chan struct{}
+
+	mu               sync.Mutex
+	holding          bool
+	epoch            uint64
+	lastProof        time.Time
+	lastRenew        time.Time
+	leaderSince      time.Time
+	leaderTerm       uint64
+	leaderReady      bool
+	transferBackoff  time.Time
+	lastDecision     owner.Decision
+	lastReport       time.Time
+	unhealthySince   time.Time
+	announceCancel   context.CancelFunc
+	announceWG       sync.WaitGroup
+	membersEnsured   uint64 // term in which members were written
+	stopped          bool
+	lastDecisionTime time.Time
+}
+
+// New builds an agent. addr, ann and health are nil on a witness.
+func New(opt Options, r Raft, f *fsm.FSM, addr vip.Addresser, ann vip.Announcer, health Health, log hclog.Logger) *Agent {
+	if opt.RenewSlack == 0 {
+		opt.RenewSlack = 100 * time.Millisecond
+	}
+	if opt.KernelMargin == 0 {
+		opt.KernelMargin = 300 * time.Millisecond
+	}
+	if opt.Tick == 0 {
+		opt.Tick = 100 * time.Millisecond
+	}
+	if log == nil {
+		log = hclog.NewNullLogger()
+	}
+	return &Agent{opt: opt, raft: r, fsm: f, addr: addr, ann: ann, health: health,
+		log: log.Named("agent"), now: time.Now, wake: make(chan struct{}, 1)}
+}
+
+// Wake asks the loop to look again now.
+func (a *Agent) Wake() {
+	select {
+	case a.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (a *Agent) localHealth() mysqlcheck.Status {
+	if a.health == nil {
+		return mysqlcheck.Status{Healthy: false, Class: "witness"}
+	}
+	return a.health.Current()
+}
+
+// Run drives the loop until ctx is cancelled. It does not release the VIP on
+// return; Shutdown does that.
+func (a *Agent) Run(ctx context.Context) {
+	var healthCh <-chan mysqlcheck.Status
+	if a.health != nil {
+		healthCh = a.health.Changes()
+	}
+	tick := time.NewTicker(a.opt.Tick)
+	defer tick.Stop()
+	var deadline *time.Timer
+	for {
+		next := a.step(ctx)
+		var deadlineC <-chan time.Time
+		if !next.IsZero() {
+			if deadline != nil {
+				deadline.Stop()
+			}
+			deadline = time.NewTimer(time.Until(next))
+			deadlineC = deadline.C
+		}
+		select {
+		case <-ctx.Done():
+			if deadline != nil {
+				deadline.Stop()
+			}
+			return
+		case s := <-healthCh:
+			a.noteHealth(s)
+		case <-a.raft.Changes():
+		case <-a.fsm.Changed():
+		case <-a.wake:
+		case <-tick.C:
+		case <-deadlineC:
+		}
+	}
+}
+
+func (a *Agent) noteHealth(s mysqlcheck.Status) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if !s.Healthy && a.unhealthySince.IsZero() {
+		// The checker's Since is when the verdict flipped; detection is
+		// measured from the first failed check, which is earlier by the
+		// fall count. Checked - Latency is when the flipping check began.
+		a.unhealthySince = s.Since
+	}
+	if s.Healthy {
+		a.unhealthySince = time.Time{}
+	}
+	a.log.Info("mysql health changed", "healthy", s.Healthy, "class", s.Class, "error", s.Error)
+}
+
+// step runs decisions until one needs no immediate follow-up, then reconciles
+// the health report. It returns a deadline at which to look again (or zero).
+func (a *Agent) step(ctx context.Context) time.Time {
+	var wakeAt time.Time
+	for i := 0; i < 8; i++ {
+		if ctx.Err() != nil {
+			return time.Time{}
+		}
+		a.observeLeadership()
+		in := a.input()
+		d := owner.Decide(in)
+		a.noteDecision(d)
+		again, at := a.execute(ctx, in, d)
+		wakeAt = at
+		if !again {
+			break
+		}
+	}
+	a.reportHealth(ctx)
+	return wakeAt
+}
+
+// observeLeadership tracks leadership stints and makes the FSM current (a
+// barrier) before the leader acts on it.
+func (a *Agent) observeLeadership() {
+	leader := a.raft.IsLeader()
+	a.mu.Lock()
+	if !leader {
+		a.leaderSince, a.leaderReady, a.leaderTerm = time.Time{}, false, 0
+		a.mu.Unlock()
+		return
+	}
+	term := a.raft.Term()
+	if a.leaderSince.IsZero() || term != a.leaderTerm {
+		a.leaderSince, a.leaderTerm, a.leaderReady = a.now(), term, false
+		a.log.Info("became leader", "term", term)
+	}
+	ready := a.leaderReady
+	a.mu.Unlock()
+	if ready {
+		return
+	}
+	if err := a.raft.Barrier(2 * time.Second); err != nil {
+		a.log.Warn("barrier after winning leadership failed", "error", err)
+		return
+	}
+	a.mu.Lock()
+	a.leaderReady = a.raft.IsLeader() && a.raft.Term() == term
+	a.mu.Unlock()
+	a.ensureMembers()
+}
+
+// ensureMembers writes the configured peers into the FSM when it lacks them
+// (first leader of a new cluster), so status and the owner rule know roles.
+func (a *Agent) ensureMembers() {
+	st := a.fsm.State()
+	var missing []fsm.Member
+	for _, p := range a.opt.Peers {
+		m, ok := st.Members[p.ID]
+		if !ok || m.Role != p.Role || m.Address != p.Address {
+			missing = append(missing, fsm.Member{ID: p.ID, Address: p.Address, Role: p.Role})
+		}
+	}
+	if len(missing) == 0 {
+		return
+	}
+	if _, err := a.apply(fsm.Command{Type: fsm.CmdMembers, Members: &fsm.MembersCmd{Set: missing}}); err != nil {
+		a.log.Warn("could not record members", "error", err)
+	}
+}
+
+func (a *Agent) input() owner.Input {
+	now := a.now()
+	st := a.fsm.State()
+	deadline, _ := a.fsm.FenceDeadline()
+	h := a.localHealth()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return owner.Input{
+		Self: a.opt.NodeID, Role: a.opt.Role,
+		Leader: a.leaderReady && a.raft.IsLeader(), LeaderSince: a.leaderSince, Now: now,
+		LocalHealthy: a.health != nil && h.Healthy,
+		Holding:      a.holding,
+		LeaseFresh:   !a.lastProof.IsZero() && now.Sub(a.lastProof) < a.opt.Lease,
+		State:        st, FenceDeadline: deadline, FenceWait: a.opt.FenceWait(),
+		Preempt: a.opt.Preempt, Preferred: a.opt.Preferred,
+		TransferBackoff: now.Before(a.transferBackoff),
+	}
+}
+
+func (a *Agent) noteDecision(d owner.Decision) {
+	a.mu.Lock()
+	prev := a.lastDecision
+	a.lastDecision = d
+	a.mu.Unlock()
+	if d.Action == prev.Action && d.Reason == prev.Reason {
+		return
+	}
+	if d.Action == owner.Renew || (d.Action == owner.None && d.Reason == "follower") {
+		a.log.Debug("decision", "action", d.Action.String(), "reason", d.Reason)
+		return
+	}
+	a.log.Info("decision", "action", d.Action.String(), "target", d.Target, "reason", d.Reason)
+}
+
+const applyTimeout = 2 * time.Second
+
+// apply commits a command on this (leader) node and returns the FSM result.
+func (a *Agent) apply(c fsm.Command) (fsm.Result, error) {
+	b, err := fsm.Encode(c)
+	if err != nil {
+		return fsm.Result{}, err
+	}
+	resp, err := a.raft.Apply(b, applyTimeout)
+	if err != nil {
+		return fsm.Result{}, err
+	}
+	r, _ := resp.(fsm.Result)
+	return r, r.Err
+}
+
+// execute carries out one decision. again=true means the state changed and
+// the rule should be asked again at once.
+func (a *Agent) execute(ctx context.Context, in owner.Input, d owner.Decision) (again bool, wakeAt time.Time) {
+	st := in.State
+	switch d.Action {
+	case owner.None:
+		return false, time.Time{}
+
+	case owner.Wait:
+		return false, d.Until
+
+	case owner.Acquire:
+		return a.acquire(ctx, in, d), time.Time{}
+
+	case owner.Renew:
+		a.renew()
+		return false, time.Time{}
+
+	case owner.Release:
+		a.release(st, d)
+		return true, time.Time{}
+
+	case owner.Drop:
+		a.drop(d.Reason)
+		return true, time.Time{}
+
+	case owner.RecordRelease:
+		_, err := a.apply(fsm.Command{Type: fsm.CmdRelease, Release: &fsm.ReleaseCmd{
+			Epoch: st.Epoch, Node: a.opt.NodeID, By: a.opt.NodeID, Time: a.now(), Reason: d.Reason}})
+		if err != nil {
+			a.log.Warn("could not record release", "epoch", st.Epoch, "error", err)
+			return false, time.Time{}
+		}
+		a.log.Info("recorded release", "epoch", st.Epoch, "reason", d.Reason)
+		return true, time.Time{}
+
+	case owner.Fence:
+		_, err := a.apply(fsm.Command{Type: fsm.CmdFence, Fence: &fsm.FenceCmd{
+			Epoch: st.Epoch, Holder: d.Target, By: a.opt.NodeID, Time: a.now(), Wait: d.Wait, Reason: d.Reason}})
+		if err != nil {
+			a.log.Warn("could not commit fence", "holder", d.Target, "error", err)
+			return false, time.Time{}
+		}
+		a.log.Warn("fenced unreleased holder", "holder", d.Target, "epoch", st.Epoch, "wait", d.Wait)
+		return true, time.Time{}
+
+	case owner.ExpireFence:
+		_, err := a.apply(fsm.Command{Type: fsm.CmdRelease, Release: &fsm.ReleaseCmd{
+			Epoch: st.Epoch, Node: d.Target, By: a.opt.NodeID, Time: a.now(), Reason: "kernel lease expired (fenced)"}})
+		if err != nil {
+			a.log.Warn("could not release fenced epoch", "holder", d.Target, "error", err)
+			return false, time.Time{}
+		}
+		a.log.Info("fence expired, epoch released", "holder", d.Target, "epoch", st.Epoch)
+		return true, time.Time{}
+
+	case owner.Transfer:
+		a.transfer(d)
+		return true, time.Time{}
+	}
+	return false, time.Time{}
+}
+
+func (a *Agent) acquire(ctx context.Context, in owner.Input, d owner.Decision) bool {
+	if a.addr == nil {
+		return false
+	}
+	t0 := a.now()
+	r, err := a.apply(fsm.Command{Type: fsm.CmdAcquire, Acquire: &fsm.AcquireCmd{
+		Node: a.opt.NodeID, By: a.opt.NodeID, Time: t0, Reason: d.Reason}})
+	if err != nil {
+		a.log.Warn("acquire not committed", "error", err)
+		return false
+	}
+	// The commit is our proof of leadership: a quorum accepted it after t0.
+	// Adding the VIP later than RenewSlack after t0 would stretch the lease
+	// past what the fence wait covers; record a release and try again.
+	if el := a.now().Sub(t0); el > a.opt.RenewSlack {
+		a.log.Warn("acquire commit was slow; not adding the VIP on a stale proof", "took", el)
+		return true // the rule now sees holder==self, not holding: records a release
+	}
+	if err := a.addr.Acquire(a.opt.Lease); err != nil {
+		a.log.Error("could not add the VIP", "epoch", r.Epoch, "error", err)
+		return true
+	}
+	now := a.now()
+	a.mu.Lock()
+	a.holding, a.epoch, a.lastProof, a.lastRenew = true, r.Epoch, t0, now
+	actx, cancel := context.WithCancel(ctx)
+	a.announceCancel = cancel
+	a.mu.Unlock()
+	a.log.Info("acquired VIP", "epoch", r.Epoch, "lease", a.opt.Lease, "took", now.Sub(t0), "reason", d.Reason)
+	a.startAnnouncing(actx)
+	return false
+}
+
+func (a *Agent) startAnnouncing(ctx context.Context) {
+	if a.ann == nil {
+		return
+	}
+	a.announceWG.Add(1)
+	go func() {
+		defer a.announceWG.Done()
+		if err := a.ann.Announce(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			a.log.Warn("gratuitous ARP failed", "error", err)
+		}
+		if a.opt.GARPRefresh <= 0 {
+			return
+		}
+		t := time.NewTicker(a.opt.GARPRefresh)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if err := a.ann.Announce(ctx); err != nil && !errors.Is(err, context.Canceled) {
+					a.log.Warn("gratuitous ARP refresh failed", "error", err)
+				}
+			}
+		}
+	}()
+}
+
+func (a *Agent) stopAnnouncing() {
+	a.mu.Lock()
+	cancel := a.announceCancel
+	a.announceCancel = nil
+	a.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+}
+
+// renew proves leadership with a quorum, then extends the VIP's lifetime.
+// Never on a timer alone: a paused or cut-off holder must lose the VIP.
+func (a *Agent) renew() {
+	a.mu.Lock()
+	due := a.now().Sub(a.lastRenew) >= a.opt.Lease/3
+	a.mu.Unlock()
+	if !due {
+		return
+	}
+	t0 := a.now()
+	if err := a.raft.VerifyLeader(a.opt.Lease / 3); err != nil {
+		a.log.Warn("leadership not confirmed; not renewing the VIP", "error", err)
+		return
+	}
+	if el := a.now().Sub(t0); el > a.opt.RenewSlack {
+		a.log.Warn("quorum answered slowly; not renewing on a stale proof", "took", el)
+		return
+	}
+	if err := a.addr.Renew(a.opt.Lease); err != nil {
+		a.log.Error("could not renew the VIP", "error", err)
+		return
+	}
+	a.mu.Lock()
+	a.lastProof, a.lastRenew = t0, a.now()
+	a.mu.Unlock()
+}
+
+// release removes the VIP, then commits the release. If the removal fails
+// the release is not committed: the FSM must never say "free" while the VIP
+// may still be up here.
+func (a *Agent) release(st fsm.State, d owner.Decision) {
+	a.stopAnnouncing()
+	if err := a.addr.Release(); err != nil {
+		a.log.Error("could not remove the VIP; not recording a release", "error", err)
+		return
+	}
+	a.mu.Lock()
+	a.holding = false
+	var detection time.Duration
+	if !a.unhealthySince.IsZero() {
+		detection = a.now().Sub(a.unhealthySince)
+	}
+	epoch := a.epoch
+	a.mu.Unlock()
+	if epoch == 0 {
+		epoch = st.Epoch
+	}
+	_, err := a.apply(fsm.Command{Type: fsm.CmdRelease, Release: &fsm.ReleaseCmd{
+		Epoch: epoch, Node: a.opt.NodeID, By: a.opt.NodeID, Time: a.now(), Reason: d.Reason, Detection: detection}})
+	if err != nil {
+		a.log.Warn("VIP removed but release not committed (the next leader will fence)", "epoch", epoch, "error", err)
+		return
+	}
+	a.log.Info("released VIP", "epoch", epoch, "reason", d.Reason)
+}
+
+func (a *Agent) drop(reason string) {
+	a.stopAnnouncing()
+	if a.addr != nil {
+		if err := a.addr.Release(); err != nil {
+			// The kernel lease removes it anyway; keep trying meanwhile.
+			a.log.Error("could not remove the VIP", "error", err)
+			return
+		}
+	}
+	a.mu.Lock()
+	a.holding = false
+	a.mu.Unlock()
+	a.log.Warn("dropped VIP", "reason", reason)
+}
+
+func (a *Agent) transfer(d owner.Decision) {
+	t0 := a.now()
+	err := a.raft.TransferTo(d.Target)
+	if err != nil {
+		a.mu.Lock()
+		a.transferBackoff = a.now().Add(time.Second)
+		a.mu.Unlock()
+		a.log.Warn("leadership transfer failed", "target", d.Target, "error", err)
+		return
+	}
+	a.log.Info("leadership transferred", "target", d.Target, "took", a.now().Sub(t0), "reason", d.Reason)
+}
+
+// reportHealth makes the FSM's view of this node's health match the local
+// checker: the leader applies it, a follower forwards it to the leader.
+// Comparing with the replicated view (instead of remembering what was sent)
+// retries lost reports and survives leader changes by itself.
+func (a *Agent) reportHealth(ctx context.Context) {
+	if a.health == nil {
+		return
+	}
+	h := a.health.Current()
+	if h.Checked.IsZero() {
+		return // no check finished yet
+	}
+	st := a.fsm.State()
+	cur, ok := st.Health[a.opt.NodeID]
+	if ok && cur.Healthy == h.Healthy && cur.Class == h.Class {
+		return
+	}
+	a.mu.Lock()
+	recent := a.now().Sub(a.lastReport) < 200*time.Millisecond
+	if !recent {
+		a.lastReport = a.now()
+	}
+	a.mu.Unlock()
+	if recent {
+		return
+	}
+	cmd := fsm.Command{Type: fsm.CmdHealth, Health: &fsm.Health{
+		Node: a.opt.NodeID, Healthy: h.Healthy, Class: h.Class, Checked: h.Checked, Since: h.Since}}
+	if a.raft.IsLeader() {
+		if _, err := a.apply(cmd); err != nil {
+			a.log.Warn("could not record health", "error", err)
+		}
+		return
+	}
+	b, err := fsm.Encode(cmd)
+	if err != nil {
+		return
+	}
+	fctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	resp, err := a.raft.Forward(fctx, b)
+	if err == nil && resp.Err != "" {
+		err = errors.New(resp.Err)
+	}
+	if err != nil {
+		a.log.Debug("health report to leader failed; will retry", "error", err)
+		return
+	}
+	a.log.Debug("reported health to leader", "healthy", h.Healthy, "class", h.Class)
+}
+
+// Shutdown removes the VIP, records the release and, if leader, hands
+// leadership to a healthy db peer, all within ctx. The caller then closes
+// the cluster.
+func (a *Agent) Shutdown(ctx context.Context) {
+	a.mu.Lock()
+	if a.stopped {
+		a.mu.Unlock()
+		return
+	}
+	a.stopped = true
+	holding, epoch := a.holding, a.epoch
+	a.mu.Unlock()
+	a.stopAnnouncing()
+	released := true
+	if a.addr != nil {
+		if err := a.addr.Release(); err != nil {
+			released = false
+			a.log.Error("shutdown: could not remove the VIP (its kernel lease will expire)", "error", err)
+		}
+	}
+	a.mu.Lock()
+	a.holding = false
+	a.mu.Unlock()
+	if !a.raft.IsLeader() {
+		a.announceWG.Wait()
+		return
+	}
+	st := a.fsm.State()
+	if holding && released && st.Holder == a.opt.NodeID {
+		if epoch == 0 {
+			epoch = st.Epoch
+		}
+		if _, err := a.apply(fsm.Command{Type: fsm.CmdRelease, Release: &fsm.ReleaseCmd{
+			Epoch: epoch, Node: a.opt.NodeID, By: a.opt.NodeID, Time: a.now(), Reason: "agent shutting down"}}); err != nil {
+			a.log.Warn("shutdown: release not committed; not transferring (the next leader will fence)", "error", err)
+			a.announceWG.Wait()
+			return
+		}
+		a.log.Info("shutdown: released VIP", "epoch", epoch)
+	}
+	st = a.fsm.State()
+	// Only hand over cleanly: the VIP must be released or fenced in the
+	// FSM, so the target either adds it at once or keeps waiting.
+	if st.Holder == "" || st.Fence != nil {
+		in := owner.Input{Self: a.opt.NodeID, Role: fsm.RoleWitness, State: st, Preferred: a.opt.Preferred}
+		if t := owner.TransferTarget(in); t != "" {
+			done := make(chan error, 1)
+			go func() { done <- a.raft.TransferTo(t) }()
+			select {
+			case err := <-done:
+				if err != nil {
+					a.log.Warn("shutdown: leadership transfer failed", "target", t, "error", err)
+				} else {
+					a.log.Info("shutdown: leadership transferred", "target", t)
+				}
+			case <-ctx.Done():
+				a.log.Warn("shutdown: leadership transfer did not finish in time", "target", t)
+			}
+		}
+	}
+	a.announceWG.Wait()
+}
+
+// Holding reports whether this agent has the VIP configured.
+func (a *Agent) Holding() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.holding
+}
+
+func (a *Agent) String() string { return fmt.Sprintf("agent(%s)", a.opt.NodeID) }

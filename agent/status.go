@@ -1,0 +1,209 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/raftvip/raftvip/cluster"
+	"github.com/raftvip/raftvip/fsm"
+)
+
+// NodeStatus is what one node says about itself (answered over RPC for
+// status fan-out). It carries no secrets: health errors are password-free.
+type NodeStatus struct {
+	ID          string    `json:"id"`
+	Role        string    `json:"role"`
+	RaftState   string    `json:"raft_state"`
+	Term        uint64    `json:"term"`
+	Leader      string    `json:"leader"`
+	LastContact time.Time `json:"last_contact,omitempty"` // last time it heard from a leader (now, for the leader)
+	Healthy     bool      `json:"healthy"`
+	CheckClass  string    `json:"check_class"`
+	CheckError  string    `json:"check_error,omitempty"`
+	Checked     time.Time `json:"checked,omitempty"`
+	Holding     bool      `json:"holding_vip"`
+	Decision    string    `json:"decision"`
+	Reason      string    `json:"reason"`
+	Version     string    `json:"version,omitempty"`
+}
+
+// NodeView is one row of the cluster status: the replicated view merged with
+// what the node itself answered.
+type NodeView struct {
+	ID          string    `json:"id"`
+	Address     string    `json:"address"`
+	Role        string    `json:"role"`
+	Reachable   bool      `json:"reachable"`
+	Error       string    `json:"error,omitempty"`
+	RaftState   string    `json:"raft_state"`
+	Healthy     bool      `json:"healthy"`
+	CheckClass  string    `json:"check_class"`
+	CheckError  string    `json:"check_error,omitempty"`
+	Checked     time.Time `json:"checked,omitempty"`
+	LastContact time.Time `json:"last_contact,omitempty"`
+	Holding     bool      `json:"holding_vip"`
+	Decision    string    `json:"decision,omitempty"`
+	Reason      string    `json:"reason,omitempty"`
+}
+
+// Status is the answer to `raftvip status`.
+type Status struct {
+	Node     string      `json:"node"` // the node that answered
+	Time     time.Time   `json:"time"`
+	Leader   string      `json:"leader"`
+	Term     uint64      `json:"term"`
+	Holder   string      `json:"holder"`
+	Epoch    uint64      `json:"epoch"`
+	Fence    *fsm.Fence  `json:"fence,omitempty"`
+	Note     string      `json:"note,omitempty"`
+	Nodes    []NodeView  `json:"nodes"`
+	History  []fsm.Event `json:"history"`
+	Warnings []string    `json:"warnings,omitempty"`
+}
+
+// Self returns this node's own status.
+func (a *Agent) Self() NodeStatus {
+	h := a.localHealth()
+	lid, _ := a.raft.Leader()
+	a.mu.Lock()
+	d := a.lastDecision
+	holding := a.holding
+	a.mu.Unlock()
+	lc := a.raft.LastContact()
+	if a.raft.IsLeader() {
+		lc = a.now()
+	}
+	return NodeStatus{
+		ID: a.opt.NodeID, Role: a.opt.Role, RaftState: a.raft.State(), Term: a.raft.Term(), Leader: lid,
+		LastContact: lc, Healthy: a.health != nil && h.Healthy, CheckClass: h.Class, CheckError: h.Error,
+		Checked: h.Checked, Holding: holding, Decision: d.Action.String(), Reason: d.Reason, Version: a.opt.Version,
+	}
+}
+
+// HandleRPC serves intra-cluster requests (cluster.Handler).
+func (a *Agent) HandleRPC(ctx context.Context, req cluster.Request) cluster.Response {
+	switch req.Op {
+	case cluster.OpStatus:
+		b, err := json.Marshal(a.Self())
+		if err != nil {
+			return cluster.Response{Err: err.Error()}
+		}
+		return cluster.Response{Status: b}
+	case cluster.OpApply:
+		if !a.raft.IsLeader() {
+			return cluster.Response{Err: "not the leader"}
+		}
+		c, err := fsm.Decode(req.Command)
+		if err != nil {
+			return cluster.Response{Err: err.Error()}
+		}
+		// Followers may only report their own health; every change of the
+		// VIP's ownership is decided by the leader itself.
+		if c.Type != fsm.CmdHealth || c.Health == nil || c.Health.Node != req.From {
+			return cluster.Response{Err: fmt.Sprintf("forwarded %q command from %q refused", c.Type, req.From)}
+		}
+		r, err := a.apply(c)
+		if err != nil {
+			return cluster.Response{Epoch: r.Epoch, Err: err.Error()}
+		}
+		return cluster.Response{Epoch: r.Epoch}
+	}
+	return cluster.Response{Err: fmt.Sprintf("unknown op %q", req.Op)}
+}
+
+// ClusterStatus builds the status view: the replicated state plus every
+// node's own answer (asked in parallel, each bounded by ctx).
+func (a *Agent) ClusterStatus(ctx context.Context, historyN int) Status {
+	st := a.fsm.State()
+	lid, _ := a.raft.Leader()
+	out := Status{Node: a.opt.NodeID, Time: a.now(), Leader: lid, Term: a.raft.Term(),
+		Holder: st.Holder, Epoch: st.Epoch, Fence: st.Fence, History: st.LastEvents(historyN)}
+
+	peers := map[string]Peer{}
+	for _, p := range a.opt.Peers {
+		peers[p.ID] = p
+	}
+	for id, m := range st.Members {
+		if _, ok := peers[id]; !ok {
+			peers[id] = Peer{ID: id, Address: m.Address, Role: m.Role}
+		}
+	}
+	ids := make([]string, 0, len(peers))
+	for id := range peers {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+
+	views := make([]NodeView, len(ids))
+	var wg sync.WaitGroup
+	for i, id := range ids {
+		p := peers[id]
+		v := NodeView{ID: id, Address: p.Address, Role: p.Role}
+		if h, ok := st.Health[id]; ok {
+			v.Healthy, v.CheckClass, v.Checked = h.Healthy, h.Class, h.Checked
+		}
+		views[i] = v
+		wg.Add(1)
+		go func(i int, p Peer) {
+			defer wg.Done()
+			var ns NodeStatus
+			if p.ID == a.opt.NodeID {
+				ns = a.Self()
+			} else {
+				resp, err := a.raft.Call(ctx, p.Address, cluster.Request{Op: cluster.OpStatus})
+				if err == nil && resp.Err != "" {
+					err = fmt.Errorf("%s", resp.Err)
+				}
+				if err == nil {
+					err = json.Unmarshal(resp.Status, &ns)
+				}
+				if err != nil {
+					views[i].Error = err.Error()
+					views[i].RaftState = "unreachable"
+					return
+				}
+			}
+			v := &views[i]
+			v.Reachable = true
+			v.RaftState = ns.RaftState
+			v.Healthy, v.CheckClass, v.CheckError, v.Checked = ns.Healthy, ns.CheckClass, ns.CheckError, ns.Checked
+			v.LastContact, v.Holding, v.Decision, v.Reason = ns.LastContact, ns.Holding, ns.Decision, ns.Reason
+		}(i, p)
+	}
+	wg.Wait()
+	out.Nodes = views
+
+	self := a.Self()
+	switch {
+	case st.Fence != nil:
+		out.Note = fmt.Sprintf("fenced: %s did not release epoch %d; waiting for its kernel lease to run out", st.Fence.Holder, st.Fence.Epoch)
+	case st.Holder == "":
+		if lid == "" {
+			out.Note = "no raft leader: nobody may hold the VIP"
+		} else {
+			out.Note = "nobody holds the VIP"
+			for _, v := range views {
+				if v.ID == lid && v.Reason != "" {
+					out.Note += ": " + v.Reason
+				}
+			}
+		}
+	}
+	holders := 0
+	for _, v := range views {
+		if v.Holding {
+			holders++
+		}
+	}
+	if holders > 1 {
+		out.Warnings = append(out.Warnings, fmt.Sprintf("%d nodes report holding the VIP", holders))
+	}
+	if self.Leader == "" {
+		out.Warnings = append(out.Warnings, "this node knows no leader")
+	}
+	return out
+}
