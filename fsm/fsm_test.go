@@ -32,9 +32,9 @@ func TestApplyEpochs(t *testing.T) {
 		{acquire("hostb", t0.Add(time.Second)), ErrHeld, 1, "hosta"},
 		{release("hostb", 1, t0), ErrNotHolder, 1, "hosta"},
 		{release("hosta", 2, t0), ErrNotHolder, 1, "hosta"},
-		{release("hosta", 1, t0.Add(2 * time.Second)), nil, 1, ""},
-		{release("hosta", 1, t0.Add(2 * time.Second)), ErrNotHolder, 1, ""},
-		{acquire("hostb", t0.Add(2050 * time.Millisecond)), nil, 2, "hostb"},
+		{release("hosta", 1, t0.Add(2*time.Second)), nil, 1, ""},
+		{release("hosta", 1, t0.Add(2*time.Second)), ErrNotHolder, 1, ""},
+		{acquire("hostb", t0.Add(2050*time.Millisecond)), nil, 2, "hostb"},
 		{Command{Type: "bogus"}, ErrUnknownType, 0, "hostb"},
 		{Command{Type: CmdAcquire}, ErrBadCommand, 0, "hostb"},
 	}

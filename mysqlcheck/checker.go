@@ -52,7 +52,7 @@ type Status struct {
 	Healthy   bool
 	Class     string        // last check's class, see Class*; "starting" before the first check
 	Error     string        // short, password-free message of the last failure; "" when ok
-	Checked   time.Time     // time of the last check
+	Checked   time.Time     // when the last check finished
 	Latency   time.Duration // duration of the last check
 	Since     time.Time     // when Healthy last changed (or when the checker started)
 	Successes int           // current consecutive successes
@@ -228,7 +228,7 @@ func (c *Checker) Run(ctx context.Context) {
 			c.log.Info("stopping", "server", c.addr)
 			return
 		}
-		next := c.record(err, start, latency, trigger)
+		next := c.record(err, time.Now(), latency, trigger)
 		// Go ≥1.23 timers: Reset discards a pending expiry, no drain needed.
 		timer.Reset(next)
 	}
@@ -264,6 +264,11 @@ func (c *Checker) record(err error, checked time.Time, latency time.Duration, tr
 	msg := ""
 	if err != nil {
 		msg = c.scrub.scrub(err.Error())
+		if class == ClassTimeout {
+			// "context deadline exceeded" alone does not say how long
+			// we waited.
+			msg = fmt.Sprintf("no answer within %v: %s", c.cfg.Timeout, msg)
+		}
 		if len(msg) > maxErrorLen {
 			msg = strings.ToValidUTF8(msg[:maxErrorLen], "") + "..."
 		}

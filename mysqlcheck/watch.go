@@ -107,10 +107,12 @@ func (c *Checker) waitClosed(ctx context.Context, conn driver.Conn, raw net.Conn
 	select {
 	case <-ctx.Done():
 		conn.Close() // COM_QUIT, then close: unblocks the Read
+		raw.Close()  // in case the driver considered itself closed already
 		<-result
 		return "shutdown"
 	case reason := <-result:
 		conn.Close()
+		raw.Close()
 		return reason
 	}
 }
