@@ -22,7 +22,9 @@
 //
 // The checker starts unhealthy (Class "starting"). It turns healthy after
 // Rise consecutive successes and unhealthy after Fall consecutive failures,
-// like keepalived's rise/fall. Changes() receives exactly one Status per flip.
+// like keepalived's rise/fall. Changes() receives exactly one Status per flip
+// (a reader that lags more than the buffer loses the oldest ones, never the
+// latest).
 //
 // # Fast detection
 //
@@ -39,8 +41,8 @@
 //     re-opened with a backoff bounded by Interval; a successful re-open while
 //     unhealthy also asks for an immediate check, so recovery is quick too.
 //
-//     The brief suggested poll(2) with POLLRDHUP in bounded slices through
-//     SyscallConn().Control. A blocking Read on the dedicated connection is
+//     Why not poll(2) with POLLRDHUP in bounded slices through
+//     SyscallConn().Control? A blocking Read on the dedicated connection is
 //     equally fast and simpler: the Go runtime parks it in epoll, it wakes on
 //     EOF, RST, socket error or data exactly like POLLRDHUP|POLLIN|POLLERR,
 //     needs no thread sitting in poll(2), no wake-up slices and no
@@ -60,6 +62,13 @@
 // A server that vanishes without closing anything (host power loss, network
 // partition) is not seen by the watcher; the periodic check catches it as
 // "timeout" and the back-to-back follow-ups shorten the rest.
+//
+// # Limits
+//
+// The checker installs its own dial function (to capture the watched
+// connection's socket), which dials the DSN's "tcp"/"unix" address with
+// net.Dialer; networks registered with mysql.RegisterDialContext are not
+// used. TLS from the DSN still applies on top of that socket.
 //
 // # Secrets
 //
