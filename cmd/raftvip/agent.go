@@ -1,0 +1,178 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/raftvip/raftvip/admin"
+	"github.com/raftvip/raftvip/agent"
+	"github.com/raftvip/raftvip/cluster"
+	"github.com/raftvip/raftvip/config"
+	"github.com/raftvip/raftvip/fsm"
+	"github.com/raftvip/raftvip/mysqlcheck"
+	"github.com/raftvip/raftvip/vip"
+)
+
+// shutdownBudget: SIGTERM to exit must stay under 5 s; the VIP goes first.
+const shutdownBudget = 4 * time.Second
+
+func runAgent(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("agent", stderr)
+	path := fs.String("config", defaultConfig, "config file")
+	words, code := parse(fs, args)
+	if code >= 0 {
+		return code
+	}
+	if c := noWords(fs, words, stderr); c >= 0 {
+		return c
+	}
+	cfg, ok := loadConfig(*path, stderr)
+	if !ok {
+		return exitUsage
+	}
+	log := hclog.New(&hclog.LoggerOptions{
+		Name:            "raftvip",
+		Level:           hclog.LevelFromString(cfg.LogLevel),
+		JSONFormat:      cfg.LogJSON,
+		Output:          stderr,
+		TimeFormat:      "2006-01-02T15:04:05.000Z07:00",
+		IncludeLocation: false,
+	}).With("node", cfg.NodeID)
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	if err := serveAgent(ctx, cfg, log); err != nil {
+		log.Error("agent failed", "error", err)
+		return exitFailure
+	}
+	return exitOK
+}
+
+func serveAgent(ctx context.Context, cfg *config.Config, log hclog.Logger) error {
+	log.Info("starting", "version", version, "role", cfg.Role, "bind", cfg.Bind, "data_dir", cfg.DataDir, "config", cfg.File)
+
+	var (
+		addr    vip.Addresser
+		ann     vip.Announcer
+		checker *mysqlcheck.Checker
+		lease   = config.DefaultLease
+		refresh time.Duration
+	)
+	if cfg.Role == config.RoleDB {
+		vc := vip.Config{Interface: cfg.VIP.Interface, Addresses: cfg.VIP.Addresses, GARPCount: cfg.VIP.GARPCount, GARPInterval: cfg.VIP.GARPInterval}
+		nl, err := vip.NewNetlink(vc, log.Named("vip"))
+		if err != nil {
+			return err
+		}
+		// Whatever a crashed predecessor left is not ours: we hold nothing
+		// until the cluster says so.
+		if held, _ := nl.Held(); held {
+			log.Warn("removing a VIP left on the interface (crash leftover)", "interface", vc.Interface)
+		}
+		if err := nl.Release(); err != nil {
+			return fmt.Errorf("remove leftover VIP: %w", err)
+		}
+		addr = nl
+		if vc.GARPCount > 0 {
+			g, err := vip.NewGARP(vc, log.Named("garp"))
+			if err != nil {
+				return err
+			}
+			ann = g
+		}
+		lease, refresh = cfg.VIP.Lease, cfg.VIP.GARPRefresh
+		checker, err = mysqlcheck.New(mysqlcheck.Config{DSN: cfg.MySQL.DSN, Query: cfg.MySQL.Query, Interval: cfg.MySQL.Interval,
+			Timeout: cfg.MySQL.Timeout, Fall: cfg.MySQL.Fall, Rise: cfg.MySQL.Rise}, log)
+		if err != nil {
+			return err
+		}
+	}
+
+	checkCtx, stopChecks := context.WithCancel(context.Background())
+	defer stopChecks()
+	if checker != nil {
+		go checker.Run(checkCtx)
+	}
+
+	f := fsm.New()
+	// The RPC server starts inside cluster.Open, before the agent exists;
+	// until it does, requests are answered with "starting".
+	var ag atomic.Pointer[agent.Agent]
+	handler := func(ctx context.Context, req cluster.Request) cluster.Response {
+		if a := ag.Load(); a != nil {
+			return a.HandleRPC(ctx, req)
+		}
+		return cluster.Response{Err: "agent starting"}
+	}
+	var peers []cluster.Peer
+	var apeers []agent.Peer
+	for _, p := range cfg.Peers {
+		peers = append(peers, cluster.Peer{ID: p.ID, Address: p.Address})
+		apeers = append(apeers, agent.Peer{ID: p.ID, Address: p.Address, Role: p.Role})
+	}
+	timing := cluster.Timing{
+		HeartbeatTimeout: cfg.Raft.HeartbeatTimeout, ElectionTimeout: cfg.Raft.ElectionTimeout,
+		LeaderLeaseTimeout: cfg.Raft.LeaderLeaseTimeout, CommitTimeout: cfg.Raft.CommitTimeout,
+		SnapshotInterval: cfg.Raft.SnapshotInterval, SnapshotThreshold: cfg.Raft.SnapshotThreshold, TrailingLogs: cfg.Raft.TrailingLogs,
+	}
+	cl, err := cluster.Open(cluster.Config{NodeID: cfg.NodeID, Bind: cfg.Bind, DataDir: cfg.DataDir, Peers: peers,
+		Timing: timing, Logger: log.Named("cluster")}, f, handler)
+	if err != nil {
+		return err
+	}
+
+	opt := agent.Options{NodeID: cfg.NodeID, Role: cfg.Role, Peers: apeers, Lease: lease, GARPRefresh: refresh,
+		Preempt: cfg.Failover.Preempt, Preferred: cfg.Failover.Preferred,
+		HeartbeatTimeout: cfg.Raft.HeartbeatTimeout, Version: version}
+	var health agent.Health
+	if checker != nil {
+		health = checker
+	}
+	a := agent.New(opt, cl, f, addr, ann, health, log)
+	ag.Store(a)
+	log.Info("fencing bound", "lease", lease, "heartbeat_timeout", cfg.Raft.HeartbeatTimeout, "fence_wait", opt.FenceWait())
+
+	adm, err := admin.Serve(cfg.Admin, a, log.Named("admin"))
+	if err != nil {
+		cl.Close()
+		return err
+	}
+
+	loopCtx, stopLoop := context.WithCancel(context.Background())
+	loopDone := make(chan struct{})
+	go func() { defer close(loopDone); a.Run(loopCtx) }()
+
+	<-ctx.Done()
+	start := time.Now()
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownBudget)
+	defer cancel()
+	stopLoop()
+	select {
+	case <-loopDone:
+	case <-sctx.Done():
+	}
+	a.Shutdown(sctx)
+	adm.Close()
+	closed := make(chan error, 1)
+	go func() { closed <- cl.Close() }()
+	select {
+	case err := <-closed:
+		if err != nil {
+			log.Warn("raft shutdown", "error", err)
+		}
+	case <-sctx.Done():
+		log.Warn("raft did not shut down in time; exiting anyway")
+	}
+	stopChecks()
+	log.Info("stopped", "took", time.Since(start).Round(time.Millisecond))
+	_ = os.Stderr.Sync()
+	return nil
+}

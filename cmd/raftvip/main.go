@@ -1,0 +1,92 @@
+// Command raftvip is the agent and the operator's CLI.
+//
+//	raftvip SUBCOMMAND [words] [flags]
+//
+// Flags and words may come in any order. Exit codes: 0 success, 1 failure at
+// run time, 2 bad usage or bad config.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"sort"
+)
+
+// version is set by the Makefile (-ldflags -X main.version=...).
+var version = "dev"
+
+// Exit codes.
+const (
+	exitOK      = 0
+	exitFailure = 1
+	exitUsage   = 2
+)
+
+// defaultConfig is where packaged installs keep the config.
+const defaultConfig = "/etc/raftvip/raftvip.hcl"
+
+type command struct {
+	run     func(args []string, stdout, stderr io.Writer) int
+	summary string
+}
+
+var commands = map[string]command{
+	"agent":    {runAgent, "run the daemon: raftvip agent -config FILE"},
+	"validate": {runValidate, "check a config: raftvip validate -config FILE"},
+	"status":   {runStatus, "show leader, VIP holder, nodes and recent epochs"},
+	"version":  {runVersion, "print the version"},
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: raftvip SUBCOMMAND [words] [flags]")
+	fmt.Fprintln(w, "\nsubcommands:")
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
+	}
+	fmt.Fprintln(w, "\nrun 'raftvip SUBCOMMAND -h' for its flags")
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		usage(stderr)
+		return exitUsage
+	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		usage(stdout)
+		return exitOK
+	case "-version", "--version":
+		return runVersion(nil, stdout, stderr)
+	}
+	c, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "raftvip: unknown subcommand %q\n\n", args[0])
+		usage(stderr)
+		return exitUsage
+	}
+	return c.run(args[1:], stdout, stderr)
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func runVersion(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("version", stderr)
+	words, code := parse(fs, args)
+	if code >= 0 {
+		return code
+	}
+	if len(words) > 0 {
+		fmt.Fprintf(stderr, "raftvip version: unexpected argument %q\n", words[0])
+		return exitUsage
+	}
+	fmt.Fprintf(stdout, "raftvip %s\n", version)
+	return exitOK
+}

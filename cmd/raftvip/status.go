@@ -1,0 +1,156 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/raftvip/raftvip/admin"
+	"github.com/raftvip/raftvip/agent"
+)
+
+func runStatus(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("status", stderr)
+	path := fs.String("config", defaultConfig, "config file (to find the admin socket)")
+	sock := fs.String("admin", "", "admin socket of an agent (instead of -config)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	n := fs.Int("n", 10, "how many recent epoch events to show")
+	words, code := parse(fs, args)
+	if code >= 0 {
+		return code
+	}
+	if c := noWords(fs, words, stderr); c >= 0 {
+		return c
+	}
+	if *n < 0 || *n > 1000 {
+		fmt.Fprintf(stderr, "raftvip status: -n %d: want 0 to 1000\n", *n)
+		return exitUsage
+	}
+	socket, code := adminSocket(*path, *sock, stderr)
+	if code >= 0 {
+		return code
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	st, err := admin.NewClient(socket).Status(ctx, *n)
+	if err != nil {
+		fmt.Fprintf(stderr, "raftvip status: %v\n", err)
+		return exitFailure
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(st)
+		return exitOK
+	}
+	printStatus(stdout, st)
+	return exitOK
+}
+
+// adminSocket resolves -admin or the config's admin path.
+func adminSocket(path, sock string, stderr io.Writer) (string, int) {
+	if sock != "" {
+		return sock, -1
+	}
+	cfg, ok := loadConfig(path, stderr)
+	if !ok {
+		return "", exitUsage
+	}
+	return cfg.Admin, -1
+}
+
+func ago(now, t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	d := now.Sub(t)
+	if d < 0 {
+		d = 0
+	}
+	return d.Round(time.Millisecond).String() + " ago"
+}
+
+func printStatus(w io.Writer, st agent.Status) {
+	leader := st.Leader
+	if leader == "" {
+		leader = "(none)"
+	}
+	holder := st.Holder
+	if holder == "" {
+		holder = "(nobody)"
+	}
+	fmt.Fprintf(w, "leader:  %s (term %d)\n", leader, st.Term)
+	fmt.Fprintf(w, "VIP:     %s, epoch %d\n", holder, st.Epoch)
+	if st.Note != "" {
+		fmt.Fprintf(w, "note:    %s\n", st.Note)
+	}
+	for _, warn := range st.Warnings {
+		fmt.Fprintf(w, "WARNING: %s\n", warn)
+	}
+	fmt.Fprintf(w, "asked:   %s at %s\n\n", st.Node, st.Time.Format(time.RFC3339))
+
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "NODE\tROLE\tRAFT\tMYSQL\tCHECK\tLAST CONTACT\tVIP\tDOING")
+	for _, v := range st.Nodes {
+		mysql := "-"
+		if v.Role == "db" {
+			mysql = "unhealthy"
+			if v.Healthy {
+				mysql = "healthy"
+			}
+		}
+		check := v.CheckClass
+		if v.CheckError != "" {
+			check += ": " + truncate(v.CheckError, 40)
+		}
+		if check == "" || v.Role != "db" {
+			check = "-"
+		}
+		held := ""
+		if v.Holding {
+			held = "HOLDS"
+		}
+		doing := v.Decision
+		if v.Reason != "" && v.Decision != "none" {
+			doing += ": " + v.Reason
+		} else if v.Decision == "none" {
+			doing = v.Reason
+		}
+		if !v.Reachable {
+			doing = "unreachable: " + truncate(v.Error, 60)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", v.ID, v.Role, v.RaftState, mysql, check, ago(st.Time, v.LastContact), held, doing)
+	}
+	tw.Flush()
+
+	if len(st.History) > 0 {
+		fmt.Fprintln(w, "\nrecent epochs:")
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "EPOCH\tTIME\tEVENT\tNODE\tBY\tTIMING\tREASON")
+		for _, e := range st.History {
+			timing := ""
+			switch {
+			case e.Detection > 0:
+				timing = "detected in " + e.Detection.Round(time.Millisecond).String()
+			case e.Handover > 0:
+				timing = "VIP free for " + e.Handover.Round(time.Millisecond).String()
+			case e.Wait > 0:
+				timing = "wait " + e.Wait.Round(time.Millisecond).String()
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Epoch, e.Time.Format("2006-01-02 15:04:05.000"), e.Op, e.Node, e.By, timing, e.Reason)
+		}
+		tw.Flush()
+	}
+}
+
+func truncate(s string, n int) string {
+	s = strings.ReplaceAll(s, "\n", " ")
+	if len(s) <= n {
+		return s
+	}
+	return s[:n-1] + "…"
+}
