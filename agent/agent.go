@@ -192,10 +192,12 @@ func (a *Agent) noteHealth(s mysqlcheck.Status) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if !s.Healthy && a.unhealthySince.IsZero() {
-		// The checker's Since is when the verdict flipped; detection is
-		// measured from the first failed check, which is earlier by the
-		// fall count. Checked - Latency is when the flipping check began.
-		a.unhealthySince = s.Since
+		// Detection counts from the first failed check of the run that
+		// turned the verdict, not from the flip.
+		a.unhealthySince = s.FirstFailure
+		if a.unhealthySince.IsZero() {
+			a.unhealthySince = s.Since
+		}
 	}
 	if s.Healthy {
 		a.unhealthySince = time.Time{}

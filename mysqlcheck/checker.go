@@ -57,6 +57,9 @@ type Status struct {
 	Since     time.Time     // when Healthy last changed (or when the checker started)
 	Successes int           // current consecutive successes
 	Failures  int           // current consecutive failures
+	// FirstFailure is when the first of the current run of failed checks
+	// ran (zero after a success): where detection time starts.
+	FirstFailure time.Time
 }
 
 // Checker runs the checks; see the package documentation.
@@ -281,9 +284,13 @@ func (c *Checker) record(err error, checked time.Time, latency time.Duration, tr
 	if err == nil {
 		st.Successes++
 		st.Failures = 0
+		st.FirstFailure = time.Time{}
 	} else {
 		st.Failures++
 		st.Successes = 0
+		if st.Failures == 1 {
+			st.FirstFailure = checked.Add(-latency)
+		}
 	}
 	flipped := false
 	if !st.Healthy && st.Successes >= c.cfg.Rise {
