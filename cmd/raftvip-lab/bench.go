@@ -1,0 +1,93 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/raftvip/raftvip/internal/lab"
+)
+
+func cmdBench(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("bench", flag.ExitOnError)
+	raftvip := fs.String("raftvip", "", "raftvip binary (required unless -systems keepalived)")
+	out := fs.String("out", "docs/bench", "directory for results.json and results.md")
+	trials := fs.Int("trials", 10, "trials per fault and system")
+	systems := fs.String("systems", "keepalived,raftvip", "systems to measure, comma-separated")
+	faults := fs.String("faults", "mysql-killed,mysql-hung,cable-pulled,isolated", "faults to inject, comma-separated")
+	prefix := fs.String("prefix", "", "namespace prefix (default rvlab<pid>)")
+	logLevel := fs.String("log-level", "warn", "lab log level")
+	fs.Parse(args)
+	if err := requireRoot(); err != nil {
+		return err
+	}
+	opts := lab.BenchOptions{Trials: *trials, Progress: os.Stdout}
+	for _, s := range strings.Split(*systems, ",") {
+		switch sys := lab.System(strings.TrimSpace(s)); sys {
+		case lab.SystemRaftvip, lab.SystemKeepalived:
+			opts.Systems = append(opts.Systems, sys)
+		default:
+			return fmt.Errorf("-systems: unknown %q", s)
+		}
+	}
+	for _, f := range strings.Split(*faults, ",") {
+		found := false
+		for _, known := range lab.AllFaults {
+			if string(known) == strings.TrimSpace(f) {
+				opts.Faults, found = append(opts.Faults, known), true
+			}
+		}
+		if !found {
+			return fmt.Errorf("-faults: unknown %q", f)
+		}
+	}
+	for _, s := range opts.Systems {
+		if s == lab.SystemRaftvip && *raftvip == "" {
+			return errors.New("-raftvip PATH is required to measure raftvip")
+		}
+	}
+	if err := os.MkdirAll(*out, 0o755); err != nil {
+		return err
+	}
+	command := strings.Join(append([]string{os.Args[0]}, os.Args[1:]...), " ")
+	fmt.Printf("bench: %d trial(s) x %d fault(s) x %d system(s); this takes a while (Ctrl-C stops and tears down)\n",
+		opts.Trials, len(opts.Faults), len(opts.Systems))
+	l, err := lab.Up(ctx, lab.Options{Prefix: *prefix, RaftvipBin: *raftvip, Logger: newLogger(*logLevel)})
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	res, err := l.RunBench(ctx, opts)
+	if res != nil && len(res.Results) > 0 {
+		res.Command = command
+		if werr := writeResults(*out, res); werr != nil {
+			return werr
+		}
+		fmt.Println()
+		fmt.Print(res.Markdown())
+		fmt.Printf("\nwrote %s and %s\n", filepath.Join(*out, "results.json"), filepath.Join(*out, "results.md"))
+	}
+	if err != nil {
+		return err
+	}
+	if ctx.Err() != nil {
+		return errors.New("interrupted")
+	}
+	return nil
+}
+
+func writeResults(dir string, res *lab.BenchResults) error {
+	js, err := json.MarshalIndent(res, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "results.json"), append(js, '\n'), 0o644); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "results.md"), []byte(res.Markdown()), 0o644)
+}
