@@ -123,11 +123,12 @@ func build(c *collector, raw *rawFile, body hcl.Body, filename string) *Config {
 	for i := 1; i < len(raw.VIP); i++ {
 		c.at(raw.VIP[i].DefRange, "only one vip block is allowed (the first is at %s); list every address in its addresses", fmtRange(raw.VIP[0].DefRange))
 	}
+	var vip *VIP
 	if len(raw.VIP) > 0 {
 		// A witness may carry the same vip block as the db nodes (one
 		// template for all hosts); it is checked but not used there.
-		if v := buildVIP(c, &raw.VIP[0]); !isWitness {
-			cfg.VIP = v
+		if vip = buildVIP(c, &raw.VIP[0]); !isWitness {
+			cfg.VIP = vip
 		}
 	} else if isDB {
 		c.at(raw.Role.Range, `role = "db" needs a vip block: the interface and addresses this node takes over when it leads`)
@@ -151,6 +152,15 @@ func build(c *collector, raw *rawFile, body hcl.Body, filename string) *Config {
 	if len(raw.Failover) > 0 {
 		cfg.Failover = buildFailover(c, cfg, &raw.Failover[0], peerRoles)
 	}
+
+	for i := 1; i < len(raw.VRRP); i++ {
+		c.at(raw.VRRP[i].DefRange, "only one vrrp block is allowed (the first is at %s)", fmtRange(raw.VRRP[0].DefRange))
+	}
+	var rv *rawVRRP
+	if len(raw.VRRP) > 0 {
+		rv = &raw.VRRP[0]
+	}
+	cfg.VRRP = buildVRRP(c, rv, vip, isWitness)
 
 	for i := 1; i < len(raw.Raft); i++ {
 		c.at(raw.Raft[i].DefRange, "only one raft block is allowed (the first is at %s)", fmtRange(raw.Raft[0].DefRange))

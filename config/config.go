@@ -29,6 +29,7 @@ type Config struct {
 	VIP      *VIP   // nil when absent, and always nil on a witness
 	MySQL    *MySQL // nil when absent (witness)
 	Failover Failover
+	VRRP     VRRP // Mode VRRPOff when the block is absent
 	Raft     Raft
 	LogLevel string
 	LogJSON  bool
@@ -64,6 +65,19 @@ type MySQL struct {
 type Failover struct {
 	Preempt   bool
 	Preferred string
+}
+
+// VRRP makes raftvip speak VRRP to keepalived routers sharing the VIP's
+// VRID, so a site can migrate from keepalived one host at a time.
+type VRRP struct {
+	Mode         string        // VRRPOff, VRRPObserve or VRRPActive
+	Version      int           // 2 (RFC 3768) or 3 (RFC 5798)
+	VRID         uint8         // 1..255; 0 only when Mode is VRRPOff and none was given
+	Priority     uint8         // 1..254, advertised while this node holds the VIP
+	AdvertInt    time.Duration // v2: whole seconds 1s..255s; v3: 10ms steps, 10ms..40.95s
+	AuthPass     string        // v2 simple password, at most 8 bytes; "" = none. Secret: never printed
+	UnicastPeers []netip.Addr  // IPv4; empty = multicast to 224.0.0.18
+	Interface    string        // link adverts are sent and heard on; default vip.interface
 }
 
 // Raft holds the hashicorp/raft tunables exposed to operators.

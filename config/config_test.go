@@ -69,6 +69,16 @@ func TestLoadExampleDB(t *testing.T) {
 			Rise:     4,
 		},
 		Failover: Failover{Preempt: true, Preferred: "hosta"},
+		VRRP: VRRP{
+			Mode:         VRRPObserve,
+			Version:      2,
+			VRID:         51,
+			Priority:     250,
+			AdvertInt:    time.Second,
+			AuthPass:     "1111",
+			UnicastPeers: []netip.Addr{netip.MustParseAddr("10.99.0.12")},
+			Interface:    "eth0",
+		},
 		Raft: Raft{
 			HeartbeatTimeout:   600 * time.Millisecond,
 			ElectionTimeout:    700 * time.Millisecond,
@@ -107,6 +117,7 @@ func TestLoadExampleWitness(t *testing.T) {
 		Bind:     "10.99.0.13:7400",
 		Admin:    "/run/raftvip/witness.sock",
 		Peers:    examplePeers,
+		VRRP:     VRRP{Mode: VRRPOff, Version: 2, Priority: 250, AdvertInt: time.Second},
 		Raft:     defaultRaft,
 		LogLevel: "info",
 	}
@@ -186,6 +197,11 @@ func TestDefaults(t *testing.T) {
 	}
 	if cfg.Raft != defaultRaft {
 		t.Errorf("Raft = %+v, want %+v", cfg.Raft, defaultRaft)
+	}
+	// No vrrp block: off, with the defaults a later mode change would use.
+	wantVRRP := VRRP{Mode: VRRPOff, Version: 2, Priority: 250, AdvertInt: time.Second, Interface: "eth0"}
+	if !reflect.DeepEqual(cfg.VRRP, wantVRRP) {
+		t.Errorf("VRRP = %+v, want %+v", cfg.VRRP, wantVRRP)
 	}
 }
 

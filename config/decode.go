@@ -32,6 +32,7 @@ type rawFile struct {
 	MySQL    []rawMySQL
 	Failover []rawFailover
 	Raft     []rawRaft
+	VRRP     []rawVRRP
 }
 
 type rawPeer struct {
@@ -66,6 +67,18 @@ type rawFailover struct {
 	DefRange  hcl.Range
 	Preempt   *hcl.Attribute
 	Preferred *hcl.Attribute
+}
+
+type rawVRRP struct {
+	DefRange     hcl.Range
+	Mode         *hcl.Attribute
+	Version      *hcl.Attribute
+	VRID         *hcl.Attribute
+	Priority     *hcl.Attribute
+	AdvertInt    *hcl.Attribute
+	AuthPass     *hcl.Attribute
+	UnicastPeers *hcl.Attribute
+	Interface    *hcl.Attribute
 }
 
 type rawRaft struct {

@@ -83,6 +83,38 @@
 //	          healthy. Required when preempt = true, and only allowed then; must
 //	          name a peer whose role is "db".
 //
+// vrrp block, optional; without it VRRP is off. It lets raftvip share a VRID
+// with keepalived routers while a site migrates (raftvip import-keepalived
+// writes it from a keepalived.conf). Its values are checked whatever the
+// mode, so switching modes later is a one-word edit. Config.VRRP is always
+// set: Mode "off" with the defaults below when the block is absent.
+//
+//	mode              string, default "off". "off": no VRRP. "observe": listen
+//	                  and report the VRRP routers on the wire; the VIP is never
+//	                  touched. "active": advertise while holding the VIP and
+//	                  give way to a stronger VRRP master. Only "off" is allowed
+//	                  on a witness (only db nodes speak VRRP; the witness
+//	                  holds no VIP).
+//	version           number, default 2 (keepalived's default). 2 (RFC 3768)
+//	                  or 3 (RFC 5798).
+//	virtual_router_id number 1..255; required unless mode = "off".
+//	priority          number 1..254, default 250: advertised while this node
+//	                  holds the VIP, above usual keepalived priorities so
+//	                  keepalived backups stay backup. 255 is reserved for the
+//	                  router owning the address, 0 means "giving up".
+//	advert_int        duration, default "1s". Version 2: whole seconds,
+//	                  "1s".."255s"; version 3: a multiple of "10ms",
+//	                  "10ms".."40.95s" (the sizes of the packet fields).
+//	auth_pass         string, version 2 only (an error with version 3, which
+//	                  has no authentication); 1 to 8 bytes; omit for none.
+//	                  Longer values are refused because keepalived silently
+//	                  truncates them to 8 bytes. A secret: [Config.Summary]
+//	                  shows "****" and no message ever quotes it.
+//	unicast_peers     list of IPv4 address strings, default [] (multicast to
+//	                  224.0.0.18); keepalived's unicast_peer. No address twice.
+//	interface         string, default vip.interface; at most 15 bytes. The
+//	                  link adverts are sent and heard on.
+//
 // raft block, optional. Mirrors raft.ValidateConfig of hashicorp/raft v1.7.3 so
 // a bad value is reported at its line rather than at startup:
 //

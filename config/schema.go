@@ -36,6 +36,7 @@ func decodeFile(c *collector, body hcl.Body) *rawFile {
 		hcl.BlockHeaderSchema{Type: "mysql"},
 		hcl.BlockHeaderSchema{Type: "failover"},
 		hcl.BlockHeaderSchema{Type: "raft"},
+		hcl.BlockHeaderSchema{Type: "vrrp"},
 	)
 	raw := &rawFile{
 		NodeID:   a["node_id"],
@@ -70,6 +71,14 @@ func decodeFile(c *collector, body hcl.Body) *rawFile {
 			a, _ := c.content(b.Body, []string{"preempt", "preferred"})
 			raw.Failover = append(raw.Failover, rawFailover{
 				DefRange: b.DefRange, Preempt: a["preempt"], Preferred: a["preferred"],
+			})
+		case "vrrp":
+			a, _ := c.content(b.Body, []string{"mode", "version", "virtual_router_id", "priority",
+				"advert_int", "auth_pass", "unicast_peers", "interface"})
+			raw.VRRP = append(raw.VRRP, rawVRRP{
+				DefRange: b.DefRange, Mode: a["mode"], Version: a["version"], VRID: a["virtual_router_id"],
+				Priority: a["priority"], AdvertInt: a["advert_int"], AuthPass: a["auth_pass"],
+				UnicastPeers: a["unicast_peers"], Interface: a["interface"],
 			})
 		case "raft":
 			a, _ := c.content(b.Body, []string{"heartbeat_timeout", "election_timeout", "leader_lease_timeout",

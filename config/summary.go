@@ -2,7 +2,8 @@ package config
 
 // Summary returns the configuration as plain maps for status output and
 // structured logs. Durations are strings like "500ms"; the MySQL password
-// is replaced by "****", so the result is safe to print.
+// and the VRRP auth_pass are replaced by "****", so the result is safe to
+// print.
 func (c *Config) Summary() map[string]any {
 	peers := make([]map[string]any, len(c.Peers))
 	for i, p := range c.Peers {
@@ -31,6 +32,24 @@ func (c *Config) Summary() map[string]any {
 			"snapshot_interval":    c.Raft.SnapshotInterval.String(),
 			"trailing_logs":        c.Raft.TrailingLogs,
 		},
+	}
+	peers4 := make([]string, len(c.VRRP.UnicastPeers))
+	for i, a := range c.VRRP.UnicastPeers {
+		peers4[i] = a.String()
+	}
+	authPass := ""
+	if c.VRRP.AuthPass != "" {
+		authPass = "****"
+	}
+	s["vrrp"] = map[string]any{
+		"mode":              c.VRRP.Mode,
+		"version":           c.VRRP.Version,
+		"virtual_router_id": c.VRRP.VRID,
+		"priority":          c.VRRP.Priority,
+		"advert_int":        c.VRRP.AdvertInt.String(),
+		"auth_pass":         authPass,
+		"unicast_peers":     peers4,
+		"interface":         c.VRRP.Interface,
 	}
 	if v := c.VIP; v != nil {
 		addrs := make([]string, len(v.Addresses))

@@ -52,6 +52,19 @@ failover {
   preferred = "hosta"
 }
 
+# VRRP towards keepalived routers that share the VIP during a migration
+# (see docs/import-keepalived.md). Without this block VRRP is off.
+vrrp {
+  mode              = "observe"       # "off" (default), "observe" (listen and report only), "active"
+  version           = 2               # 2 (default, keepalived's default) or 3
+  virtual_router_id = 51              # keepalived's virtual_router_id; required unless mode = "off"
+  priority          = 250             # advertised while holding the VIP; 1..254, default 250
+  advert_int        = "1s"            # v2: whole seconds; v3: multiple of 10ms; default "1s"
+  auth_pass         = "1111"          # v2 simple password, at most 8 bytes; omit for none
+  unicast_peers     = ["10.99.0.12"]  # keepalived's unicast_peer; empty (default) = multicast 224.0.0.18
+  interface         = "eth0"          # default: vip.interface
+}
+
 # hashicorp/raft tunables; the values below are not the defaults.
 raft {
   heartbeat_timeout    = "600ms"      # default "500ms"
