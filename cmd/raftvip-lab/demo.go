@@ -15,24 +15,56 @@ import (
 )
 
 // narrator prints timestamped lines: seconds since the demo began and the
-// wall clock, so VIP events and client observations line up.
+// wall clock, so VIP events and client observations line up. VIP changes
+// recorded by the monitor are printed before any later line, in order.
 type narrator struct {
 	start time.Time
-	mu    sync.Mutex
+	lab   *lab.Lab // set once the lab is up
+
+	mu   sync.Mutex
+	seen int // monitor events already printed
+}
+
+func (n *narrator) printLocked(t time.Time, msg string) {
+	fmt.Printf("[%7.3fs %s] %s\n", t.Sub(n.start).Seconds(), t.Format("15:04:05.000"), msg)
+}
+
+func (n *narrator) flushLocked() {
+	if n.lab == nil {
+		return
+	}
+	evs := n.lab.Monitor().Events()
+	for _, e := range evs[n.seen:] {
+		node := n.lab.Host(e.Host).NodeID
+		if e.Added {
+			n.printLocked(e.Time, fmt.Sprintf("VIP %s added on %s (netlink), kernel lifetime %s", lab.VIP, node, lifetime(e.ValidLft)))
+		} else {
+			n.printLocked(e.Time, fmt.Sprintf("VIP %s gone from %s (netlink)", lab.VIP, node))
+		}
+	}
+	n.seen = len(evs)
+}
+
+func (n *narrator) flush() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.flushLocked()
 }
 
 func (n *narrator) at(t time.Time, format string, a ...any) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	fmt.Printf("[%7.3fs %s] %s\n", t.Sub(n.start).Seconds(), t.Format("15:04:05.000"), fmt.Sprintf(format, a...))
+	n.flushLocked()
+	n.printLocked(t, fmt.Sprintf(format, a...))
 }
 
 func (n *narrator) say(format string, a ...any) { n.at(time.Now(), format, a...) }
 
 func (n *narrator) step(num int, title string) {
 	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.flushLocked()
 	fmt.Printf("\n── step %d: %s\n", num, title)
-	n.mu.Unlock()
 }
 
 func (n *narrator) block(text string) {
@@ -140,7 +172,7 @@ func (d *demo) run(ctx context.Context) error {
 		}
 	}
 	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
-	holder, err := l.Monitor().WaitStableHolder(wctx, 2*time.Second)
+	holder, err := l.WaitStableHolder(wctx, 2*time.Second)
 	cancel()
 	if err != nil {
 		return err
@@ -327,26 +359,20 @@ func (d *demo) describeNeighbor(ctx context.Context, want string) {
 	}
 }
 
-// watchVIP prints every change of VIP holder as the monitor records it.
+// watchVIP prints VIP changes as the monitor records them, also while the
+// demo is waiting for something else.
 func (d *demo) watchVIP() (stop func()) {
+	d.n.mu.Lock()
+	d.n.lab = d.lab
+	d.n.mu.Unlock()
 	done := make(chan struct{})
 	var once sync.Once
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		seen := 0
 		for {
-			evs := d.lab.Monitor().Events()
-			for _, e := range evs[seen:] {
-				node := d.lab.Host(e.Host).NodeID
-				if e.Added {
-					d.n.at(e.Time, "VIP %s added on %s (netlink), kernel lifetime %s", lab.VIP, node, lifetime(e.ValidLft))
-				} else {
-					d.n.at(e.Time, "VIP %s gone from %s (netlink)", lab.VIP, node)
-				}
-			}
-			seen = len(evs)
+			d.n.flush()
 			select {
 			case <-done:
 				return

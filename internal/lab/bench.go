@@ -240,7 +240,7 @@ func (l *Lab) benchSystem(ctx context.Context, sys System, opts BenchOptions, re
 func (l *Lab) waitReady(ctx context.Context, sys System, c *Client) (string, error) {
 	wctx, cancel := context.WithTimeout(ctx, 45*time.Second)
 	defer cancel()
-	holder, err := l.monitor.WaitStableHolder(wctx, 1500*time.Millisecond)
+	holder, err := l.WaitStableHolder(wctx, 1500*time.Millisecond)
 	if err != nil {
 		return "", err
 	}
@@ -330,7 +330,7 @@ func (l *Lab) runTrial(ctx context.Context, sys System, f Fault, n int, c *Clien
 		tr.Error = "restore: " + err.Error()
 	}
 	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	newHolder, serr := l.monitor.WaitStableHolder(sctx, 2*time.Second)
+	newHolder, serr := l.WaitStableHolder(sctx, 2*time.Second)
 	cancel()
 	if serr != nil && tr.Error == "" {
 		tr.Error = "not settled: " + serr.Error()

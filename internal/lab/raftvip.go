@@ -78,7 +78,8 @@ func (l *Lab) AgentConfig(host *Host, dir string) string {
 	fmt.Fprintf(&b, "bind     = \"%s:%d\"\n", host.IP, RaftPort)
 	fmt.Fprintf(&b, "admin    = %q\n\n", filepath.Join(dir, "admin.sock"))
 	for _, p := range l.agentHosts() {
-		fmt.Fprintf(&b, "peer %q { address = \"%s:%d\" role = %q }\n", p.NodeID, p.IP, RaftPort, string(p.Role))
+		// HCL allows only one attribute in a one-line block.
+		fmt.Fprintf(&b, "peer %q {\n  address = \"%s:%d\"\n  role    = %q\n}\n", p.NodeID, p.IP, RaftPort, string(p.Role))
 	}
 	if host.Role == RoleDB {
 		fmt.Fprintf(&b, `
@@ -376,4 +377,52 @@ func (l *Lab) WaitAllHealthy(ctx context.Context) (*Status, error) {
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// ownerProcs lists the running VIP-owner processes (raftvip agents and
+// keepalived) with their names.
+func (l *Lab) ownerProcs() []*Process {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var ps []*Process
+	for _, a := range l.agents {
+		if p := a.Process(); p != nil {
+			ps = append(ps, p)
+		}
+	}
+	for _, k := range l.keepalived {
+		if p := k.Process(); p != nil {
+			ps = append(ps, p)
+		}
+	}
+	return ps
+}
+
+// WaitStableHolder waits like Monitor().WaitStableHolder but gives up as
+// soon as an agent or keepalived the lab started exits on its own (a bad
+// config, a crash), naming it and quoting its log.
+func (l *Lab) WaitStableHolder(ctx context.Context, stable time.Duration) (string, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	for _, p := range l.ownerProcs() {
+		if p.Exited() {
+			return "", l.exitedErr(p)
+		}
+		go func(p *Process) {
+			select {
+			case <-p.Done():
+				cancel(l.exitedErr(p))
+			case <-ctx.Done():
+			}
+		}(p)
+	}
+	h, err := l.monitor.WaitStableHolder(ctx, stable)
+	if cause := context.Cause(ctx); err != nil && cause != nil && cause != context.Canceled && cause != context.DeadlineExceeded {
+		return "", cause
+	}
+	return h, err
+}
+
+func (l *Lab) exitedErr(p *Process) error {
+	return fmt.Errorf("%s exited (%v); log %s:\n%s", p.Name, p.ExitErr(), p.LogPath, TailFile(p.LogPath, 15))
 }
