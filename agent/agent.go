@@ -41,6 +41,7 @@ type Raft interface {
 	Forward(ctx context.Context, cmd []byte) (cluster.Response, error)
 	Call(ctx context.Context, addr string, req cluster.Request) (cluster.Response, error)
 	Changes() <-chan struct{}
+	Unreachable() map[string]bool
 }
 
 // Peer is a configured member.
@@ -292,6 +293,7 @@ func (a *Agent) input() owner.Input {
 		State:        st, FenceDeadline: deadline, FenceWait: a.opt.FenceWait(),
 		Preempt: a.opt.Preempt, Preferred: a.opt.Preferred,
 		TransferBackoff: now.Before(a.transferBackoff),
+		Unreachable:     a.raft.Unreachable(),
 	}
 }
 
@@ -639,7 +641,7 @@ func (a *Agent) Shutdown(ctx context.Context) {
 	// Only hand over cleanly: the VIP must be released or fenced in the
 	// FSM, so the target either adds it at once or keeps waiting.
 	if st.Holder == "" || st.Fence != nil {
-		in := owner.Input{Self: a.opt.NodeID, Role: fsm.RoleWitness, State: st, Preferred: a.opt.Preferred}
+		in := owner.Input{Self: a.opt.NodeID, Role: fsm.RoleWitness, State: st, Preferred: a.opt.Preferred, Unreachable: a.raft.Unreachable()}
 		if t := owner.TransferTarget(in); t != "" {
 			done := make(chan error, 1)
 			go func() { done <- a.raft.TransferTo(t) }()

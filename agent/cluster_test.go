@@ -363,15 +363,21 @@ func TestBothUnhealthyNobodyHolds(t *testing.T) {
 	tc.eventually("nobody holds", 10*time.Second, func() bool {
 		return len(tc.tl.Holders(time.Now())) == 0 && tc.nodes[h].fsm.State().Holder == ""
 	})
-	l := tc.leader()
-	if l == nil {
-		t.Fatal("no leader: the cluster should stay led while holding nothing")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	st := l.agent.ClusterStatus(ctx, 10)
-	if st.Holder != "" || !strings.Contains(st.Note, "no healthy db node") {
-		t.Fatalf("status holder %q note %q: want nobody and a note saying no healthy db node", st.Holder, st.Note)
+	// The cluster settles with a leader that holds nothing and says why
+	// (leadership may move once more while the second node fails).
+	var st Status
+	tc.eventually("leader reports no healthy db node", 10*time.Second, func() bool {
+		l := tc.leader()
+		if l == nil {
+			return false
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		st = l.agent.ClusterStatus(ctx, 10)
+		return st.Holder == "" && strings.Contains(st.Note, "no healthy db node")
+	})
+	if len(tc.tl.Holders(time.Now())) != 0 {
+		t.Fatalf("a node holds the VIP while both are unhealthy; status %+v", st)
 	}
 	// One comes back: it gets the VIP (leadership moves to it if needed).
 	tc.nodes["hostb"].health.Set(true)

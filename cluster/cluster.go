@@ -76,6 +76,12 @@ type Cluster struct {
 	observer *raft.Observer
 	obsCh    chan raft.Observation
 	leaderCh chan struct{} // coalesced "leadership may have changed"
+
+	// unreachable holds the peers this node, as leader, failed to
+	// heartbeat since their last success. Raft keeps no public per-peer
+	// contact time; its heartbeat observations are the leader's view.
+	unreachMu   sync.Mutex
+	unreachable map[string]time.Time
 	stop     chan struct{}
 	wg       sync.WaitGroup
 	closeMu  sync.Mutex
@@ -191,15 +197,16 @@ func start(cfg Config, fsm raft.FSM, trans raft.Transport, logs raft.LogStore, s
 
 	c := &Cluster{
 		cfg: cfg, log: log, raft: r, trans: trans, caller: caller,
-		obsCh:    make(chan raft.Observation, 64),
-		leaderCh: make(chan struct{}, 1),
-		stop:     make(chan struct{}),
+		obsCh:       make(chan raft.Observation, 64),
+		leaderCh:    make(chan struct{}, 1),
+		stop:        make(chan struct{}),
+		unreachable: map[string]time.Time{},
 	}
 	// An observer instead of the lossy LeaderCh: every leader and state change
 	// wakes the agent, which then reads the current truth from Raft itself.
 	c.observer = raft.NewObserver(c.obsCh, false, func(o *raft.Observation) bool {
 		switch o.Data.(type) {
-		case raft.LeaderObservation, raft.RaftState:
+		case raft.LeaderObservation, raft.RaftState, raft.FailedHeartbeatObservation, raft.ResumedHeartbeatObservation:
 			return true
 		}
 		return false
@@ -217,8 +224,26 @@ func (c *Cluster) watch() {
 		case <-c.stop:
 			return
 		case o := <-c.obsCh:
-			if lo, ok := o.Data.(raft.LeaderObservation); ok {
-				c.log.Info("leader changed", "leader", lo.LeaderID, "address", lo.LeaderAddr)
+			switch d := o.Data.(type) {
+			case raft.LeaderObservation:
+				c.log.Info("leader changed", "leader", d.LeaderID, "address", d.LeaderAddr)
+				c.clearUnreachable()
+			case raft.RaftState:
+				if d != raft.Leader {
+					c.clearUnreachable()
+				}
+			case raft.FailedHeartbeatObservation:
+				c.unreachMu.Lock()
+				if _, ok := c.unreachable[string(d.PeerID)]; !ok {
+					c.log.Warn("peer not answering heartbeats", "peer", d.PeerID, "last_contact", d.LastContact)
+					c.unreachable[string(d.PeerID)] = d.LastContact
+				}
+				c.unreachMu.Unlock()
+			case raft.ResumedHeartbeatObservation:
+				c.unreachMu.Lock()
+				delete(c.unreachable, string(d.PeerID))
+				c.unreachMu.Unlock()
+				c.log.Info("peer answering heartbeats again", "peer", d.PeerID)
 			}
 			select {
 			case c.leaderCh <- struct{}{}:
@@ -226,6 +251,24 @@ func (c *Cluster) watch() {
 			}
 		}
 	}
+}
+
+func (c *Cluster) clearUnreachable() {
+	c.unreachMu.Lock()
+	clear(c.unreachable)
+	c.unreachMu.Unlock()
+}
+
+// Unreachable returns the peers this node (as leader) currently fails to
+// heartbeat. Empty on a follower.
+func (c *Cluster) Unreachable() map[string]bool {
+	c.unreachMu.Lock()
+	defer c.unreachMu.Unlock()
+	out := make(map[string]bool, len(c.unreachable))
+	for id := range c.unreachable {
+		out[id] = true
+	}
+	return out
 }
 
 // Changes is signalled (coalesced) whenever Raft's leader or state changed.

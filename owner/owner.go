@@ -92,6 +92,9 @@ type Input struct {
 
 	// TransferBackoff: a transfer failed recently; don't start another.
 	TransferBackoff bool
+	// Unreachable: peers the leader currently fails to heartbeat. Their
+	// last health report may be stale, so they are no transfer target.
+	Unreachable map[string]bool
 }
 
 // Decision is the rule's answer.
@@ -196,24 +199,26 @@ func preemptTarget(in Input) string {
 		return ""
 	}
 	m, ok := in.State.Members[p]
-	if !ok || m.Role != fsm.RoleDB || !in.State.Healthy(p) {
+	if !ok || m.Role != fsm.RoleDB || !in.State.Healthy(p) || in.Unreachable[p] {
 		return ""
 	}
 	return p
 }
 
-// TransferTarget picks a db member, not us, that the FSM shows healthy;
-// the preferred node first when set, else the lowest id (deterministic).
+// TransferTarget picks a db member, not us, that the FSM shows healthy and
+// the leader can reach; the preferred node first when set, else the lowest
+// id (deterministic).
 func TransferTarget(in Input) string {
 	st := in.State
-	if p := in.Preferred; p != "" && p != in.Self {
-		if m, ok := st.Members[p]; ok && m.Role == fsm.RoleDB && st.Healthy(p) {
-			return p
-		}
+	ok := func(id string) bool {
+		m, found := st.Members[id]
+		return found && id != in.Self && m.Role == fsm.RoleDB && st.Healthy(id) && !in.Unreachable[id]
+	}
+	if p := in.Preferred; p != "" && ok(p) {
+		return p
 	}
 	for _, id := range st.MemberIDs() {
-		m := st.Members[id]
-		if id != in.Self && m.Role == fsm.RoleDB && st.Healthy(id) {
+		if ok(id) {
 			return id
 		}
 	}

@@ -192,3 +192,24 @@ func TestNoHoldWithoutLeadershipProof(t *testing.T) {
 		}
 	}
 }
+
+func TestTransferSkipsUnreachablePeers(t *testing.T) {
+	in := base()
+	in.Self, in.Role, in.LocalHealthy = "witness", fsm.RoleWitness, false
+	in.Unreachable = map[string]bool{"hosta": true}
+	if d := Decide(in); d.Action != Transfer || d.Target != "hostb" {
+		t.Fatalf("got %v %q, want transfer to reachable hostb", d.Action, d.Target)
+	}
+	in.Unreachable["hostb"] = true
+	if d := Decide(in); d.Action != None {
+		t.Fatalf("all db peers unreachable: got %v %q, want none", d.Action, d.Target)
+	}
+	// Preempt never hands back to an unreachable preferred node.
+	in = base()
+	in.Self, in.State.Holder, in.Holding = "hostb", "hostb", true
+	in.Preempt, in.Preferred = true, "hosta"
+	in.Unreachable = map[string]bool{"hosta": true}
+	if d := Decide(in); d.Action != Renew {
+		t.Fatalf("preempt to unreachable preferred: got %v", d.Action)
+	}
+}
