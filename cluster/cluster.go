@@ -82,10 +82,10 @@ type Cluster struct {
 	// contact time; its heartbeat observations are the leader's view.
 	unreachMu   sync.Mutex
 	unreachable map[string]time.Time
-	stop     chan struct{}
-	wg       sync.WaitGroup
-	closeMu  sync.Mutex
-	closed   bool
+	stop        chan struct{}
+	wg          sync.WaitGroup
+	closeMu     sync.Mutex
+	closed      bool
 }
 
 // Open starts a node with the real transport (TCP mux on cfg.Bind) and
