@@ -340,6 +340,11 @@ func (l *Lab) Report(tailLines int) string {
 		b.WriteString("--- VIP timeline ---\n")
 		b.WriteString(l.monitor.Timeline())
 	}
+	if st, err := l.AnyStatus(context.Background()); err == nil {
+		fmt.Fprintf(&b, "--- raftvip status -json ---\n%s\n", strings.TrimSpace(string(st.Raw)))
+	} else if len(l.ownerProcs()) > 0 {
+		fmt.Fprintf(&b, "--- raftvip status: %v\n", err)
+	}
 	logs := l.LogFiles()
 	keys := make([]string, 0, len(logs))
 	for k := range logs {
