@@ -19,18 +19,22 @@ const (
 	CmdRelease = "release"
 	CmdFence   = "fence"
 	CmdMembers = "members"
+	// CmdMaintenance turns maintenance mode on or off.
+	CmdMaintenance = "maintenance"
 )
 
 // Command is one replicated change. Exactly one of the payload fields is set,
 // matching Type. Times are set by the proposer, never by Apply.
 type Command struct {
-	Type    string          `json:"type"`
-	Health  *Health         `json:"health,omitempty"`
-	Acquire *AcquireCmd     `json:"acquire,omitempty"`
-	Release *ReleaseCmd     `json:"release,omitempty"`
-	Fence   *FenceCmd       `json:"fence,omitempty"`
-	Members *MembersCmd     `json:"members,omitempty"`
-	Extra   json.RawMessage `json:"extra,omitempty"` // reserved for later versions
+	Type    string      `json:"type"`
+	Health  *Health     `json:"health,omitempty"`
+	Acquire *AcquireCmd `json:"acquire,omitempty"`
+	Release *ReleaseCmd `json:"release,omitempty"`
+	Fence   *FenceCmd   `json:"fence,omitempty"`
+	Members *MembersCmd `json:"members,omitempty"`
+	// Maintenance carries the new maintenance state.
+	Maintenance *Maintenance    `json:"maintenance,omitempty"`
+	Extra       json.RawMessage `json:"extra,omitempty"` // reserved for later versions
 }
 
 // AcquireCmd asks to start a new epoch held by Node. It is refused while

@@ -172,6 +172,14 @@ func (f *FSM) applyLocked(c Command) Result {
 		s.record(Event{Epoch: fc.Epoch, Op: OpFence, Node: fc.Holder, By: fc.By, Time: fc.Time, Reason: fc.Reason, Wait: fc.Wait})
 		return Result{Epoch: s.Epoch}
 
+	case CmdMaintenance:
+		m := c.Maintenance
+		if m == nil {
+			return Result{Err: fmt.Errorf("%w: maintenance without payload", ErrBadCommand)}
+		}
+		s.Maintenance = *m
+		return Result{Epoch: s.Epoch}
+
 	case CmdMembers:
 		m := c.Members
 		if m == nil {

@@ -187,3 +187,24 @@ func TestDecodeRejectsUnknownFormat(t *testing.T) {
 		t.Fatal("garbage command applied")
 	}
 }
+
+func TestMaintenanceSurvivesSnapshot(t *testing.T) {
+	f := New()
+	r := f.ApplyCommand(Command{Type: CmdMaintenance, Maintenance: &Maintenance{On: true, Reason: "patching hosta", By: "hosta", Since: t0}})
+	if r.Err != nil || !f.State().Maintenance.On {
+		t.Fatalf("maintenance on: %+v", r)
+	}
+	snap, _ := f.Snapshot()
+	var s sink
+	snap.Persist(&s)
+	g := New()
+	if err := g.Restore(io.NopCloser(bytes.NewReader(s.Bytes()))); err != nil {
+		t.Fatal(err)
+	}
+	if m := g.State().Maintenance; !m.On || m.Reason != "patching hosta" {
+		t.Fatalf("restored maintenance %+v", m)
+	}
+	if r := f.ApplyCommand(Command{Type: CmdMaintenance}); !errors.Is(r.Err, ErrBadCommand) {
+		t.Fatalf("empty maintenance command: %v", r.Err)
+	}
+}

@@ -84,6 +84,16 @@ type State struct {
 	Released time.Time         `json:"released,omitempty"` // when the last holder released (for handover times)
 	Fence    *Fence            `json:"fence,omitempty"`
 	History  []Event           `json:"history"`
+	// Maintenance, while On, stops every automatic move of the VIP.
+	Maintenance Maintenance `json:"maintenance"`
+}
+
+// Maintenance is the operator's switch that freezes automatic moves.
+type Maintenance struct {
+	On     bool      `json:"on"`
+	Reason string    `json:"reason,omitempty"`
+	By     string    `json:"by,omitempty"` // node that committed it
+	Since  time.Time `json:"since,omitempty"`
 }
 
 func newState() State {

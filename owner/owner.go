@@ -95,6 +95,13 @@ type Input struct {
 	// Unreachable: peers the leader currently fails to heartbeat. Their
 	// last health report may be stale, so they are no transfer target.
 	Unreachable map[string]bool
+
+	// Maintenance (from the FSM): the holder keeps the VIP whatever its
+	// health says; no release for health, no preemption. Safety rules
+	// (leadership, lease, fences) still apply.
+	Maintenance bool
+	// SwitchoverTo is an operator's planned move in progress on this leader.
+	SwitchoverTo string
 }
 
 // Decision is the rule's answer.
@@ -126,6 +133,15 @@ func Decide(in Input) Decision {
 		}
 		if in.Role != fsm.RoleDB {
 			return Decision{Action: Release, Reason: "a witness never holds the VIP"}
+		}
+		if t := in.SwitchoverTo; t != "" && t != in.Self && eligible(in, t) {
+			return Decision{Action: Release, Target: t, Reason: "switchover to " + t}
+		}
+		if in.Maintenance {
+			if !in.LocalHealthy {
+				return Decision{Action: Renew, Reason: "maintenance mode: keeping the VIP although mysql is unhealthy"}
+			}
+			return Decision{Action: Renew, Reason: "holder, healthy, leader (maintenance mode)"}
 		}
 		if !in.LocalHealthy {
 			return Decision{Action: Release, Reason: "mysql unhealthy"}
@@ -166,6 +182,12 @@ func Decide(in Input) Decision {
 		if in.Holding {
 			return Decision{Action: Drop, Reason: "the FSM records no holder"}
 		}
+		if t := in.SwitchoverTo; t != "" && t != in.Self && eligible(in, t) {
+			if in.TransferBackoff {
+				return Decision{Action: None, Reason: "switchover: waiting to retry transfer to " + t}
+			}
+			return Decision{Action: Transfer, Target: t, Reason: "switchover to " + t}
+		}
 		if canHold(in) {
 			if p := preemptTarget(in); p != "" && !in.TransferBackoff {
 				return Decision{Action: Transfer, Target: p, Reason: "preempt: preferred node " + p + " is healthy"}
@@ -195,7 +217,7 @@ func transferReason(in Input) string {
 // preferred set, not us, a db member, and healthy in the FSM.
 func preemptTarget(in Input) string {
 	p := in.Preferred
-	if !in.Preempt || p == "" || p == in.Self {
+	if !in.Preempt || in.Maintenance || p == "" || p == in.Self {
 		return ""
 	}
 	m, ok := in.State.Members[p]
@@ -205,15 +227,23 @@ func preemptTarget(in Input) string {
 	return p
 }
 
+// eligible: id may receive leadership to hold the VIP: a db member the FSM
+// shows healthy and the leader can reach.
+func eligible(in Input, id string) bool {
+	m, found := in.State.Members[id]
+	return found && m.Role == fsm.RoleDB && in.State.Healthy(id) && !in.Unreachable[id]
+}
+
+// Eligible is the exported form of the transfer-target test, for callers
+// that must refuse an operator's request early with a clear reason.
+func Eligible(in Input, id string) bool { return eligible(in, id) }
+
 // TransferTarget picks a db member, not us, that the FSM shows healthy and
 // the leader can reach; the preferred node first when set, else the lowest
 // id (deterministic).
 func TransferTarget(in Input) string {
 	st := in.State
-	ok := func(id string) bool {
-		m, found := st.Members[id]
-		return found && id != in.Self && m.Role == fsm.RoleDB && st.Healthy(id) && !in.Unreachable[id]
-	}
+	ok := func(id string) bool { return id != in.Self && eligible(in, id) }
 	if p := in.Preferred; p != "" && ok(p) {
 		return p
 	}

@@ -213,3 +213,51 @@ func TestTransferSkipsUnreachablePeers(t *testing.T) {
 		t.Fatalf("preempt to unreachable preferred: got %v", d.Action)
 	}
 }
+
+func TestMaintenanceAndSwitchover(t *testing.T) {
+	cases := []struct {
+		name   string
+		mod    func(*Input)
+		want   Action
+		target string
+	}{
+		{"maintenance: unhealthy holder keeps the VIP", func(in *Input) {
+			in.State.Holder, in.Holding, in.LocalHealthy, in.Maintenance = "hosta", true, false, true
+		}, Renew, ""},
+		{"maintenance: no preemption", func(in *Input) {
+			in.Self, in.State.Holder, in.Holding, in.Maintenance = "hostb", "hostb", true, true
+			in.Preempt, in.Preferred = true, "hosta"
+		}, Renew, ""},
+		{"maintenance: safety still drops a stale lease", func(in *Input) {
+			in.State.Holder, in.Holding, in.LeaseFresh, in.Maintenance = "hosta", true, false, true
+		}, Drop, ""},
+		{"maintenance: follower holding still drops", func(in *Input) {
+			in.Leader, in.Holding, in.Maintenance = false, true, true
+		}, Drop, ""},
+		{"switchover: holder releases first", func(in *Input) {
+			in.State.Holder, in.Holding, in.SwitchoverTo = "hosta", true, "hostb"
+		}, Release, "hostb"},
+		{"switchover: then transfers", func(in *Input) { in.SwitchoverTo = "hostb" }, Transfer, "hostb"},
+		{"switchover works in maintenance mode", func(in *Input) {
+			in.State.Holder, in.Holding, in.SwitchoverTo, in.Maintenance = "hosta", true, "hostb", true
+		}, Release, "hostb"},
+		{"switchover to unhealthy target: ignored", func(in *Input) {
+			in.State.Holder, in.Holding, in.SwitchoverTo = "hosta", true, "hostb"
+			in.State.Health = health("hosta")
+		}, Renew, ""},
+		{"switchover to the witness: ignored", func(in *Input) {
+			in.State.Holder, in.Holding, in.SwitchoverTo = "hosta", true, "witness"
+		}, Renew, ""},
+		{"switchover to self when free: acquire", func(in *Input) { in.SwitchoverTo = "hosta" }, Acquire, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			in := base()
+			tc.mod(&in)
+			d := Decide(in)
+			if d.Action != tc.want || d.Target != tc.target {
+				t.Fatalf("Decide = %v target %q (%s); want %v target %q", d.Action, d.Target, d.Reason, tc.want, tc.target)
+			}
+		})
+	}
+}
