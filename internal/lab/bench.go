@@ -513,7 +513,7 @@ func (r *BenchResults) Markdown() string {
 			secs(s.P50MS), secs(s.P95MS), secs(s.MaxMS), s.TwoHolderTrials, s.TwoHolderConnectedTrials, rs)
 	}
 	if len(r.Idle) > 0 {
-		b.WriteString("\nIdle agents (no faults; RSS summed over the agent's processes, CPU in % of one core):\n\n")
+		b.WriteString("\nIdle agents, no faults, measured from /proc/PID over the window (RSS summed over the agent's processes; CPU in % of one core, including reaped children such as keepalived's check scripts):\n\n")
 		b.WriteString("| system | host | role | RSS | CPU |\n|---|---|---|---|---|\n")
 		for _, u := range r.Idle {
 			fmt.Fprintf(&b, "| %s | %s | %s | %.1f MiB | %.2f %% |\n", u.System, u.Host, u.Role, float64(u.RSSKiB)/1024, u.CPUPercent)

@@ -35,18 +35,24 @@ func procUsage(pid int) (rssKiB int, cpu time.Duration, err error) {
 	if i < 0 {
 		return 0, 0, fmt.Errorf("/proc/%d/stat: no command field", pid)
 	}
-	// After the command: state(1) ppid(2) … utime(12) stime(13), counting
-	// the state as field 1.
+	// After the command, counting the state as field 1: utime is field
+	// 12, stime 13, cutime 14, cstime 15.
 	f := strings.Fields(s[i+1:])
-	if len(f) < 13 {
+	if len(f) < 15 {
 		return 0, 0, fmt.Errorf("/proc/%d/stat: short", pid)
 	}
-	ut, err1 := strconv.ParseInt(f[11], 10, 64)
-	st, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, 0, fmt.Errorf("/proc/%d/stat: bad utime/stime", pid)
+	// utime, stime, and cutime, cstime: the time of reaped children, so
+	// keepalived's check scripts (forked every interval) count as its cost
+	// just as raftvip's in-process check counts as raftvip's.
+	var ticks int64
+	for _, idx := range []int{11, 12, 13, 14} {
+		v, err := strconv.ParseInt(f[idx], 10, 64)
+		if err != nil {
+			return 0, 0, fmt.Errorf("/proc/%d/stat: bad CPU time field: %w", pid, err)
+		}
+		ticks += v
 	}
-	return rssKiB, time.Duration(ut+st) * time.Second / userHZ, nil
+	return rssKiB, time.Duration(ticks) * time.Second / userHZ, nil
 }
 
 // IdleUsage is what an agent costs while nothing happens.
@@ -58,29 +64,4 @@ type IdleUsage struct {
 	RSSKiB     int     `json:"rss_kib"`
 	CPUPercent float64 `json:"cpu_percent"` // of one core, over WindowS
 	WindowS    float64 `json:"window_s"`
-}
-
-// measureIdle samples the processes (summed) over window.
-func measureIdle(pids []int, window time.Duration) (rssKiB int, cpuPct float64, err error) {
-	var cpu0 time.Duration
-	for _, p := range pids {
-		_, c, err := procUsage(p)
-		if err != nil {
-			return 0, 0, err
-		}
-		cpu0 += c
-	}
-	start := time.Now()
-	time.Sleep(window)
-	var cpu1 time.Duration
-	for _, p := range pids {
-		r, c, err := procUsage(p)
-		if err != nil {
-			return 0, 0, err
-		}
-		cpu1 += c
-		rssKiB += r
-	}
-	el := time.Since(start)
-	return rssKiB, float64(cpu1-cpu0) / float64(el) * 100, nil
 }
