@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"sort"
 	"strings"
 	"time"
@@ -59,6 +60,11 @@ type BenchOptions struct {
 	// IsolationHold is how long the DB hosts stay isolated; long enough for
 	// keepalived's master-down timer (3 × advert_int + skew). Default 6s.
 	IsolationHold time.Duration
+	// Jitter is the upper bound of a random wait before each fault. Without
+	// it every trial starts at the same phase of keepalived's 2 s check
+	// timer (the lab becomes ready on one of its ticks) and all trials
+	// measure the same downtime. Default 2s; negative disables.
+	Jitter time.Duration
 	// IdleWindow is the CPU sampling window for idle agents; default 10s.
 	IdleWindow time.Duration
 	// Progress receives one line per trial (nil: discard).
@@ -77,6 +83,9 @@ func (o BenchOptions) withDefaults() BenchOptions {
 	}
 	if o.IsolationHold <= 0 {
 		o.IsolationHold = 6 * time.Second
+	}
+	if o.Jitter == 0 {
+		o.Jitter = 2 * time.Second
 	}
 	if o.IdleWindow <= 0 {
 		o.IdleWindow = 10 * time.Second
@@ -274,6 +283,18 @@ func (l *Lab) runTrial(ctx context.Context, sys System, f Fault, n int, c *Clien
 	if err != nil {
 		tr.Error = "not ready: " + err.Error()
 		return tr
+	}
+	if opts.Jitter > 0 {
+		select {
+		case <-ctx.Done():
+			tr.Error = ctx.Err().Error()
+			return tr
+		case <-time.After(rand.N(opts.Jitter)):
+		}
+		if h, ok := l.monitor.Holder(); !ok || h != holder {
+			tr.Error = fmt.Sprintf("VIP moved from %s to %v before the fault", holder, l.monitor.Holders())
+			return tr
+		}
 	}
 	tr.Holder = holder
 	other := l.Other(holder)
@@ -592,5 +613,6 @@ func (l *Lab) benchSettings(opts BenchOptions) map[string]string {
 			"vrrp_script interval 2 fall 2 rise 1 (mariadb-admin ping, 1 s timeout), a failing check puts the instance in FAULT",
 		"client":         "SELECT @@server_id through the VIP every 20 ms, new connection each time, 300 ms timeout",
 		"isolation hold": opts.IsolationHold.String(),
+		"jitter":         "a random wait of up to " + opts.Jitter.String() + " before each fault, so faults hit every phase of the systems' timers",
 	}
 }

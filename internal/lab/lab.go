@@ -96,6 +96,24 @@ func Up(ctx context.Context, opts Options) (*Lab, error) {
 			return nil, fmt.Errorf("lab: namespace %s-%s already exists (leftover lab? run: raftvip-lab down -prefix %s)", opts.Prefix, suf, opts.Prefix)
 		}
 	}
+	l := planLab(opts)
+	if opts.Dir == "" {
+		d, err := os.MkdirTemp("", opts.Prefix+"-")
+		if err != nil {
+			return nil, fmt.Errorf("lab: temp dir: %w", err)
+		}
+		opts.Dir, l.ownDir = d, !opts.KeepDir
+	}
+	l.Dir = opts.Dir
+	if err := l.up(ctx); err != nil {
+		l.Close()
+		return nil, err
+	}
+	return l, nil
+}
+
+// planLab lays out a lab (hosts, names) without creating anything.
+func planLab(opts Options) *Lab {
 	l := &Lab{
 		Prefix:     opts.Prefix,
 		SwitchNS:   opts.Prefix + "-sw",
@@ -111,19 +129,7 @@ func Up(ctx context.Context, opts Options) (*Lab, error) {
 		l.byName[h.Name] = h
 		l.byName[h.NodeID] = h
 	}
-	if opts.Dir == "" {
-		d, err := os.MkdirTemp("", opts.Prefix+"-")
-		if err != nil {
-			return nil, fmt.Errorf("lab: temp dir: %w", err)
-		}
-		opts.Dir, l.ownDir = d, !opts.KeepDir
-	}
-	l.Dir = opts.Dir
-	if err := l.up(ctx); err != nil {
-		l.Close()
-		return nil, err
-	}
-	return l, nil
+	return l
 }
 
 func (l *Lab) up(ctx context.Context) error {

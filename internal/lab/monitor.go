@@ -360,21 +360,22 @@ func holderCounts(ivs []Interval, from, to time.Time) (max int, maxAt time.Time,
 			pts = append(pts, point{end, -1})
 		}
 	}
-	sort.Slice(pts, func(i, j int) bool {
-		if pts[i].t.Equal(pts[j].t) {
-			return pts[i].delta < pts[j].delta // ends before starts
-		}
-		return pts[i].t.Before(pts[j].t)
-	})
+	sort.Slice(pts, func(i, j int) bool { return pts[i].t.Before(pts[j].t) })
 	max, min, maxAt = count, count, from
-	for _, p := range pts {
-		count += p.delta
+	// Apply all changes at one instant together: a release and an acquire
+	// in the same millisecond are neither an overlap nor a gap.
+	for i := 0; i < len(pts); {
+		j := i
+		for ; j < len(pts) && pts[j].t.Equal(pts[i].t); j++ {
+			count += pts[j].delta
+		}
 		if count > max {
-			max, maxAt = count, p.t
+			max, maxAt = count, pts[i].t
 		}
 		if count < min {
 			min = count
 		}
+		i = j
 	}
 	return max, maxAt, min
 }

@@ -247,4 +247,3 @@ func TestRaftvipScenarios(t *testing.T) {
 		}
 	})
 }
-
