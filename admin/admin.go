@@ -4,6 +4,7 @@
 package admin
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -18,6 +20,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/raftvip/raftvip/agent"
+	"github.com/raftvip/raftvip/fsm"
 )
 
 // APIVersion is the path prefix of every endpoint.
@@ -26,6 +29,10 @@ const APIVersion = "v1"
 // Backend is what the server needs from the agent.
 type Backend interface {
 	ClusterStatus(ctx context.Context, historyN int) agent.Status
+	Switchover(ctx context.Context, r agent.SwitchoverRequest) (agent.SwitchoverResult, error)
+	SetMaintenance(ctx context.Context, r agent.MaintenanceRequest) (fsm.Maintenance, error)
+	AddPeer(ctx context.Context, r agent.PeerRequest) (agent.PeerResult, error)
+	RemovePeer(ctx context.Context, r agent.PeerRequest) (agent.PeerResult, error)
 }
 
 // Server serves the admin API.
@@ -73,6 +80,47 @@ func Serve(path string, b Backend, log hclog.Logger) (*Server, error) {
 		defer cancel()
 		writeJSON(w, http.StatusOK, b.ClusterStatus(ctx, n))
 	})
+	mux.HandleFunc("POST /"+APIVersion+"/switchover", func(w http.ResponseWriter, r *http.Request) {
+		var req agent.SwitchoverRequest
+		if !readJSON(w, r, &req) {
+			return
+		}
+		if req.Timeout <= 0 || req.Timeout > 10*time.Minute {
+			writeErr(w, http.StatusBadRequest, "timeout: want more than 0 and at most 10m")
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), req.Timeout+2*time.Second)
+		defer cancel()
+		res, err := b.Switchover(ctx, req)
+		writeResult(w, res, err)
+	})
+	mux.HandleFunc("POST /"+APIVersion+"/maintenance", func(w http.ResponseWriter, r *http.Request) {
+		var req agent.MaintenanceRequest
+		if !readJSON(w, r, &req) {
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+		defer cancel()
+		res, err := b.SetMaintenance(ctx, req)
+		writeResult(w, res, err)
+	})
+	mux.HandleFunc("POST /"+APIVersion+"/peers", func(w http.ResponseWriter, r *http.Request) {
+		var req agent.PeerRequest
+		if !readJSON(w, r, &req) {
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
+		defer cancel()
+		res, err := b.AddPeer(ctx, req)
+		writeResult(w, res, err)
+	})
+	mux.HandleFunc("DELETE /"+APIVersion+"/peers/{id}", func(w http.ResponseWriter, r *http.Request) {
+		req := agent.PeerRequest{ID: r.PathValue("id"), Force: r.URL.Query().Get("force") == "true"}
+		ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
+		defer cancel()
+		res, err := b.RemovePeer(ctx, req)
+		writeResult(w, res, err)
+	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusNotFound, fmt.Sprintf("no endpoint %s %s (this agent speaks API %s)", r.Method, r.URL.Path, APIVersion))
 	})
@@ -95,7 +143,31 @@ func (s *Server) Close() error {
 }
 
 type errorBody struct {
-	Error string `json:"error"`
+	Error   string `json:"error"`
+	Refused bool   `json:"refused,omitempty"`
+}
+
+// readJSON decodes a request body strictly (unknown fields are an error, so
+// a typo in a client is not silently ignored).
+func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
+	dec := json.NewDecoder(io.LimitReader(r.Body, 1<<20))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		writeErr(w, http.StatusBadRequest, "bad request body: "+err.Error())
+		return false
+	}
+	return true
+}
+
+func writeResult(w http.ResponseWriter, res any, err error) {
+	switch {
+	case err == nil:
+		writeJSON(w, http.StatusOK, res)
+	case errors.Is(err, agent.ErrRefused):
+		writeJSON(w, http.StatusConflict, errorBody{Error: err.Error(), Refused: true})
+	default:
+		writeErr(w, http.StatusInternalServerError, err.Error())
+	}
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
@@ -110,6 +182,12 @@ func writeErr(w http.ResponseWriter, code int, msg string) {
 	writeJSON(w, code, errorBody{Error: msg})
 }
 
+// refusedErr keeps the server's wording and still matches agent.ErrRefused.
+type refusedErr string
+
+func (e refusedErr) Error() string   { return string(e) }
+func (e refusedErr) Is(t error) bool { return t == agent.ErrRefused }
+
 // Client talks to an agent's admin socket.
 type Client struct {
 	path string
@@ -122,7 +200,9 @@ func NewClient(path string) *Client {
 		var d net.Dialer
 		return d.DialContext(ctx, "unix", path)
 	}}
-	return &Client{path: path, http: &http.Client{Transport: tr, Timeout: 10 * time.Second}}
+	// No client-wide timeout: a switchover may legitimately take its own
+	// -timeout; every call carries a context deadline instead.
+	return &Client{path: path, http: &http.Client{Transport: tr}}
 }
 
 // Status fetches the cluster status with the last historyN epoch events.
@@ -132,28 +212,78 @@ func (c *Client) Status(ctx context.Context, historyN int) (agent.Status, error)
 	return st, err
 }
 
+// Switchover asks for a planned move.
+func (c *Client) Switchover(ctx context.Context, r agent.SwitchoverRequest) (agent.SwitchoverResult, error) {
+	var out agent.SwitchoverResult
+	err := c.do(ctx, http.MethodPost, "/"+APIVersion+"/switchover", r, &out)
+	return out, err
+}
+
+// SetMaintenance turns maintenance mode on or off.
+func (c *Client) SetMaintenance(ctx context.Context, r agent.MaintenanceRequest) (fsm.Maintenance, error) {
+	var out fsm.Maintenance
+	err := c.do(ctx, http.MethodPost, "/"+APIVersion+"/maintenance", r, &out)
+	return out, err
+}
+
+// AddPeer adds a member.
+func (c *Client) AddPeer(ctx context.Context, r agent.PeerRequest) (agent.PeerResult, error) {
+	var out agent.PeerResult
+	err := c.do(ctx, http.MethodPost, "/"+APIVersion+"/peers", r, &out)
+	return out, err
+}
+
+// RemovePeer removes a member.
+func (c *Client) RemovePeer(ctx context.Context, id string, force bool) (agent.PeerResult, error) {
+	var out agent.PeerResult
+	err := c.do(ctx, http.MethodDelete, fmt.Sprintf("/%s/peers/%s?force=%t", APIVersion, url.PathEscape(id), force), nil, &out)
+	return out, err
+}
+
+// Refused reports whether err is the cluster refusing a request (exit 1 with
+// its reason) rather than a failure to reach it.
+func Refused(err error) bool { return errors.Is(err, agent.ErrRefused) }
+
 func (c *Client) get(ctx context.Context, path string, out any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://raftvip"+path, nil)
+	return c.do(ctx, http.MethodGet, path, nil, out)
+}
+
+func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, "http://raftvip"+path, body)
 	if err != nil {
 		return err
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return fmt.Errorf("admin socket %s: %w (is the agent running?)", c.path, err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	respBody, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
 	if err != nil {
 		return fmt.Errorf("admin socket %s: read: %w", c.path, err)
 	}
 	if resp.StatusCode != http.StatusOK {
 		var e errorBody
-		if json.Unmarshal(body, &e) == nil && e.Error != "" {
+		if json.Unmarshal(respBody, &e) == nil && e.Error != "" {
+			if e.Refused {
+				return fmt.Errorf("%w", refusedErr(e.Error))
+			}
 			return fmt.Errorf("agent: %s", e.Error)
 		}
 		return fmt.Errorf("agent: HTTP %d", resp.StatusCode)
 	}
-	if err := json.Unmarshal(body, out); err != nil {
+	if err := json.Unmarshal(respBody, out); err != nil {
 		return fmt.Errorf("admin socket %s: bad response: %w", c.path, err)
 	}
 	return nil

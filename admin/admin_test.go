@@ -2,6 +2,9 @@ package admin
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"time"
 	"io"
 	"net"
 	"net/http"
@@ -12,9 +15,26 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/raftvip/raftvip/agent"
+	"github.com/raftvip/raftvip/fsm"
 )
 
 type backend struct{}
+
+func (backend) Switchover(ctx context.Context, r agent.SwitchoverRequest) (agent.SwitchoverResult, error) {
+	if r.To == "witness" {
+		return agent.SwitchoverResult{}, fmt.Errorf("%w: witness is a witness", agent.ErrRefused)
+	}
+	return agent.SwitchoverResult{From: "hosta", To: r.To}, nil
+}
+func (backend) SetMaintenance(ctx context.Context, r agent.MaintenanceRequest) (fsm.Maintenance, error) {
+	return fsm.Maintenance{On: r.On, Reason: r.Reason}, nil
+}
+func (backend) AddPeer(ctx context.Context, r agent.PeerRequest) (agent.PeerResult, error) {
+	return agent.PeerResult{Changed: true, Note: "added " + r.ID}, nil
+}
+func (backend) RemovePeer(ctx context.Context, r agent.PeerRequest) (agent.PeerResult, error) {
+	return agent.PeerResult{}, errors.New("raft exploded")
+}
 
 func (backend) ClusterStatus(ctx context.Context, n int) agent.Status {
 	return agent.Status{Node: "hosta", Holder: "hosta", Epoch: uint64(n)}
@@ -75,5 +95,36 @@ func TestStaleSocketReplaced(t *testing.T) {
 	s.Close()
 	if _, err := os.Stat(sock); !os.IsNotExist(err) {
 		t.Fatalf("socket left after Close: %v", err)
+	}
+}
+
+func TestOperatorCalls(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "a.sock")
+	s, err := Serve(sock, backend{}, hclog.NewNullLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	c := NewClient(sock)
+	ctx := context.Background()
+	if r, err := c.Switchover(ctx, agent.SwitchoverRequest{To: "hostb", Timeout: time.Second}); err != nil || r.To != "hostb" {
+		t.Fatalf("switchover: %+v %v", r, err)
+	}
+	_, err = c.Switchover(ctx, agent.SwitchoverRequest{To: "witness", Timeout: time.Second})
+	if !Refused(err) || !strings.Contains(err.Error(), "witness is a witness") {
+		t.Fatalf("refusal lost its kind or text: %v", err)
+	}
+	if _, err := c.Switchover(ctx, agent.SwitchoverRequest{To: "hostb"}); err == nil || !strings.Contains(err.Error(), "timeout") {
+		t.Fatalf("switchover without timeout accepted: %v", err)
+	}
+	if m, err := c.SetMaintenance(ctx, agent.MaintenanceRequest{On: true, Reason: "x"}); err != nil || !m.On {
+		t.Fatalf("maintenance: %+v %v", m, err)
+	}
+	if r, err := c.AddPeer(ctx, agent.PeerRequest{ID: "hostc", Address: "10.99.0.14:7400", Role: "db"}); err != nil || !r.Changed {
+		t.Fatalf("add: %+v %v", r, err)
+	}
+	_, err = c.RemovePeer(ctx, "hostc", false)
+	if err == nil || Refused(err) || !strings.Contains(err.Error(), "raft exploded") {
+		t.Fatalf("failure reported as %v", err)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
 	"github.com/raftvip/raftvip/cluster"
 	"github.com/raftvip/raftvip/fsm"
 	"github.com/raftvip/raftvip/mysqlcheck"
@@ -42,6 +43,9 @@ type Raft interface {
 	Call(ctx context.Context, addr string, req cluster.Request) (cluster.Response, error)
 	Changes() <-chan struct{}
 	Unreachable() map[string]bool
+	Servers() ([]raft.Server, error)
+	AddServer(id, addr string, nonVoter bool, timeout time.Duration) error
+	RemoveServer(id string, timeout time.Duration) error
 }
 
 // Peer is a configured member.
@@ -117,6 +121,7 @@ type Agent struct {
 	membersEnsured   uint64 // term in which members were written
 	stopped          bool
 	lastDecisionTime time.Time
+	switchover       *switchoverState
 }
 
 // New builds an agent. addr, ann and health are nil on a witness.
@@ -294,7 +299,17 @@ func (a *Agent) input() owner.Input {
 		Preempt: a.opt.Preempt, Preferred: a.opt.Preferred,
 		TransferBackoff: now.Before(a.transferBackoff),
 		Unreachable:     a.raft.Unreachable(),
+		Maintenance:     st.Maintenance.On,
+		SwitchoverTo:    a.switchoverTarget(now),
 	}
+}
+
+// switchoverTarget is the planned move in progress, if any (caller holds mu).
+func (a *Agent) switchoverTarget(now time.Time) string {
+	if a.switchover == nil || now.After(a.switchover.deadline) {
+		return ""
+	}
+	return a.switchover.to
 }
 
 func (a *Agent) noteDecision(d owner.Decision) {

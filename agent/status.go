@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -48,6 +49,7 @@ type NodeView struct {
 	Holding     bool      `json:"holding_vip"`
 	Decision    string    `json:"decision,omitempty"`
 	Reason      string    `json:"reason,omitempty"`
+	Suffrage    string    `json:"suffrage"` // voter, nonvoter, or "-" when not in the raft configuration
 }
 
 // Status is the answer to `raftvip status`.
@@ -63,6 +65,8 @@ type Status struct {
 	Nodes    []NodeView  `json:"nodes"`
 	History  []fsm.Event `json:"history"`
 	Warnings []string    `json:"warnings,omitempty"`
+	// Maintenance is the cluster-wide maintenance switch.
+	Maintenance fsm.Maintenance `json:"maintenance"`
 }
 
 // Self returns this node's own status.
@@ -93,6 +97,8 @@ func (a *Agent) HandleRPC(ctx context.Context, req cluster.Request) cluster.Resp
 			return cluster.Response{Err: err.Error()}
 		}
 		return cluster.Response{Status: b}
+	case OpSwitchover, OpMaintenance, OpPeerAdd, OpPeerRemove:
+		return a.handleOp(ctx, req)
 	case cluster.OpApply:
 		if !a.raft.IsLeader() {
 			return cluster.Response{Err: "not the leader"}
@@ -121,7 +127,13 @@ func (a *Agent) ClusterStatus(ctx context.Context, historyN int) Status {
 	st := a.fsm.State()
 	lid, _ := a.raft.Leader()
 	out := Status{Node: a.opt.NodeID, Time: a.now(), Leader: lid, Term: a.raft.Term(),
-		Holder: st.Holder, Epoch: st.Epoch, Fence: st.Fence, History: st.LastEvents(historyN)}
+		Holder: st.Holder, Epoch: st.Epoch, Fence: st.Fence, History: st.LastEvents(historyN), Maintenance: st.Maintenance}
+	suffrage := map[string]string{}
+	if servers, err := a.raft.Servers(); err == nil {
+		for _, s := range servers {
+			suffrage[string(s.ID)] = strings.ToLower(s.Suffrage.String())
+		}
+	}
 
 	peers := map[string]Peer{}
 	for _, p := range a.opt.Peers {
@@ -142,7 +154,10 @@ func (a *Agent) ClusterStatus(ctx context.Context, historyN int) Status {
 	var wg sync.WaitGroup
 	for i, id := range ids {
 		p := peers[id]
-		v := NodeView{ID: id, Address: p.Address, Role: p.Role}
+		v := NodeView{ID: id, Address: p.Address, Role: p.Role, Suffrage: suffrage[id]}
+		if v.Suffrage == "" {
+			v.Suffrage = "-"
+		}
 		if h, ok := st.Health[id]; ok {
 			v.Healthy, v.CheckClass, v.Checked = h.Healthy, h.Class, h.Checked
 		}
@@ -201,6 +216,9 @@ func (a *Agent) ClusterStatus(ctx context.Context, historyN int) Status {
 	}
 	if holders > 1 {
 		out.Warnings = append(out.Warnings, fmt.Sprintf("%d nodes report holding the VIP", holders))
+	}
+	if st.Maintenance.On {
+		out.Warnings = append(out.Warnings, fmt.Sprintf("MAINTENANCE MODE since %s (%s): no automatic VIP moves", st.Maintenance.Since.Format(time.RFC3339), st.Maintenance.Reason))
 	}
 	if self.Leader == "" {
 		out.Warnings = append(out.Warnings, "this node knows no leader")

@@ -61,6 +61,9 @@ type Config struct {
 	Peers   []Peer
 	Timing  Timing
 	Logger  hclog.Logger
+	// Join: do not bootstrap; wait to be added by `raftvip peers add` on
+	// the running cluster. For nodes added to an existing cluster.
+	Join bool
 }
 
 // Cluster is a running Raft node.
@@ -179,7 +182,9 @@ func start(cfg Config, fsm raft.FSM, trans raft.Transport, logs raft.LogStore, s
 	if err != nil {
 		return nil, fmt.Errorf("cluster: start raft: %w", err)
 	}
-	if !has {
+	if !has && cfg.Join {
+		log.Info("no raft state and -join given: waiting to be added to the cluster (raftvip peers add)")
+	} else if !has {
 		servers := make([]raft.Server, 0, len(cfg.Peers))
 		for _, p := range cfg.Peers {
 			servers = append(servers, raft.Server{Suffrage: raft.Voter, ID: raft.ServerID(p.ID), Address: raft.ServerAddress(p.Address)})
@@ -256,6 +261,12 @@ func (c *Cluster) watch() {
 func (c *Cluster) clearUnreachable() {
 	c.unreachMu.Lock()
 	clear(c.unreachable)
+	c.unreachMu.Unlock()
+}
+
+func (c *Cluster) forgetUnreachable(id string) {
+	c.unreachMu.Lock()
+	delete(c.unreachable, id)
 	c.unreachMu.Unlock()
 }
 
@@ -351,6 +362,21 @@ func (c *Cluster) TransferTo(id string) error {
 		}
 	}
 	return fmt.Errorf("transfer to %s: not in the raft configuration", id)
+}
+
+// AddServer adds a voter (or non-voter) to the Raft configuration (leader only).
+func (c *Cluster) AddServer(id, addr string, nonVoter bool, timeout time.Duration) error {
+	c.forgetUnreachable(id) // a new replication stream starts; judge it afresh
+	if nonVoter {
+		return c.raft.AddNonvoter(raft.ServerID(id), raft.ServerAddress(addr), 0, timeout).Error()
+	}
+	return c.raft.AddVoter(raft.ServerID(id), raft.ServerAddress(addr), 0, timeout).Error()
+}
+
+// RemoveServer removes a server from the Raft configuration (leader only).
+func (c *Cluster) RemoveServer(id string, timeout time.Duration) error {
+	defer c.forgetUnreachable(id)
+	return c.raft.RemoveServer(raft.ServerID(id), 0, timeout).Error()
 }
 
 // Forward sends an encoded command to the leader (or applies it here if this

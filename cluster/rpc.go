@@ -29,6 +29,8 @@ type Request struct {
 	Op      string `json:"op"`
 	From    string `json:"from"`
 	Command []byte `json:"command,omitempty"`
+	// Args carries an operator command's arguments (JSON, op-specific).
+	Args json.RawMessage `json:"args,omitempty"`
 }
 
 // Response answers a Request. Err is set when the call failed on the remote
@@ -38,6 +40,11 @@ type Response struct {
 	Epoch  uint64          `json:"epoch,omitempty"`
 	Err    string          `json:"err,omitempty"`
 	Status json.RawMessage `json:"status,omitempty"`
+	// Result is an operator command's result (JSON, op-specific).
+	Result json.RawMessage `json:"result,omitempty"`
+	// Refused: the leader refused the request (bad target, no quorum...),
+	// as opposed to failing to carry it out.
+	Refused bool `json:"refused,omitempty"`
 }
 
 // Handler serves requests on a node.
@@ -50,6 +57,9 @@ type Caller interface {
 
 // TCPCaller dials the peer's mux port with the RPC header.
 type TCPCaller struct{}
+
+// maxCallTime bounds how long the server works on one request.
+const maxCallTime = 2 * time.Minute
 
 // maxRPCBytes bounds a request or response: these are small JSON documents.
 const maxRPCBytes = 4 << 20
@@ -110,7 +120,7 @@ func ServeRPC(ln net.Listener, h Handler, log hclog.Logger) {
 		}
 		go func() {
 			defer c.Close()
-			_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+			_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
 			var req Request
 			if err := json.NewDecoder(bufio.NewReader(&limitedReader{c, maxRPCBytes})).Decode(&req); err != nil {
 				log.Warn("bad rpc request", "remote", c.RemoteAddr(), "error", err)
@@ -121,11 +131,14 @@ func ServeRPC(ln net.Listener, h Handler, log hclog.Logger) {
 			if req.V != RPCVersion {
 				resp = Response{Err: fmt.Sprintf("unsupported rpc version %d (this node speaks %d)", req.V, RPCVersion)}
 			} else {
-				ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
+				// Operator commands such as a switchover may take as long
+				// as their own timeout; the caller's deadline bounds them.
+				ctx, cancel := context.WithTimeout(context.Background(), maxCallTime)
 				resp = h(ctx, req)
 				cancel()
 			}
 			resp.V = RPCVersion
+			_ = c.SetWriteDeadline(time.Now().Add(10 * time.Second))
 			_ = json.NewEncoder(c).Encode(resp)
 		}()
 	}

@@ -26,6 +26,7 @@ const shutdownBudget = 4 * time.Second
 func runAgent(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("agent", stderr)
 	path := fs.String("config", defaultConfig, "config file")
+	join := fs.Bool("join", false, "first start of a node added to a running cluster: don't bootstrap, wait for 'raftvip peers add'")
 	words, code := parse(fs, args)
 	if code >= 0 {
 		return code
@@ -48,14 +49,14 @@ func runAgent(args []string, stdout, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	if err := serveAgent(ctx, cfg, log); err != nil {
+	if err := serveAgent(ctx, cfg, log, *join); err != nil {
 		log.Error("agent failed", "error", err)
 		return exitFailure
 	}
 	return exitOK
 }
 
-func serveAgent(ctx context.Context, cfg *config.Config, log hclog.Logger) error {
+func serveAgent(ctx context.Context, cfg *config.Config, log hclog.Logger, join bool) error {
 	log.Info("starting", "version", version, "role", cfg.Role, "bind", cfg.Bind, "data_dir", cfg.DataDir, "config", cfg.File)
 
 	var (
@@ -123,7 +124,7 @@ func serveAgent(ctx context.Context, cfg *config.Config, log hclog.Logger) error
 		SnapshotInterval: cfg.Raft.SnapshotInterval, SnapshotThreshold: cfg.Raft.SnapshotThreshold, TrailingLogs: cfg.Raft.TrailingLogs,
 	}
 	cl, err := cluster.Open(cluster.Config{NodeID: cfg.NodeID, Bind: cfg.Bind, DataDir: cfg.DataDir, Peers: peers,
-		Timing: timing, Logger: log.Named("cluster")}, f, handler)
+		Timing: timing, Logger: log.Named("cluster"), Join: join}, f, handler)
 	if err != nil {
 		return err
 	}

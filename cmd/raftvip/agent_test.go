@@ -65,7 +65,7 @@ func TestAgentStartsServesAndStopsQuickly(t *testing.T) {
 	log := hclog.New(&hclog.LoggerOptions{Output: &logs, Level: hclog.Info})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- serveAgent(ctx, cfg, log) }()
+	go func() { done <- serveAgent(ctx, cfg, log, false) }()
 
 	deadline := time.Now().Add(10 * time.Second)
 	var out string
@@ -96,7 +96,7 @@ func TestAgentStartsServesAndStopsQuickly(t *testing.T) {
 	}
 	// Restart resumes from data_dir instead of bootstrapping again.
 	ctx2, cancel2 := context.WithCancel(context.Background())
-	go func() { done <- serveAgent(ctx2, cfg, log) }()
+	go func() { done <- serveAgent(ctx2, cfg, log, false) }()
 	time.Sleep(500 * time.Millisecond)
 	cancel2()
 	if err := <-done; err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -97,7 +98,42 @@ func TestValidate(t *testing.T) {
 	}
 }
 
-type fakeBackend struct{ st agent.Status }
+type fakeBackend struct {
+	st    agent.Status
+	calls *[]string
+}
+
+func (f fakeBackend) record(s string) {
+	if f.calls != nil {
+		*f.calls = append(*f.calls, s)
+	}
+}
+
+func (f fakeBackend) Switchover(ctx context.Context, r agent.SwitchoverRequest) (agent.SwitchoverResult, error) {
+	f.record(fmt.Sprintf("switchover to=%s timeout=%s", r.To, r.Timeout))
+	if r.To == "witness" {
+		return agent.SwitchoverResult{}, fmt.Errorf("%w: %q is a witness; only db nodes hold the VIP", agent.ErrRefused, r.To)
+	}
+	return agent.SwitchoverResult{From: "hosta", To: "hostb", Epoch: 3, Handover: 12 * time.Millisecond, Took: 40 * time.Millisecond}, nil
+}
+
+func (f fakeBackend) SetMaintenance(ctx context.Context, r agent.MaintenanceRequest) (fsm.Maintenance, error) {
+	f.record(fmt.Sprintf("maintenance on=%v reason=%s", r.On, r.Reason))
+	return fsm.Maintenance{On: r.On, Reason: r.Reason, By: "hosta", Since: time.Now()}, nil
+}
+
+func (f fakeBackend) AddPeer(ctx context.Context, r agent.PeerRequest) (agent.PeerResult, error) {
+	f.record(fmt.Sprintf("add %s %s %s nonvoter=%v", r.ID, r.Address, r.Role, r.NonVoter))
+	return agent.PeerResult{Changed: true, Note: "added " + r.ID}, nil
+}
+
+func (f fakeBackend) RemovePeer(ctx context.Context, r agent.PeerRequest) (agent.PeerResult, error) {
+	f.record(fmt.Sprintf("remove %s force=%v", r.ID, r.Force))
+	if !r.Force {
+		return agent.PeerResult{}, fmt.Errorf("%w: no quorum", agent.ErrRefused)
+	}
+	return agent.PeerResult{Changed: true, Note: "removed " + r.ID}, nil
+}
 
 func (f fakeBackend) ClusterStatus(ctx context.Context, n int) agent.Status {
 	st := f.st
@@ -121,7 +157,7 @@ func TestStatus(t *testing.T) {
 			{Epoch: 2, Op: fsm.OpAcquire, Node: "hosta", By: "hosta", Time: now, Reason: "leader, db, mysql healthy, VIP free", Handover: 7 * time.Millisecond},
 		}}
 	sock := filepath.Join(t.TempDir(), "admin.sock")
-	srv, err := admin.Serve(sock, fakeBackend{st}, hclog.NewNullLogger())
+	srv, err := admin.Serve(sock, fakeBackend{st: st}, hclog.NewNullLogger())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,5 +197,67 @@ func TestStatus(t *testing.T) {
 	}
 	if code, _, _ := runCLI("status", "-config", filepath.Join(t.TempDir(), "missing.hcl")); code != exitUsage {
 		t.Fatalf("missing config: code %d, want 2", code)
+	}
+}
+
+func TestOperatorCommands(t *testing.T) {
+	var calls []string
+	now := time.Now()
+	st := agent.Status{Node: "hosta", Time: now, Leader: "hosta", Holder: "hosta",
+		Nodes: []agent.NodeView{{ID: "hosta", Address: "10.99.0.11:7400", Role: "db", Suffrage: "voter", Reachable: true, RaftState: "Leader", Healthy: true, CheckClass: "ok", Holding: true, LastContact: now}},
+		History: []fsm.Event{{Epoch: 1, Op: fsm.OpAcquire, Node: "hosta", By: "hosta", Time: now, Reason: "r"}}}
+	sock := filepath.Join(t.TempDir(), "admin.sock")
+	srv, err := admin.Serve(sock, fakeBackend{st: st, calls: &calls}, hclog.NewNullLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	cases := []struct {
+		args     []string
+		code     int
+		out      string // fragment of stdout (or stderr when code != 0)
+		recorded string
+	}{
+		{[]string{"maintenance", "on", "-reason", "patching", "-admin", sock}, 0, "maintenance: ON", "maintenance on=true reason=patching"},
+		{[]string{"maintenance", "-reason", "patching", "on", "-admin", sock}, 0, "maintenance: ON", "maintenance on=true reason=patching"},
+		{[]string{"maintenance", "off", "-admin", sock}, 0, "maintenance: off", "maintenance on=false reason="},
+		{[]string{"maintenance", "on", "-admin", sock}, 2, "-reason TEXT is required", ""},
+		{[]string{"maintenance", "sideways", "-admin", sock}, 2, "want on or off", ""},
+		{[]string{"switchover", "-to", "hostb", "-admin", sock}, 0, "VIP moved hosta → hostb (epoch 3): VIP free for 12ms", "switchover to=hostb timeout=30s"},
+		{[]string{"switchover", "-admin", sock, "-to", "witness", "-timeout", "5s"}, 1, "refused", "switchover to=witness timeout=5s"},
+		{[]string{"switchover", "-timeout", "0s", "-admin", sock}, 2, "-timeout", ""},
+		{[]string{"peers", "-admin", sock}, 0, "10.99.0.11:7400", ""},
+		{[]string{"peers", "list", "-admin", sock}, 0, "voter", ""},
+		{[]string{"peers", "add", "hostc", "10.99.0.14:7400", "-role", "db", "-admin", sock}, 0, "added hostc", "add hostc 10.99.0.14:7400 db nonvoter=false"},
+		{[]string{"peers", "-role", "witness", "add", "w2", "-nonvoter", "10.99.0.15:7400", "-admin", sock}, 0, "added w2", "add w2 10.99.0.15:7400 witness nonvoter=true"},
+		{[]string{"peers", "add", "hostc", "-admin", sock}, 2, "want ID ADDRESS", ""},
+		{[]string{"peers", "add", "hostc", "x:1", "-admin", sock}, 2, "-role db|witness is required", ""},
+		{[]string{"peers", "remove", "hostc", "-admin", sock}, 1, "refused: no quorum", "remove hostc force=false"},
+		{[]string{"peers", "remove", "-force", "hostc", "-admin", sock}, 0, "removed hostc", "remove hostc force=true"},
+		{[]string{"peers", "frob", "-admin", sock}, 2, "unknown verb", ""},
+		{[]string{"history", "-admin", sock, "-n", "5"}, 0, "acquire", ""},
+		{[]string{"history", "-n", "0", "-admin", sock}, 2, "want 1 to 1000", ""},
+	}
+	for _, tc := range cases {
+		calls = nil
+		code, stdout, stderr := runCLI(tc.args...)
+		text := stdout
+		if tc.code != 0 {
+			text = stderr
+		}
+		if code != tc.code || !strings.Contains(text, tc.out) {
+			t.Errorf("%v: exit %d (want %d), output %q (want %q)", tc.args, code, tc.code, text, tc.out)
+			continue
+		}
+		got := strings.Join(calls, ";")
+		if got != tc.recorded {
+			t.Errorf("%v: agent received %q, want %q", tc.args, got, tc.recorded)
+		}
+	}
+	// JSON forms parse.
+	code, stdout, _ := runCLI("switchover", "-json", "-to", "hostb", "-admin", sock)
+	var res agent.SwitchoverResult
+	if code != 0 || json.Unmarshal([]byte(stdout), &res) != nil || res.Handover != 12*time.Millisecond {
+		t.Fatalf("switchover -json: %d %q", code, stdout)
 	}
 }

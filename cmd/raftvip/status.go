@@ -89,7 +89,13 @@ func printStatus(w io.Writer, st agent.Status) {
 		fmt.Fprintf(w, "note:    %s\n", st.Note)
 	}
 	for _, warn := range st.Warnings {
+		if st.Maintenance.On && strings.HasPrefix(warn, "MAINTENANCE") {
+			continue // printed below, once
+		}
 		fmt.Fprintf(w, "WARNING: %s\n", warn)
+	}
+	if st.Maintenance.On {
+		fmt.Fprintf(w, "MAINTENANCE MODE: %s (since %s via %s) — no automatic VIP moves\n", st.Maintenance.Reason, st.Maintenance.Since.Format(time.RFC3339), st.Maintenance.By)
 	}
 	fmt.Fprintf(w, "asked:   %s at %s\n\n", st.Node, st.Time.Format(time.RFC3339))
 
@@ -129,22 +135,26 @@ func printStatus(w io.Writer, st agent.Status) {
 
 	if len(st.History) > 0 {
 		fmt.Fprintln(w, "\nrecent epochs:")
-		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "EPOCH\tTIME\tEVENT\tNODE\tBY\tTIMING\tREASON")
-		for _, e := range st.History {
-			timing := ""
-			switch {
-			case e.Detection > 0:
-				timing = "detected in " + e.Detection.Round(time.Millisecond).String()
-			case e.Handover > 0:
-				timing = "VIP free for " + e.Handover.Round(time.Millisecond).String()
-			case e.Wait > 0:
-				timing = "wait " + e.Wait.Round(time.Millisecond).String()
-			}
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Epoch, e.Time.Format("2006-01-02 15:04:05.000"), e.Op, e.Node, e.By, timing, e.Reason)
-		}
-		tw.Flush()
+		printHistory(w, st)
 	}
+}
+
+func printHistory(w io.Writer, st agent.Status) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "EPOCH\tTIME\tEVENT\tNODE\tBY\tTIMING\tREASON")
+	for _, e := range st.History {
+		timing := ""
+		switch {
+		case e.Detection > 0:
+			timing = "detected in " + e.Detection.Round(time.Millisecond).String()
+		case e.Handover > 0:
+			timing = "VIP free for " + e.Handover.Round(time.Millisecond).String()
+		case e.Wait > 0:
+			timing = "wait " + e.Wait.Round(time.Millisecond).String()
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Epoch, e.Time.Format("2006-01-02 15:04:05.000"), e.Op, e.Node, e.By, timing, e.Reason)
+	}
+	tw.Flush()
 }
 
 func truncate(s string, n int) string {

@@ -1,0 +1,373 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"github.com/raftvip/raftvip/cluster"
+	"github.com/raftvip/raftvip/fsm"
+	"github.com/raftvip/raftvip/owner"
+)
+
+// Operator commands. Any node accepts them; those that change cluster state
+// run on the leader, forwarded over the cluster RPC, so an operator never
+// has to find the leader.
+
+// RPC operations for operator commands.
+const (
+	OpSwitchover  = "switchover"
+	OpMaintenance = "maintenance"
+	OpPeerAdd     = "peer-add"
+	OpPeerRemove  = "peer-remove"
+)
+
+// ErrRefused marks a request the cluster refuses (bad target, no quorum...):
+// the CLI exits 1 with the message.
+var ErrRefused = errors.New("refused")
+
+// SwitchoverRequest asks for a planned move of the VIP.
+type SwitchoverRequest struct {
+	To      string        `json:"to,omitempty"` // "" = any healthy db node other than the holder
+	Timeout time.Duration `json:"timeout_ns"`
+}
+
+// SwitchoverResult reports a finished switchover.
+type SwitchoverResult struct {
+	From     string        `json:"from"`
+	To       string        `json:"to"`
+	Epoch    uint64        `json:"epoch"`
+	Handover time.Duration `json:"handover_ns"` // VIP free: old release → new acquire
+	Took     time.Duration `json:"took_ns"`     // whole command
+	Note     string        `json:"note,omitempty"`
+}
+
+// MaintenanceRequest turns maintenance mode on or off.
+type MaintenanceRequest struct {
+	On     bool   `json:"on"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// PeerRequest adds or removes a member.
+type PeerRequest struct {
+	ID       string `json:"id"`
+	Address  string `json:"address,omitempty"`
+	Role     string `json:"role,omitempty"`
+	NonVoter bool   `json:"nonvoter,omitempty"`
+	Force    bool   `json:"force,omitempty"`
+}
+
+// PeerResult says what a peer change did.
+type PeerResult struct {
+	Changed bool   `json:"changed"`
+	Note    string `json:"note"`
+}
+
+type switchoverState struct {
+	to       string
+	deadline time.Time
+}
+
+// refusal is a refusal's text as the leader worded it; it matches ErrRefused.
+type refusal string
+
+func (r refusal) Error() string        { return string(r) }
+func (r refusal) Is(target error) bool { return target == ErrRefused }
+
+func refused(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrRefused, fmt.Sprintf(format, args...))
+}
+
+// forward runs op on the leader: locally when this node leads, else over RPC.
+func (a *Agent) forward(ctx context.Context, op string, args any, local func(context.Context) (any, error), out any) error {
+	if a.raft.IsLeader() {
+		res, err := local(ctx)
+		if err != nil {
+			return err
+		}
+		b, _ := json.Marshal(res)
+		return json.Unmarshal(b, out)
+	}
+	_, addr := a.raft.Leader()
+	if addr == "" {
+		return errors.New("no raft leader known to " + a.opt.NodeID + "; try again in a moment")
+	}
+	b, err := json.Marshal(args)
+	if err != nil {
+		return err
+	}
+	resp, err := a.raft.Call(ctx, addr, cluster.Request{Op: op, Args: b})
+	if err != nil {
+		return fmt.Errorf("forward to leader: %w", err)
+	}
+	if resp.Err != "" {
+		if resp.Refused {
+			return refusal(resp.Err)
+		}
+		return errors.New(resp.Err)
+	}
+	return json.Unmarshal(resp.Result, out)
+}
+
+// handleOp serves a forwarded operator request on the leader.
+func (a *Agent) handleOp(ctx context.Context, req cluster.Request) cluster.Response {
+	if !a.raft.IsLeader() {
+		return cluster.Response{Err: "not the leader (leadership moved; retry)"}
+	}
+	var res any
+	var err error
+	switch req.Op {
+	case OpSwitchover:
+		var r SwitchoverRequest
+		if err = json.Unmarshal(req.Args, &r); err == nil {
+			res, err = a.switchoverLocal(ctx, r)
+		}
+	case OpMaintenance:
+		var r MaintenanceRequest
+		if err = json.Unmarshal(req.Args, &r); err == nil {
+			res, err = a.maintenanceLocal(r, req.From)
+		}
+	case OpPeerAdd:
+		var r PeerRequest
+		if err = json.Unmarshal(req.Args, &r); err == nil {
+			res, err = a.peerAddLocal(r)
+		}
+	case OpPeerRemove:
+		var r PeerRequest
+		if err = json.Unmarshal(req.Args, &r); err == nil {
+			res, err = a.peerRemoveLocal(r)
+		}
+	default:
+		return cluster.Response{Err: fmt.Sprintf("unknown op %q", req.Op)}
+	}
+	if err != nil {
+		return cluster.Response{Err: err.Error(), Refused: errors.Is(err, ErrRefused)}
+	}
+	b, _ := json.Marshal(res)
+	return cluster.Response{Result: b}
+}
+
+// Switchover moves the VIP on purpose: the holder removes it and records the
+// release, leadership moves to the target, the target adds it.
+func (a *Agent) Switchover(ctx context.Context, r SwitchoverRequest) (SwitchoverResult, error) {
+	var out SwitchoverResult
+	err := a.forward(ctx, OpSwitchover, r, func(ctx context.Context) (any, error) { return a.switchoverLocal(ctx, r) }, &out)
+	return out, err
+}
+
+func (a *Agent) switchoverLocal(ctx context.Context, r SwitchoverRequest) (SwitchoverResult, error) {
+	start := a.now()
+	if r.Timeout <= 0 {
+		r.Timeout = 30 * time.Second
+	}
+	in := a.input()
+	st := in.State
+	from := st.Holder
+	to := r.To
+	if to == "" {
+		// Any eligible db node other than the holder.
+		in.Self = from
+		to = owner.TransferTarget(in)
+		if to == "" {
+			return SwitchoverResult{}, refused("no healthy, reachable db node other than %q to switch over to", from)
+		}
+	}
+	m, ok := st.Members[to]
+	switch {
+	case !ok:
+		return SwitchoverResult{}, refused("%q is not a member of the cluster", to)
+	case m.Role != fsm.RoleDB:
+		return SwitchoverResult{}, refused("%q is a %s; only db nodes hold the VIP", to, m.Role)
+	case !st.Healthy(to):
+		return SwitchoverResult{}, refused("%q is not healthy (mysql: %s)", to, st.Health[to].Class)
+	case in.Unreachable[to]:
+		return SwitchoverResult{}, refused("%q does not answer the leader's heartbeats", to)
+	case st.Fence != nil:
+		return SwitchoverResult{}, refused("a fence is pending for %s; wait for it to expire", st.Fence.Holder)
+	case from == to:
+		return SwitchoverResult{From: from, To: to, Epoch: st.Epoch, Note: to + " already holds the VIP"}, nil
+	}
+	deadline := start.Add(r.Timeout)
+	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
+		deadline = dl
+	}
+	a.mu.Lock()
+	a.switchover = &switchoverState{to: to, deadline: deadline}
+	a.mu.Unlock()
+	defer func() {
+		a.mu.Lock()
+		a.switchover = nil
+		a.mu.Unlock()
+	}()
+	a.log.Info("switchover requested", "from", from, "to", to, "timeout", r.Timeout)
+	a.Wake()
+	startEpoch := st.Epoch
+	for {
+		st = a.fsm.State()
+		if st.Holder == to && st.Epoch > startEpoch {
+			res := SwitchoverResult{From: from, To: to, Epoch: st.Epoch, Took: a.now().Sub(start)}
+			if n := len(st.History); n > 0 && st.History[n-1].Op == fsm.OpAcquire {
+				res.Handover = st.History[n-1].Handover
+			}
+			a.log.Info("switchover done", "from", from, "to", to, "epoch", st.Epoch, "handover", res.Handover, "took", res.Took)
+			return res, nil
+		}
+		if a.now().After(deadline) {
+			return SwitchoverResult{}, fmt.Errorf("switchover to %s not finished within %s (holder now %q, epoch %d)", to, r.Timeout, st.Holder, st.Epoch)
+		}
+		select {
+		case <-ctx.Done():
+			return SwitchoverResult{}, ctx.Err()
+		case <-a.fsm.Changed():
+			a.Wake() // the loop also listens on Changed; do not starve it
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// SetMaintenance turns maintenance mode on or off (committed on the leader,
+// so it survives leader changes).
+func (a *Agent) SetMaintenance(ctx context.Context, r MaintenanceRequest) (fsm.Maintenance, error) {
+	var out fsm.Maintenance
+	err := a.forward(ctx, OpMaintenance, r, func(context.Context) (any, error) { return a.maintenanceLocal(r, a.opt.NodeID) }, &out)
+	return out, err
+}
+
+func (a *Agent) maintenanceLocal(r MaintenanceRequest, from string) (fsm.Maintenance, error) {
+	m := fsm.Maintenance{On: r.On, Reason: r.Reason, By: from, Since: a.now()}
+	if cur := a.fsm.State().Maintenance; cur.On == r.On && (!r.On || cur.Reason == r.Reason) {
+		return cur, nil // idempotent
+	}
+	if _, err := a.apply(fsm.Command{Type: fsm.CmdMaintenance, Maintenance: &m}); err != nil {
+		return fsm.Maintenance{}, err
+	}
+	if r.On {
+		a.log.Warn("maintenance mode ON: no automatic VIP moves", "reason", r.Reason, "requested_via", from)
+	} else {
+		a.log.Info("maintenance mode off", "requested_via", from)
+	}
+	a.Wake()
+	return m, nil
+}
+
+// AddPeer adds a member (idempotent).
+func (a *Agent) AddPeer(ctx context.Context, r PeerRequest) (PeerResult, error) {
+	var out PeerResult
+	err := a.forward(ctx, OpPeerAdd, r, func(context.Context) (any, error) { return a.peerAddLocal(r) }, &out)
+	return out, err
+}
+
+// RemovePeer removes a member (idempotent).
+func (a *Agent) RemovePeer(ctx context.Context, r PeerRequest) (PeerResult, error) {
+	var out PeerResult
+	err := a.forward(ctx, OpPeerRemove, r, func(context.Context) (any, error) { return a.peerRemoveLocal(r) }, &out)
+	return out, err
+}
+
+func (a *Agent) peerAddLocal(r PeerRequest) (PeerResult, error) {
+	if r.ID == "" || r.Address == "" {
+		return PeerResult{}, refused("peer add needs an id and an address")
+	}
+	if r.Role != fsm.RoleDB && r.Role != fsm.RoleWitness {
+		return PeerResult{}, refused("role %q: want db or witness", r.Role)
+	}
+	servers, err := a.raft.Servers()
+	if err != nil {
+		return PeerResult{}, err
+	}
+	st := a.fsm.State()
+	wantSuffrage := raft.Voter
+	if r.NonVoter {
+		wantSuffrage = raft.Nonvoter
+	}
+	for _, s := range servers {
+		if string(s.ID) == r.ID {
+			m, ok := st.Members[r.ID]
+			if string(s.Address) == r.Address && s.Suffrage == wantSuffrage && ok && m.Role == r.Role {
+				return PeerResult{Changed: false, Note: r.ID + " is already a member with that address and role"}, nil
+			}
+			if string(s.Address) != r.Address {
+				return PeerResult{}, refused("%s is a member at %s; remove it first to change its address", r.ID, s.Address)
+			}
+		} else if string(s.Address) == r.Address {
+			return PeerResult{}, refused("address %s belongs to member %s", r.Address, s.ID)
+		}
+	}
+	if err := a.raft.AddServer(r.ID, r.Address, r.NonVoter, 10*time.Second); err != nil {
+		return PeerResult{}, fmt.Errorf("add %s to the raft configuration: %w", r.ID, err)
+	}
+	if _, err := a.apply(fsm.Command{Type: fsm.CmdMembers, Members: &fsm.MembersCmd{Set: []fsm.Member{{ID: r.ID, Address: r.Address, Role: r.Role}}}}); err != nil {
+		return PeerResult{}, fmt.Errorf("record member %s: %w", r.ID, err)
+	}
+	kind := "voter"
+	if r.NonVoter {
+		kind = "non-voter"
+	}
+	a.log.Info("peer added", "id", r.ID, "address", r.Address, "role", r.Role, "suffrage", kind)
+	return PeerResult{Changed: true, Note: fmt.Sprintf("added %s (%s, %s) at %s", r.ID, r.Role, kind, r.Address)}, nil
+}
+
+func (a *Agent) peerRemoveLocal(r PeerRequest) (PeerResult, error) {
+	if r.ID == "" {
+		return PeerResult{}, refused("peer remove needs an id")
+	}
+	servers, err := a.raft.Servers()
+	if err != nil {
+		return PeerResult{}, err
+	}
+	st := a.fsm.State()
+	var found *raft.Server
+	voters := 0
+	for i, s := range servers {
+		if s.Suffrage == raft.Voter {
+			voters++
+		}
+		if string(s.ID) == r.ID {
+			found = &servers[i]
+		}
+	}
+	if found == nil {
+		if _, ok := st.Members[r.ID]; ok {
+			if _, err := a.apply(fsm.Command{Type: fsm.CmdMembers, Members: &fsm.MembersCmd{Remove: []string{r.ID}}}); err != nil {
+				return PeerResult{}, err
+			}
+			return PeerResult{Changed: true, Note: r.ID + " was not in the raft configuration; removed from the member list"}, nil
+		}
+		return PeerResult{Changed: false, Note: r.ID + " is not a member"}, nil
+	}
+	if !r.Force {
+		if st.Holder == r.ID {
+			return PeerResult{}, refused("%s holds the VIP; run a switchover first (or -force)", r.ID)
+		}
+		if r.ID == a.opt.NodeID {
+			return PeerResult{}, refused("%s is the raft leader; move leadership first with a switchover (or -force)", r.ID)
+		}
+		if found.Suffrage == raft.Voter {
+			remaining := voters - 1
+			unreach := a.raft.Unreachable()
+			up := 0
+			for _, s := range servers {
+				if s.Suffrage == raft.Voter && string(s.ID) != r.ID && !unreach[string(s.ID)] {
+					up++
+				}
+			}
+			if remaining < 1 || up < remaining/2+1 {
+				return PeerResult{}, refused("removing %s leaves %d voters of which %d answer: no quorum (need %d); use -force to remove anyway", r.ID, remaining, up, remaining/2+1)
+			}
+			if remaining < 3 {
+				a.log.Warn("cluster will have fewer than 3 voters: one more failure stops it", "removing", r.ID, "remaining", remaining)
+			}
+		}
+	}
+	if err := a.raft.RemoveServer(r.ID, 10*time.Second); err != nil {
+		return PeerResult{}, fmt.Errorf("remove %s from the raft configuration: %w", r.ID, err)
+	}
+	if _, err := a.apply(fsm.Command{Type: fsm.CmdMembers, Members: &fsm.MembersCmd{Remove: []string{r.ID}}}); err != nil && !errors.Is(err, raft.ErrNotLeader) {
+		return PeerResult{}, fmt.Errorf("forget member %s: %w", r.ID, err)
+	}
+	a.log.Info("peer removed", "id", r.ID, "forced", r.Force)
+	return PeerResult{Changed: true, Note: "removed " + r.ID}, nil
+}

@@ -1,0 +1,171 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/raftvip/raftvip/fsm"
+	"github.com/raftvip/raftvip/vip/viptest"
+)
+
+func other(id string) string {
+	if id == "hosta" {
+		return "hostb"
+	}
+	return "hosta"
+}
+
+func (tc *testCluster) waitAllHealthy(on string) {
+	tc.t.Helper()
+	tc.eventually("health of both db nodes replicated to "+on, 5*time.Second, func() bool {
+		st := tc.nodes[on].fsm.State()
+		return st.Healthy("hosta") && st.Healthy("hostb")
+	})
+}
+
+func TestSwitchoverFromAnyNode(t *testing.T) {
+	tc := newTestCluster(t, false)
+	from := tc.waitHolder(10 * time.Second)
+	to := other(from)
+	tc.waitAllHealthy(from)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+
+	// Asked on the witness (a follower): forwarded to the leader.
+	res, err := tc.nodes["witness"].agent.Switchover(ctx, SwitchoverRequest{To: to, Timeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.From != from || res.To != to || tc.holder() != to {
+		t.Fatalf("result %+v, holder now %q", res, tc.holder())
+	}
+	if res.Handover <= 0 || res.Handover > 5*time.Second {
+		t.Fatalf("handover %v not recorded", res.Handover)
+	}
+	t.Logf("switchover %s→%s: VIP free %v, command %v", from, to, res.Handover, res.Took)
+	tc.assertNeverTwo()
+	// No fence: a planned move is a clean handover.
+	for _, e := range tc.nodes[to].fsm.State().History {
+		if e.Op == fsm.OpFence {
+			t.Fatalf("switchover used a fence: %+v", e)
+		}
+	}
+	// Again to the same target: nothing to do.
+	res, err = tc.nodes[from].agent.Switchover(ctx, SwitchoverRequest{To: to, Timeout: time.Second})
+	if err != nil || !strings.Contains(res.Note, "already holds") {
+		t.Fatalf("switchover to the holder: %+v %v", res, err)
+	}
+	// Refusals: the witness, an unknown node, an unhealthy node.
+	for target, why := range map[string]string{"witness": "only db nodes", "nosuch": "not a member"} {
+		_, err := tc.nodes[from].agent.Switchover(ctx, SwitchoverRequest{To: target, Timeout: time.Second})
+		if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), why) {
+			t.Errorf("switchover to %s: %v, want refusal containing %q", target, err, why)
+		}
+	}
+	tc.nodes[from].health.Set(false)
+	tc.eventually("unhealthy replicated", 5*time.Second, func() bool { return !tc.nodes[to].fsm.State().Healthy(from) })
+	_, err = tc.nodes["witness"].agent.Switchover(ctx, SwitchoverRequest{To: from, Timeout: time.Second})
+	if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "not healthy") {
+		t.Fatalf("switchover to unhealthy node: %v", err)
+	}
+	if tc.holder() != to {
+		t.Fatalf("refused switchover moved the VIP to %q", tc.holder())
+	}
+}
+
+func TestMaintenanceSurvivesLeaderChange(t *testing.T) {
+	tc := newTestCluster(t, false)
+	first := tc.waitHolder(10 * time.Second)
+	tc.waitAllHealthy(first)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := tc.nodes["witness"].agent.SetMaintenance(ctx, MaintenanceRequest{On: true, Reason: "patching"}); err != nil {
+		t.Fatal(err)
+	}
+	// The holder loses MySQL: in maintenance the VIP stays.
+	tc.nodes[first].health.Set(false)
+	time.Sleep(3 * testLease)
+	if h := tc.holder(); h != first {
+		t.Fatalf("maintenance on, unhealthy holder: VIP on %q, want it to stay on %s", h, first)
+	}
+	st := tc.nodes[first].agent.ClusterStatus(ctx, 5)
+	if !st.Maintenance.On || !strings.Contains(strings.Join(st.Warnings, ";"), "MAINTENANCE") {
+		t.Fatalf("status does not say maintenance loudly: %+v %v", st.Maintenance, st.Warnings)
+	}
+	tc.nodes[first].health.Set(true)
+
+	// A leader change (the holder is cut off): safety still moves the VIP,
+	// and maintenance is still on for the new leader.
+	tc.partition(tc.nodes[first], true)
+	second := other(first)
+	tc.eventually("VIP on "+second, 15*time.Second, func() bool { return tc.holder() == second })
+	tc.partition(tc.nodes[first], false)
+	if !tc.nodes[second].fsm.State().Maintenance.On {
+		t.Fatal("maintenance lost across the leader change")
+	}
+	tc.waitAllHealthy(second)
+	tc.nodes[second].health.Set(false)
+	time.Sleep(3 * testLease)
+	if h := tc.holder(); h != second {
+		t.Fatalf("maintenance after leader change: VIP on %q, want it to stay on %s", h, second)
+	}
+	// Off: the unhealthy holder hands over at once.
+	if _, err := tc.nodes[first].agent.SetMaintenance(ctx, MaintenanceRequest{On: false}); err != nil {
+		t.Fatal(err)
+	}
+	tc.eventually("VIP moves back to "+first+" after maintenance off", 10*time.Second, func() bool { return tc.holder() == first })
+	tc.assertNeverTwo()
+}
+
+func TestPeerRemoveRefusesLosingQuorum(t *testing.T) {
+	tc := newTestCluster(t, false)
+	h := tc.waitHolder(10 * time.Second)
+	o := other(h)
+	tc.waitAllHealthy(h)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	a := tc.nodes["witness"].agent
+
+	if _, err := a.RemovePeer(ctx, PeerRequest{ID: h}); !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "holds the VIP") {
+		t.Fatalf("removing the holder: %v", err)
+	}
+	// Cut o off: removing the witness would leave {h, o} with only h up.
+	tc.partition(tc.nodes[o], true)
+	tc.eventually("leader notices "+o+" is gone", 5*time.Second, func() bool { return tc.nodes[h].cl.Unreachable()[o] })
+	if _, err := a.RemovePeer(ctx, PeerRequest{ID: "witness"}); !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "no quorum") {
+		t.Fatalf("removing the witness while %s is down: %v", o, err)
+	}
+	// Removing the dead node keeps {h, witness}, both up: allowed.
+	res, err := a.RemovePeer(ctx, PeerRequest{ID: o})
+	if err != nil || !res.Changed {
+		t.Fatalf("remove %s: %+v %v", o, res, err)
+	}
+	if res, err := a.RemovePeer(ctx, PeerRequest{ID: o}); err != nil || res.Changed {
+		t.Fatalf("second remove is not a no-op: %+v %v", res, err)
+	}
+	if _, ok := tc.nodes[h].fsm.State().Members[o]; ok {
+		t.Fatalf("%s still in the FSM member list", o)
+	}
+	// Bring it back as a voter: idempotent too.
+	tc.partition(tc.nodes[o], false)
+	res, err = a.AddPeer(ctx, PeerRequest{ID: o, Address: o, Role: fsm.RoleDB})
+	if err != nil || !res.Changed {
+		t.Fatalf("re-add %s: %+v %v", o, res, err)
+	}
+	if res, err := a.AddPeer(ctx, PeerRequest{ID: o, Address: o, Role: fsm.RoleDB}); err != nil || res.Changed {
+		t.Fatalf("second add is not a no-op: %+v %v", res, err)
+	}
+	if _, err := a.AddPeer(ctx, PeerRequest{ID: "x", Address: o, Role: fsm.RoleDB}); !errors.Is(err, ErrRefused) {
+		t.Fatalf("adding a second id on %s's address: %v", o, err)
+	}
+	// The re-added node can take the VIP again.
+	tc.waitAllHealthy(h)
+	if _, err := a.Switchover(ctx, SwitchoverRequest{To: o, Timeout: 10 * time.Second}); err != nil {
+		t.Fatalf("switchover to re-added %s: %v", o, err)
+	}
+	tc.assertNeverTwo()
+	_ = viptest.OpAcquire
+}

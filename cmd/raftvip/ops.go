@@ -1,0 +1,293 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/raftvip/raftvip/admin"
+	"github.com/raftvip/raftvip/agent"
+)
+
+// target holds the flags every operator command shares: which agent to ask
+// and how to print.
+type target struct {
+	config, admin *string
+	json          *bool
+}
+
+func targetFlags(fs *flag.FlagSet) target {
+	return target{
+		config: fs.String("config", defaultConfig, "config file (to find the admin socket)"),
+		admin:  fs.String("admin", "", "admin socket of an agent (instead of -config)"),
+		json:   fs.Bool("json", false, "print JSON"),
+	}
+}
+
+func (t target) client(stderr io.Writer) (*admin.Client, int) {
+	sock, code := adminSocket(*t.config, *t.admin, stderr)
+	if code >= 0 {
+		return nil, code
+	}
+	return admin.NewClient(sock), -1
+}
+
+func printJSON(w io.Writer, v any) {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+// failed prints an error of a call to the agent; refusals and failures both
+// exit 1 (the request was well-formed; the cluster said no or could not).
+func failed(stderr io.Writer, cmd string, err error) int {
+	if admin.Refused(err) {
+		fmt.Fprintf(stderr, "raftvip %s: refused: %v\n", cmd, strings.TrimPrefix(err.Error(), "refused: "))
+	} else {
+		fmt.Fprintf(stderr, "raftvip %s: %v\n", cmd, err)
+	}
+	return exitFailure
+}
+
+func runPeers(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("peers", stderr)
+	t := targetFlags(fs)
+	role := fs.String("role", "", "peers add: db or witness")
+	nonvoter := fs.Bool("nonvoter", false, "peers add: add as a non-voter")
+	force := fs.Bool("force", false, "peers remove: remove even without quorum or the VIP holder")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: raftvip peers [list]                          list members")
+		fmt.Fprintln(stderr, "       raftvip peers add ID ADDRESS -role db|witness [-nonvoter]")
+		fmt.Fprintln(stderr, "       raftvip peers remove ID [-force]")
+		fmt.Fprintln(stderr, "exit: 0 ok (also when nothing had to change), 1 refused or failed, 2 bad usage")
+		fs.PrintDefaults()
+	}
+	words, code := parse(fs, args)
+	if code >= 0 {
+		return code
+	}
+	verb := "list"
+	if len(words) > 0 {
+		verb, words = words[0], words[1:]
+	}
+	usageErr := func(msg string) int {
+		fmt.Fprintf(stderr, "raftvip peers %s: %s\n", verb, msg)
+		return exitUsage
+	}
+	switch verb {
+	case "list":
+		if len(words) > 0 {
+			return usageErr(fmt.Sprintf("unexpected argument %q", words[0]))
+		}
+	case "add":
+		if len(words) != 2 {
+			return usageErr("want ID ADDRESS")
+		}
+		if *role != "db" && *role != "witness" {
+			return usageErr("-role db|witness is required")
+		}
+	case "remove":
+		if len(words) != 1 {
+			return usageErr("want ID")
+		}
+	default:
+		return usageErr("unknown verb; want list, add or remove")
+	}
+	c, code := t.client(stderr)
+	if code >= 0 {
+		return code
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	defer cancel()
+	var res agent.PeerResult
+	var err error
+	switch verb {
+	case "list":
+		st, err := c.Status(ctx, 0)
+		if err != nil {
+			return failed(stderr, "peers", err)
+		}
+		if *t.json {
+			printJSON(stdout, st.Nodes)
+			return exitOK
+		}
+		printPeers(stdout, st)
+		return exitOK
+	case "add":
+		res, err = c.AddPeer(ctx, agent.PeerRequest{ID: words[0], Address: words[1], Role: *role, NonVoter: *nonvoter})
+	case "remove":
+		res, err = c.RemovePeer(ctx, words[0], *force)
+	}
+	if err != nil {
+		return failed(stderr, "peers "+verb, err)
+	}
+	if *t.json {
+		printJSON(stdout, res)
+	} else {
+		fmt.Fprintln(stdout, res.Note)
+	}
+	return exitOK
+}
+
+func printPeers(w io.Writer, st agent.Status) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tADDRESS\tROLE\tSUFFRAGE\tRAFT\tMYSQL\tLAST CONTACT\tVIP")
+	for _, v := range st.Nodes {
+		mysql := "-"
+		if v.Role == "db" {
+			mysql = "unhealthy"
+			if v.Healthy {
+				mysql = "healthy"
+			}
+			if v.CheckClass != "" && v.CheckClass != "ok" {
+				mysql += " (" + v.CheckClass + ")"
+			}
+		}
+		held := ""
+		if v.Holding {
+			held = "HOLDS"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", v.ID, v.Address, v.Role, v.Suffrage, v.RaftState, mysql, ago(st.Time, v.LastContact), held)
+	}
+	tw.Flush()
+}
+
+func runHistory(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("history", stderr)
+	t := targetFlags(fs)
+	n := fs.Int("n", 20, "how many events (newest last), at most 1000")
+	words, code := parse(fs, args)
+	if code >= 0 {
+		return code
+	}
+	if c := noWords(fs, words, stderr); c >= 0 {
+		return c
+	}
+	if *n < 1 || *n > 1000 {
+		fmt.Fprintf(stderr, "raftvip history: -n %d: want 1 to 1000\n", *n)
+		return exitUsage
+	}
+	c, code := t.client(stderr)
+	if code >= 0 {
+		return code
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	st, err := c.Status(ctx, *n)
+	if err != nil {
+		return failed(stderr, "history", err)
+	}
+	if *t.json {
+		printJSON(stdout, st.History)
+		return exitOK
+	}
+	if len(st.History) == 0 {
+		fmt.Fprintln(stdout, "no epochs yet")
+		return exitOK
+	}
+	printHistory(stdout, st)
+	return exitOK
+}
+
+func runSwitchover(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("switchover", stderr)
+	t := targetFlags(fs)
+	to := fs.String("to", "", "node to move the VIP to (default: the other healthy db node)")
+	timeout := fs.Duration("timeout", 30*time.Second, "give up after this long")
+	words, code := parse(fs, args)
+	if code >= 0 {
+		return code
+	}
+	if c := noWords(fs, words, stderr); c >= 0 {
+		return c
+	}
+	if *timeout <= 0 || *timeout > 10*time.Minute {
+		fmt.Fprintf(stderr, "raftvip switchover: -timeout %s: want more than 0 and at most 10m\n", *timeout)
+		return exitUsage
+	}
+	c, code := t.client(stderr)
+	if code >= 0 {
+		return code
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), *timeout+5*time.Second)
+	defer cancel()
+	res, err := c.Switchover(ctx, agent.SwitchoverRequest{To: *to, Timeout: *timeout})
+	if err != nil {
+		return failed(stderr, "switchover", err)
+	}
+	if *t.json {
+		printJSON(stdout, res)
+		return exitOK
+	}
+	if res.Note != "" {
+		fmt.Fprintln(stdout, res.Note)
+		return exitOK
+	}
+	fmt.Fprintf(stdout, "VIP moved %s → %s (epoch %d): VIP free for %s, command took %s\n",
+		res.From, res.To, res.Epoch, res.Handover.Round(time.Millisecond), res.Took.Round(time.Millisecond))
+	return exitOK
+}
+
+func runMaintenance(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("maintenance", stderr)
+	t := targetFlags(fs)
+	reason := fs.String("reason", "", "why (shown in status and the log)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: raftvip maintenance on|off [-reason TEXT]   (no word: show the state)")
+		fs.PrintDefaults()
+	}
+	words, code := parse(fs, args)
+	if code >= 0 {
+		return code
+	}
+	if len(words) > 1 || (len(words) == 1 && words[0] != "on" && words[0] != "off") {
+		fmt.Fprintf(stderr, "raftvip maintenance: want on or off, got %q\n", strings.Join(words, " "))
+		return exitUsage
+	}
+	c, code := t.client(stderr)
+	if code >= 0 {
+		return code
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if len(words) == 0 {
+		st, err := c.Status(ctx, 0)
+		if err != nil {
+			return failed(stderr, "maintenance", err)
+		}
+		if *t.json {
+			printJSON(stdout, st.Maintenance)
+			return exitOK
+		}
+		printMaintenance(stdout, st.Maintenance.On, st.Maintenance.Reason, st.Maintenance.By, st.Maintenance.Since)
+		return exitOK
+	}
+	on := words[0] == "on"
+	if on && *reason == "" {
+		fmt.Fprintln(stderr, "raftvip maintenance on: -reason TEXT is required (the next person on call will read it)")
+		return exitUsage
+	}
+	m, err := c.SetMaintenance(ctx, agent.MaintenanceRequest{On: on, Reason: *reason})
+	if err != nil {
+		return failed(stderr, "maintenance", err)
+	}
+	if *t.json {
+		printJSON(stdout, m)
+		return exitOK
+	}
+	printMaintenance(stdout, m.On, m.Reason, m.By, m.Since)
+	return exitOK
+}
+
+func printMaintenance(w io.Writer, on bool, reason, by string, since time.Time) {
+	if !on {
+		fmt.Fprintln(w, "maintenance: off (automatic VIP moves enabled)")
+		return
+	}
+	fmt.Fprintf(w, "maintenance: ON since %s via %s: %s (no automatic VIP moves)\n", since.Format(time.RFC3339), by, reason)
+}
