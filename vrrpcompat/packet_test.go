@@ -254,7 +254,7 @@ var rfcVectors = []struct {
 		// checksum = ^0xd290 = 0x2d6f.
 		name: "v3 no addresses, priority 255, 10 ms",
 		src:  netip.MustParseAddr("192.0.2.2"), dst: MulticastGroup,
-		hex: "3101ff00" + "0001" + "2d6f",
+		hex:    "3101ff00" + "0001" + "2d6f",
 		advert: Advert{Version: 3, VRID: 1, Priority: 255, Interval: 10 * time.Millisecond, Checksum: 0x2d6f},
 	},
 }
@@ -312,7 +312,9 @@ func TestDecodeErrors(t *testing.T) {
 	v2 := mustEncode(t, Advert{Version: 2, VRID: 51, Priority: 101, Interval: time.Second, AuthType: AuthPass,
 		AuthData: AuthData("1111"), Addresses: []netip.Addr{vip1}})
 	v3 := mustEncode(t, Advert{Version: 3, VRID: 51, Priority: 101, Interval: time.Second, Addresses: []netip.Addr{vip1, vip2}})
-	edit := func(b []byte, fn func([]byte) []byte) []byte { return fixChecksum(fn(bytes.Clone(b)), labSrc, MulticastGroup) }
+	edit := func(b []byte, fn func([]byte) []byte) []byte {
+		return fixChecksum(fn(bytes.Clone(b)), labSrc, MulticastGroup)
+	}
 	cases := []struct {
 		name   string
 		b      []byte
