@@ -440,26 +440,29 @@ func (a *Agent) acquire(ctx context.Context, in owner.Input, d owner.Decision) b
 }
 
 func (a *Agent) startAnnouncing(ctx context.Context) {
-	if a.ann == nil {
+	a.mu.Lock()
+	ann, refresh := a.ann, a.opt.GARPRefresh
+	a.mu.Unlock()
+	if ann == nil {
 		return
 	}
 	a.announceWG.Add(1)
 	go func() {
 		defer a.announceWG.Done()
-		if err := a.ann.Announce(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		if err := ann.Announce(ctx); err != nil && !errors.Is(err, context.Canceled) {
 			a.log.Warn("gratuitous ARP failed", "error", err)
 		}
-		if a.opt.GARPRefresh <= 0 {
+		if refresh <= 0 {
 			return
 		}
-		t := time.NewTicker(a.opt.GARPRefresh)
+		t := time.NewTicker(refresh)
 		defer t.Stop()
 		for {
 			select {
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				if err := a.ann.Announce(ctx); err != nil && !errors.Is(err, context.Canceled) {
+				if err := ann.Announce(ctx); err != nil && !errors.Is(err, context.Canceled) {
 					a.log.Warn("gratuitous ARP refresh failed", "error", err)
 				}
 			}
@@ -656,7 +659,10 @@ func (a *Agent) Shutdown(ctx context.Context) {
 	// Only hand over cleanly: the VIP must be released or fenced in the
 	// FSM, so the target either adds it at once or keeps waiting.
 	if st.Holder == "" || st.Fence != nil {
-		in := owner.Input{Self: a.opt.NodeID, Role: fsm.RoleWitness, State: st, Preferred: a.opt.Preferred, Unreachable: a.raft.Unreachable()}
+		a.mu.Lock()
+		preferred := a.opt.Preferred
+		a.mu.Unlock()
+		in := owner.Input{Self: a.opt.NodeID, Role: fsm.RoleWitness, State: st, Preferred: preferred, Unreachable: a.raft.Unreachable()}
 		if t := owner.TransferTarget(in); t != "" {
 			done := make(chan error, 1)
 			go func() { done <- a.raft.TransferTo(t) }()
@@ -683,3 +689,23 @@ func (a *Agent) Holding() bool {
 }
 
 func (a *Agent) String() string { return fmt.Sprintf("agent(%s)", a.opt.NodeID) }
+
+// Live is the part of the options a running agent can change (SIGHUP).
+type Live struct {
+	Preempt     bool
+	Preferred   string
+	GARPRefresh time.Duration
+	Announcer   vip.Announcer // nil keeps the current one
+}
+
+// Reconfigure applies reloadable settings; the loop picks them up at once.
+// The VIP is not touched by a reload.
+func (a *Agent) Reconfigure(l Live) {
+	a.mu.Lock()
+	a.opt.Preempt, a.opt.Preferred, a.opt.GARPRefresh = l.Preempt, l.Preferred, l.GARPRefresh
+	if l.Announcer != nil {
+		a.ann = l.Announcer
+	}
+	a.mu.Unlock()
+	a.Wake()
+}

@@ -64,6 +64,7 @@ type Status struct {
 
 // Checker runs the checks; see the package documentation.
 type Checker struct {
+	cfgMu     sync.RWMutex // guards cfg: Reconfigure changes it while Run reads it
 	cfg       Config
 	log       hclog.Logger
 	addr      string // "net:addr" of the server, for logs
@@ -153,6 +154,44 @@ func New(cfg Config, log hclog.Logger) (*Checker, error) {
 	return c, nil
 }
 
+func (c *Checker) conf() Config {
+	c.cfgMu.RLock()
+	defer c.cfgMu.RUnlock()
+	return c.cfg
+}
+
+// Reconfigure changes the query, timings and fall/rise of a running checker
+// (SIGHUP reload). The DSN cannot change: it names the server being watched;
+// a different DSN is refused so the caller reports "restart needed". Zero
+// values keep the current setting.
+func (c *Checker) Reconfigure(n Config) error {
+	c.cfgMu.Lock()
+	defer c.cfgMu.Unlock()
+	if n.DSN != "" && n.DSN != c.cfg.DSN {
+		return errors.New("mysqlcheck: the DSN cannot change while running; restart the agent")
+	}
+	if n.Interval < 0 || n.Timeout < 0 || n.Fall < 0 || n.Rise < 0 {
+		return errors.New("mysqlcheck: negative setting")
+	}
+	if n.Query != "" {
+		c.cfg.Query = n.Query
+	}
+	if n.Interval > 0 {
+		c.cfg.Interval = n.Interval
+	}
+	if n.Timeout > 0 {
+		c.cfg.Timeout = n.Timeout
+	}
+	if n.Fall > 0 {
+		c.cfg.Fall = n.Fall
+	}
+	if n.Rise > 0 {
+		c.cfg.Rise = n.Rise
+	}
+	c.log.Info("reconfigured", "interval", c.cfg.Interval, "timeout", c.cfg.Timeout, "fall", c.cfg.Fall, "rise", c.cfg.Rise)
+	return nil
+}
+
 // Changes delivers one Status per flip of Healthy. It is buffered and never
 // blocks Run: when the reader lags, the oldest values are dropped, so the
 // last value received always reflects the latest flip. It is never closed.
@@ -190,8 +229,8 @@ func (c *Checker) Run(ctx context.Context) {
 	c.mu.Lock()
 	c.status.Since = time.Now()
 	c.mu.Unlock()
-	c.log.Info("starting", "server", c.addr, "interval", c.cfg.Interval, "timeout", c.cfg.Timeout,
-		"fall", c.cfg.Fall, "rise", c.cfg.Rise)
+	c.log.Info("starting", "server", c.addr, "interval", c.conf().Interval, "timeout", c.conf().Timeout,
+		"fall", c.conf().Fall, "rise", c.conf().Rise)
 
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -239,9 +278,9 @@ func (c *Checker) Run(ctx context.Context) {
 
 // check runs one query on a fresh connection under the check timeout.
 func (c *Checker) check(ctx context.Context, db *sql.DB) error {
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	ctx, cancel := context.WithTimeout(ctx, c.conf().Timeout)
 	defer cancel()
-	rows, err := db.QueryContext(ctx, c.cfg.Query)
+	rows, err := db.QueryContext(ctx, c.conf().Query)
 	if err != nil {
 		return err
 	}
@@ -270,7 +309,7 @@ func (c *Checker) record(err error, checked time.Time, latency time.Duration, tr
 		if class == ClassTimeout {
 			// "context deadline exceeded" alone does not say how long
 			// we waited.
-			msg = fmt.Sprintf("no answer within %v: %s", c.cfg.Timeout, msg)
+			msg = fmt.Sprintf("no answer within %v: %s", c.conf().Timeout, msg)
 		}
 		if len(msg) > maxErrorLen {
 			msg = strings.ToValidUTF8(msg[:maxErrorLen], "") + "..."
@@ -293,9 +332,9 @@ func (c *Checker) record(err error, checked time.Time, latency time.Duration, tr
 		}
 	}
 	flipped := false
-	if !st.Healthy && st.Successes >= c.cfg.Rise {
+	if !st.Healthy && st.Successes >= c.conf().Rise {
 		st.Healthy, flipped = true, true
-	} else if st.Healthy && st.Failures >= c.cfg.Fall {
+	} else if st.Healthy && st.Failures >= c.conf().Fall {
 		st.Healthy, flipped = false, true
 	}
 	if flipped {
@@ -304,7 +343,7 @@ func (c *Checker) record(err error, checked time.Time, latency time.Duration, tr
 	// The verdict is unsettled while failures accumulate towards Fall after
 	// a healthy state or a watched-connection event: keep checking back to
 	// back until a success or Fall failures.
-	c.settling = err != nil && st.Failures < c.cfg.Fall && (st.Healthy || c.settling)
+	c.settling = err != nil && st.Failures < c.conf().Fall && (st.Healthy || c.settling)
 	settling := c.settling
 	snapshot := *st
 	c.mu.Unlock()
@@ -323,7 +362,7 @@ func (c *Checker) record(err error, checked time.Time, latency time.Duration, tr
 	if settling {
 		return settlePause
 	}
-	return c.cfg.Interval
+	return c.conf().Interval
 }
 
 // publish sends st on the changes channel, dropping the oldest value when

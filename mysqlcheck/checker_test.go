@@ -550,3 +550,23 @@ type timeoutErr struct{}
 func (timeoutErr) Error() string   { return "i/o timeout" }
 func (timeoutErr) Timeout() bool   { return true }
 func (timeoutErr) Temporary() bool { return true }
+
+func TestReconfigure(t *testing.T) {
+	c, err := New(Config{DSN: "u:pw@tcp(127.0.0.1:1)/", Interval: time.Second, Timeout: time.Second, Fall: 2, Rise: 2}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Reconfigure(Config{Interval: 3 * time.Second, Fall: 5}); err != nil {
+		t.Fatal(err)
+	}
+	got := c.conf()
+	if got.Interval != 3*time.Second || got.Fall != 5 || got.Rise != 2 || got.Timeout != time.Second {
+		t.Fatalf("after reconfigure: %+v", got)
+	}
+	if err := c.Reconfigure(Config{DSN: "u:other@tcp(127.0.0.1:1)/"}); err == nil || strings.Contains(err.Error(), "other") {
+		t.Fatalf("DSN change: %v", err)
+	}
+	if err := c.Reconfigure(Config{Timeout: -time.Second}); err == nil {
+		t.Fatal("negative timeout accepted")
+	}
+}

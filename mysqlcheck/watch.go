@@ -18,7 +18,7 @@ const watchMinBackoff = 100 * time.Millisecond
 // watch keeps one idle, authenticated connection to the server and turns
 // its loss into an immediate check (see the package documentation).
 func (c *Checker) watch(ctx context.Context) {
-	minBackoff := min(watchMinBackoff, c.cfg.Interval)
+	minBackoff := min(watchMinBackoff, c.conf().Interval)
 	backoff := minBackoff
 	lost := false // the server was unreachable or dropped us since the last open
 	for {
@@ -36,7 +36,7 @@ func (c *Checker) watch(ctx context.Context) {
 			if !sleepCtx(ctx, backoff) {
 				return
 			}
-			backoff = min(backoff*2, c.cfg.Interval)
+			backoff = min(backoff*2, c.conf().Interval)
 			continue
 		}
 		c.log.Debug("watched connection: open", "server", c.addr, "local", raw.LocalAddr().String())
@@ -60,13 +60,13 @@ func (c *Checker) watch(ctx context.Context) {
 		// A connection that lived a whole Interval was a normal one: retry
 		// quickly. One that died young (a server dropping us right after
 		// login) must not turn into a hot loop of checks.
-		if lived >= c.cfg.Interval {
+		if lived >= c.conf().Interval {
 			backoff = minBackoff
 		}
 		if !sleepCtx(ctx, backoff) {
 			return
 		}
-		backoff = min(backoff*2, c.cfg.Interval)
+		backoff = min(backoff*2, c.conf().Interval)
 	}
 }
 
@@ -74,7 +74,7 @@ func (c *Checker) watch(ctx context.Context) {
 // bounded by Timeout) and returns it with its captured raw socket.
 func (c *Checker) openWatched(ctx context.Context) (driver.Conn, net.Conn, error) {
 	capture := &capturedConn{}
-	octx, cancel := context.WithTimeout(context.WithValue(ctx, captureKey{}, capture), c.cfg.Timeout)
+	octx, cancel := context.WithTimeout(context.WithValue(ctx, captureKey{}, capture), c.conf().Timeout)
 	defer cancel()
 	conn, err := c.connector.Connect(octx)
 	if err != nil {

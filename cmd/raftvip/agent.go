@@ -150,7 +150,20 @@ func serveAgent(ctx context.Context, cfg *config.Config, log hclog.Logger, join 
 	loopDone := make(chan struct{})
 	go func() { defer close(loopDone); a.Run(loopCtx) }()
 
-	<-ctx.Done()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	rl := &reloader{path: cfg.File, cur: cfg, log: log, checker: checker, agent: a}
+wait:
+	for {
+		select {
+		case <-ctx.Done():
+			break wait
+		case <-hup:
+			log.Info("SIGHUP: reloading config", "file", cfg.File)
+			_, _, _ = rl.reload()
+		}
+	}
 	start := time.Now()
 	log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownBudget)

@@ -204,7 +204,7 @@ func TestOperatorCommands(t *testing.T) {
 	var calls []string
 	now := time.Now()
 	st := agent.Status{Node: "hosta", Time: now, Leader: "hosta", Holder: "hosta",
-		Nodes: []agent.NodeView{{ID: "hosta", Address: "10.99.0.11:7400", Role: "db", Suffrage: "voter", Reachable: true, RaftState: "Leader", Healthy: true, CheckClass: "ok", Holding: true, LastContact: now}},
+		Nodes:   []agent.NodeView{{ID: "hosta", Address: "10.99.0.11:7400", Role: "db", Suffrage: "voter", Reachable: true, RaftState: "Leader", Healthy: true, CheckClass: "ok", Holding: true, LastContact: now}},
 		History: []fsm.Event{{Epoch: 1, Op: fsm.OpAcquire, Node: "hosta", By: "hosta", Time: now, Reason: "r"}}}
 	sock := filepath.Join(t.TempDir(), "admin.sock")
 	srv, err := admin.Serve(sock, fakeBackend{st: st, calls: &calls}, hclog.NewNullLogger())
