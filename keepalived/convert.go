@@ -400,6 +400,9 @@ func (c *converter) peers(nodeID, bind string) ([]hblock, error) {
 	group := []Peer{self}
 	byAddr := map[string]string{bind: nodeID}
 	for _, p := range c.opts.Peers {
+		if p.Role == "" {
+			p.Role = config.RoleDB
+		}
 		if p.ID == nodeID {
 			if p.Address != bind || p.Role != c.opts.Role {
 				return nil, usagef("-peer %s=%s,%s is this node, which is %s,%s (from -node-id/-bind/-role or the keepalived file); leave it out or make them agree", p.ID, p.Address, p.Role, bind, c.opts.Role)
@@ -542,13 +545,13 @@ func (c *converter) vip() (hblock, string) {
 	ifItem.key, ifItem.value = "interface", hclString(vipIface)
 	blk.items = append(blk.items, ifItem)
 
+	var addrs []string
+	var notes []string
 	if n := in.Node.Find("virtual_ipaddress"); n == nil || len(in.VIPs) == 0 {
 		c.errorf(in.Node.Pos, "vrrp_instance %s has no virtual_ipaddress: there is no VIP to import", in.Name)
 	} else {
-		c.handled[n] = true
+		notes = append(notes, c.note(n, "vip.addresses: the addresses move together, each as written below"))
 	}
-	var addrs []string
-	var notes []string
 	for _, l := range in.Node.Block {
 		if l.Keyword == "virtual_ipaddress" {
 			for _, a := range l.Block {
@@ -992,7 +995,8 @@ func (c *converter) rest(witness bool) hblock {
 		}
 		switch {
 		case witness:
-			add(s.Node, "not used on a witness: it has no database; the db hosts' configs carry the MySQL check")
+			add(s.Node, "not used on a witness: it has no database, and the db hosts' configs carry the MySQL check")
+			walkBlock("script", s.Node)
 		case c.in != nil && slices.ContainsFunc(c.in.TrackScripts, func(t Track) bool { return t.Name == s.Name }):
 			add(s.Node, "not imported: raftvip has a single health check, the MySQL query (mysql block, from the first tracked script); watch what this script checks with your monitoring, or fold it into mysql.query")
 		case c.in != nil:
@@ -1007,8 +1011,7 @@ func (c *converter) rest(witness bool) hblock {
 			continue
 		}
 		if witness {
-			add(in.Node, "not used on a witness: it holds no VIP; the db hosts' configs carry the VIP and VRRP settings")
-			continue
+			add(in.Node, "not used on a witness: it holds no VIP, and the db hosts' configs carry the VIP and VRRP settings")
 		}
 		walkBlock("instance", in.Node)
 		if n := in.Node.Find("authentication"); n != nil {
@@ -1040,7 +1043,7 @@ const noNotify = "not supported yet: raftvip runs no notify scripts; state chang
 func explain(ctx string, n *Node, witness bool) string {
 	kw := n.Keyword
 	if witness && ctx != "top" && ctx != "global" {
-		return "not used on a witness"
+		return "not used on a witness (it holds no VIP and has no database)"
 	}
 	switch ctx {
 	case "global":

@@ -251,6 +251,12 @@ func decomment(line string) (text string, offsets []int, ok bool) {
 // implement.
 func (p *parser) line(text string, offsets []int, pos Pos, chain []string) {
 	for len(text) > 0 {
+		// keepalived looks for an include before splitting at braces, so
+		// "include x/{a,b}.conf" is an include with a brace pattern.
+		if toks := tokenize(text, offsets, pos); len(toks) == 2 && isInclude(toks[0].text) {
+			p.include(toks[1], chain)
+			return
+		}
 		// Find the first brace outside quotes.
 		cut, quote := -1, false
 		for i := 0; i < len(text) && cut < 0; i++ {
@@ -317,13 +323,8 @@ func isSpace(c byte) bool {
 func (p *parser) statement(toks []token, pos Pos, chain []string) {
 	first := toks[0]
 	switch {
-	case first.text == "include" || first.text == "includea" || first.text == "includer" ||
-		first.text == "includem" || first.text == "includew" || first.text == "includeb":
-		if len(toks) != 2 {
-			p.errorf(first.pos, "%s takes exactly one file name or pattern, got %d", first.text, len(toks)-1)
-			return
-		}
-		p.include(toks[1], chain)
+	case isInclude(first.text):
+		p.errorf(first.pos, "%s must stand alone on its line with exactly one file name or pattern", first.text)
 		return
 	case strings.HasPrefix(first.text, "$") && strings.Contains(toks[0].text+" "+joinTexts(toks[1:]), "="):
 		p.errorf(first.pos, "parameter definitions ($NAME=...) are not supported by import-keepalived; expand them by hand (keepalived -t shows the result) and import again")
@@ -336,6 +337,14 @@ func (p *parser) statement(toks []token, pos Pos, chain []string) {
 		return
 	}
 	p.segs = append(p.segs, segment{toks: toks, pos: first.pos})
+}
+
+func isInclude(word string) bool {
+	switch word {
+	case "include", "includea", "includer", "includem", "includew", "includeb":
+		return true
+	}
+	return false
 }
 
 func joinTexts(toks []token) string {
