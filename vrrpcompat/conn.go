@@ -233,10 +233,15 @@ func (c *Conn) Source() (netip.Addr, error) {
 }
 
 func (c *Conn) noteSource(ip netip.Addr) {
-	if ip != c.lastSrc {
-		c.log.Info("VRRP source address", "interface", c.cfg.Interface, "source", ip, "previous", c.lastSrc)
-		c.lastSrc = ip
+	if ip == c.lastSrc {
+		return
 	}
+	if c.lastSrc.IsValid() {
+		c.log.Warn("VRRP source address changed", "interface", c.cfg.Interface, "source", ip, "previous", c.lastSrc)
+	} else {
+		c.log.Info("VRRP source address", "interface", c.cfg.Interface, "source", ip)
+	}
+	c.lastSrc = ip
 }
 
 // destinations are the unicast peers, or the multicast group.

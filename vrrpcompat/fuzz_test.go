@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // decodeErrors are all the errors Decode may return (wrapped).
@@ -186,4 +187,34 @@ func readFuzzSeeds(t *testing.T, dir string) []fuzzSeed {
 		out = append(out, s)
 	}
 	return out
+}
+
+// FuzzInspect feeds arbitrary datagrams to the receive path behind the
+// socket (IPv4 header, Decode, Check). It must never panic, and whatever
+// it accepts must be a valid advert for the expectation.
+func FuzzInspect(f *testing.F) {
+	for _, p := range []string{"testdata/v2-multicast-pass.pcap", "testdata/v3-multicast-2vips.pcap"} {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		// Skip the pcap global and record headers and the Ethernet header.
+		f.Add(b[24+16+14:], false)
+	}
+	f.Add([]byte{0x45, 0, 0, 20}, true)
+	want2 := ExpectFor(seedV2, false)
+	want3 := ExpectFor(Advert{Version: 3, VRID: 51, Interval: time.Second, Addresses: []netip.Addr{vip1, vip2}}, false)
+	f.Fuzz(func(t *testing.T, pkt []byte, unicast bool) {
+		for _, want := range []Expect{want2, want3} {
+			want.Unicast = unicast
+			r, err := inspect(pkt, want)
+			if err != nil {
+				_ = ReasonOf(err)
+				continue
+			}
+			if r.Advert.VRID != want.VRID || r.Advert.Version != want.Version || (!unicast && r.TTL != TTL) {
+				t.Fatalf("accepted %+v for %+v", r, want)
+			}
+		}
+	})
 }
