@@ -565,6 +565,10 @@ func (c *converter) vip() (hblock, string) {
 			c.errorf(v.Pos, "virtual_ipaddress %s is IPv6; raftvip supports IPv4 VIPs only (they are announced with gratuitous ARP)", v.Prefix)
 			continue
 		}
+		if msg := badVIP(v.Prefix); msg != "" {
+			c.errorf(v.Pos, "virtual_ipaddress %s %s, which raftvip refuses as a VIP", v.Prefix, msg)
+			continue
+		}
 		addrs = append(addrs, v.Prefix.String())
 		var what []string
 		if !v.HasPrefix {
@@ -614,6 +618,26 @@ func (c *converter) vip() (hblock, string) {
 		}
 	}
 	return blk, vipIface
+}
+
+// badVIP says why an IPv4 prefix cannot be a raftvip VIP (the rules of
+// config's vip.addresses), or "" when it can; checked here so the error
+// points at the keepalived line rather than at the generated file.
+func badVIP(p netip.Prefix) string {
+	a := p.Addr()
+	switch {
+	case a.IsUnspecified() || a.IsLoopback() || a.IsMulticast() || a == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
+		return "is an unspecified, loopback, multicast or broadcast address"
+	case p.Bits() <= 30 && a == p.Masked().Addr():
+		return "is the network address of " + p.Masked().String()
+	case p.Bits() <= 30:
+		b := a.As4()
+		n := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+		if host := ^uint32(0) >> p.Bits(); n&host == host {
+			return "is the broadcast address of " + p.Masked().String()
+		}
+	}
+	return ""
 }
 
 // vipLine is a virtual_ipaddress line as written.
