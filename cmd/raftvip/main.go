@@ -32,14 +32,15 @@ type command struct {
 }
 
 var commands = map[string]command{
-	"agent":       {runAgent, "run the daemon: raftvip agent -config FILE"},
-	"validate":    {runValidate, "check a config: raftvip validate -config FILE"},
-	"status":      {runStatus, "show leader, VIP holder, nodes and recent epochs"},
-	"version":     {runVersion, "print the version"},
-	"peers":       {runPeers, "list, add or remove members: raftvip peers [list|add|remove]"},
-	"history":     {runHistory, "the VIP's epoch log: raftvip history [-n N]"},
-	"switchover":  {runSwitchover, "planned move of the VIP: raftvip switchover [-to NODE]"},
-	"maintenance": {runMaintenance, "stop automatic moves: raftvip maintenance on|off -reason TEXT"},
+	"agent":             {runAgent, "run the daemon: raftvip agent -config FILE"},
+	"validate":          {runValidate, "check a config: raftvip validate -config FILE"},
+	"status":            {runStatus, "show leader, VIP holder, nodes and recent epochs"},
+	"version":           {runVersion, "print the version"},
+	"peers":             {runPeers, "list, add or remove members: raftvip peers [list|add|remove]"},
+	"history":           {runHistory, "the VIP's epoch log: raftvip history [-n N]"},
+	"switchover":        {runSwitchover, "planned move of the VIP: raftvip switchover [-to NODE]"},
+	"import-keepalived": {runImport, "write the raftvip config for a keepalived.conf: raftvip import-keepalived [flags] FILE"},
+	"maintenance":       {runMaintenance, "stop automatic moves: raftvip maintenance on|off -reason TEXT"},
 }
 
 func usage(w io.Writer) {
@@ -51,7 +52,7 @@ func usage(w io.Writer) {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		fmt.Fprintf(w, "  %-12s %s\n", n, commands[n].summary)
+		fmt.Fprintf(w, "  %-18s %s\n", n, commands[n].summary)
 	}
 	fmt.Fprintln(w, "\nrun 'raftvip SUBCOMMAND -h' for its flags")
 }
