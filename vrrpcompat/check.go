@@ -181,3 +181,16 @@ func addrList(as []netip.Addr) string {
 	}
 	return "[" + strings.Join(s, " ") + "]"
 }
+
+// String describes e for logs without its password.
+func (e Expect) String() string {
+	mode := "multicast"
+	if e.Unicast {
+		mode = "unicast"
+	}
+	return fmt.Sprintf("VRRPv%d vrid %d interval %s%s addresses %s %s",
+		e.Version, e.VRID, e.Interval, authWord(e.Version, e.AuthType), addrList(e.Addresses), mode)
+}
+
+// GoString is String, so that %#v does not print the password either.
+func (e Expect) GoString() string { return e.String() }

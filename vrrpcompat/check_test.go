@@ -2,6 +2,7 @@ package vrrpcompat
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
 	"reflect"
 	"strings"
@@ -105,6 +106,18 @@ func TestCheckErrorHidesPassword(t *testing.T) {
 	}
 	if s := err.Error(); strings.Contains(s, "guessme") || strings.Contains(s, "1111") {
 		t.Errorf("error shows a password: %s", s)
+	}
+}
+
+func TestExpectStringHidesPassword(t *testing.T) {
+	e := ExpectFor(Advert{Version: 2, VRID: 51, Interval: time.Second, AuthType: AuthPass, AuthData: AuthData("s3cr3tpw"), Addresses: []netip.Addr{vip1}}, true)
+	for _, s := range []string{e.String(), fmt.Sprintf("%v", e), fmt.Sprintf("%+v", e), fmt.Sprintf("%#v", e)} {
+		if strings.Contains(s, "s3cr3t") || strings.Contains(s, "115 51") {
+			t.Errorf("expectation printed with its password: %s", s)
+		}
+		if s != "VRRPv2 vrid 51 interval 1s auth pass addresses [10.99.0.10] unicast" {
+			t.Errorf("expectation printed as %q", s)
+		}
 	}
 }
 

@@ -266,19 +266,23 @@ func checksum(initial uint32, b []byte) uint16 {
 // String describes a for logs. It never shows the authentication data: for
 // AuthPass that is the password in clear.
 func (a Advert) String() string {
-	auth := ""
-	if a.Version == 2 {
-		switch a.AuthType {
-		case AuthNone:
-			auth = " auth none"
-		case AuthPass:
-			auth = " auth pass"
-		default:
-			auth = fmt.Sprintf(" auth type %d", a.AuthType)
-		}
-	}
 	return fmt.Sprintf("VRRPv%d vrid %d priority %d interval %s%s addresses %s",
-		a.Version, a.VRID, a.Priority, a.Interval, auth, addrList(a.Addresses))
+		a.Version, a.VRID, a.Priority, a.Interval, authWord(a.Version, a.AuthType), addrList(a.Addresses))
+}
+
+// authWord names the authentication of a version 2 message for logs.
+func authWord(version int, authType uint8) string {
+	if version != 2 {
+		return ""
+	}
+	switch authType {
+	case AuthNone:
+		return " auth none"
+	case AuthPass:
+		return " auth pass"
+	default:
+		return fmt.Sprintf(" auth type %d", authType)
+	}
 }
 
 // GoString is String, so that %#v does not print the password either.

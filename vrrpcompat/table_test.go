@@ -64,6 +64,19 @@ func TestTableOutranking(t *testing.T) {
 	}
 }
 
+// A router whose advert differs from our configuration still counts: it
+// claims the VRID and probably holds its addresses.
+func TestTableMismatchedRouterStillOutranks(t *testing.T) {
+	tab := NewTable(250)
+	a := advert(255)
+	a.Addresses = []netip.Addr{vip2}
+	tab.Observe(t0, kaA, a, []Mismatch{{Field: "addresses", Theirs: "[10.99.0.20]", Ours: "[10.99.0.10]"}})
+	r, ok := tab.Outranking(t0, ourAddr)
+	if !ok || r.Source != kaA || len(r.Mismatches) != 1 {
+		t.Errorf("Outranking = %+v, %v; want the mismatched router at 255", r, ok)
+	}
+}
+
 func TestTableEqualPriorityAddressTieBreak(t *testing.T) {
 	tab := NewTable(101)
 	tab.Observe(t0, kaA, advert(101), nil) // .11 < .12: we win
