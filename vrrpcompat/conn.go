@@ -141,10 +141,11 @@ func (c *Conn) setup(ifi *net.Interface) error {
 	c.raw = raw
 	// With IP_HDRINCL the header we build carries TTL 255 and TOS 0xc0;
 	// the socket options say the same for anything the kernel adds.
-	steps := []struct {
+	type option struct {
 		what string
-		err  func() error
-	}{
+		set  func() error
+	}
+	opts := []option{
 		{"multicast interface", func() error { return raw.SetMulticastInterface(ifi) }},
 		{"multicast TTL", func() error { return raw.SetMulticastTTL(TTL) }},
 		{"multicast loopback off", func() error { return raw.SetMulticastLoopback(false) }},
@@ -152,16 +153,13 @@ func (c *Conn) setup(ifi *net.Interface) error {
 		{"TOS", func() error { return raw.SetTOS(TOS) }},
 	}
 	if !c.Unicast() {
-		steps = append(steps, struct {
-			what string
-			err  func() error
-		}{"join 224.0.0.18", func() error {
+		opts = append(opts, option{"join 224.0.0.18", func() error {
 			return raw.JoinGroup(ifi, &net.IPAddr{IP: net.IP(MulticastGroup.AsSlice())})
 		}})
 	}
-	for _, s := range steps {
-		if err := s.err(); err != nil {
-			return fmt.Errorf("%s: %w", s.what, err)
+	for _, o := range opts {
+		if err := o.set(); err != nil {
+			return fmt.Errorf("%s: %w", o.what, err)
 		}
 	}
 	return nil
