@@ -52,9 +52,12 @@ const (
 	Wait
 	// Transfer: hand Raft leadership to Target.
 	Transfer
+	// Advertise: send a VRRP advert (without holding the VIP) so a
+	// lower-priority foreign master (keepalived) yields before we add it.
+	Advertise
 )
 
-var actionNames = [...]string{"none", "acquire", "renew", "release", "drop", "record-release", "fence", "expire-fence", "wait", "transfer"}
+var actionNames = [...]string{"none", "acquire", "renew", "release", "drop", "record-release", "fence", "expire-fence", "wait", "transfer", "advertise"}
 
 func (a Action) String() string {
 	if int(a) < len(actionNames) {
@@ -102,6 +105,14 @@ type Input struct {
 	Maintenance bool
 	// SwitchoverTo is an operator's planned move in progress on this leader.
 	SwitchoverTo string
+
+	// VRRP coexistence (vrrp.mode = active). VRRPBlock, when set, says why
+	// this node may not hold the VIP now: a foreign VRRP master outranks
+	// raftvip, or the listen window after start has not passed. VRRPYield
+	// names a live foreign master that raftvip outranks: it must stop
+	// advertising (become backup) before raftvip adds the VIP.
+	VRRPBlock string
+	VRRPYield string
 }
 
 // Decision is the rule's answer.
@@ -133,6 +144,9 @@ func Decide(in Input) Decision {
 		}
 		if in.Role != fsm.RoleDB {
 			return Decision{Action: Release, Reason: "a witness never holds the VIP"}
+		}
+		if in.VRRPBlock != "" {
+			return Decision{Action: Release, Reason: in.VRRPBlock}
 		}
 		if t := in.SwitchoverTo; t != "" && t != in.Self && eligible(in, t) {
 			return Decision{Action: Release, Target: t, Reason: "switchover to " + t}
@@ -191,6 +205,12 @@ func Decide(in Input) Decision {
 		if canHold(in) {
 			if p := preemptTarget(in); p != "" && !in.TransferBackoff {
 				return Decision{Action: Transfer, Target: p, Reason: "preempt: preferred node " + p + " is healthy"}
+			}
+			if in.VRRPBlock != "" {
+				return Decision{Action: None, Reason: in.VRRPBlock}
+			}
+			if in.VRRPYield != "" {
+				return Decision{Action: Advertise, Target: in.VRRPYield, Reason: "VRRP master " + in.VRRPYield + " has a lower priority: advertising until it yields"}
 			}
 			return Decision{Action: Acquire, Reason: "leader, db, mysql healthy, VIP free"}
 		}

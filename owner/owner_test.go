@@ -261,3 +261,31 @@ func TestMaintenanceAndSwitchover(t *testing.T) {
 		})
 	}
 }
+
+func TestVRRPCoexistence(t *testing.T) {
+	cases := []struct {
+		name string
+		mod  func(*Input)
+		want Action
+	}{
+		{"foreign master outranks: holder releases", func(in *Input) {
+			in.State.Holder, in.Holding, in.VRRPBlock = "hosta", true, "VRRP master 10.99.0.21 (priority 255) outranks raftvip (250)"
+		}, Release},
+		{"foreign master outranks: free VIP stays free", func(in *Input) { in.VRRPBlock = "outranked" }, None},
+		{"listen window not over: no acquire", func(in *Input) { in.VRRPBlock = "listening for VRRP masters" }, None},
+		{"lower foreign master live: advertise first", func(in *Input) { in.VRRPYield = "10.99.0.21" }, Advertise},
+		{"lower master gone: acquire", func(in *Input) {}, Acquire},
+		{"outranked even in maintenance: release", func(in *Input) {
+			in.State.Holder, in.Holding, in.Maintenance, in.VRRPBlock = "hosta", true, true, "outranked"
+		}, Release},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			in := base()
+			tc.mod(&in)
+			if d := Decide(in); d.Action != tc.want {
+				t.Fatalf("Decide = %v (%s), want %v", d.Action, d.Reason, tc.want)
+			}
+		})
+	}
+}
