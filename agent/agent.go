@@ -19,6 +19,7 @@ import (
 	"github.com/raftvip/raftvip/mysqlcheck"
 	"github.com/raftvip/raftvip/owner"
 	"github.com/raftvip/raftvip/vip"
+	"github.com/raftvip/raftvip/vrrpcompat"
 )
 
 // Health is what the agent needs of a MySQL checker (mysqlcheck.Checker).
@@ -77,7 +78,28 @@ type Options struct {
 	Tick time.Duration
 
 	Version string
+
+	// VRRPMode is config vrrp.mode: "off", "observe" (listen and report;
+	// the VIP is never touched) or "active".
+	VRRPMode string
 }
+
+// VRRP is what the agent needs of vrrpcompat.Speaker.
+type VRRP interface {
+	Block(now time.Time) string
+	Yield(now time.Time) string
+	Send() error
+	SendRelease() error
+	Interval() time.Duration
+	Status(now time.Time) vrrpcompat.SpeakerStatus
+}
+
+// VRRP modes.
+const (
+	VRRPOff     = "off"
+	VRRPObserve = "observe"
+	VRRPActive  = "active"
+)
 
 // FenceWait is how long a leader that won an election must wait before the
 // previous holder's kernel lease has surely run out: the holder's last proof
@@ -122,7 +144,19 @@ type Agent struct {
 	stopped          bool
 	lastDecisionTime time.Time
 	switchover       *switchoverState
+	vrrp             VRRP
+	lastAdvert       time.Time
 }
+
+// SetVRRP attaches the VRRP speaker (vrrp.mode observe or active); call
+// before Run.
+func (a *Agent) SetVRRP(v VRRP) {
+	a.mu.Lock()
+	a.vrrp = v
+	a.mu.Unlock()
+}
+
+func (a *Agent) observing() bool { return a.opt.VRRPMode == VRRPObserve }
 
 // New builds an agent. addr, ann and health are nil on a witness.
 func New(opt Options, r Raft, f *fsm.FSM, addr vip.Addresser, ann vip.Announcer, health Health, log hclog.Logger) *Agent {
@@ -222,6 +256,13 @@ func (a *Agent) step(ctx context.Context) time.Time {
 		a.observeLeadership()
 		in := a.input()
 		d := owner.Decide(in)
+		if a.observing() && touchesVIP(d.Action) {
+			// Step one of a migration: keepalived still owns the VIP;
+			// say what raftvip would do and do nothing.
+			d.Reason = "observe mode, VIP untouched: would " + d.Action.String() + ": " + d.Reason
+			a.noteDecision(d)
+			break
+		}
 		a.noteDecision(d)
 		again, at := a.execute(ctx, in, d)
 		wakeAt = at
@@ -289,6 +330,10 @@ func (a *Agent) input() owner.Input {
 	h := a.localHealth()
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	var block, yield string
+	if a.vrrp != nil {
+		block, yield = a.vrrp.Block(now), a.vrrp.Yield(now)
+	}
 	return owner.Input{
 		Self: a.opt.NodeID, Role: a.opt.Role,
 		Leader: a.leaderReady && a.raft.IsLeader(), LeaderSince: a.leaderSince, Now: now,
@@ -301,6 +346,8 @@ func (a *Agent) input() owner.Input {
 		Unreachable:     a.raft.Unreachable(),
 		Maintenance:     st.Maintenance.On,
 		SwitchoverTo:    a.switchoverTarget(now),
+		VRRPBlock:       block,
+		VRRPYield:       yield,
 	}
 }
 
@@ -310,6 +357,14 @@ func (a *Agent) switchoverTarget(now time.Time) string {
 		return ""
 	}
 	return a.switchover.to
+}
+
+func touchesVIP(act owner.Action) bool {
+	switch act {
+	case owner.Acquire, owner.Renew, owner.Release, owner.Drop, owner.Advertise:
+		return true
+	}
+	return false
 }
 
 func (a *Agent) noteDecision(d owner.Decision) {
@@ -402,6 +457,23 @@ func (a *Agent) execute(ctx context.Context, in owner.Input, d owner.Decision) (
 	case owner.Transfer:
 		a.transfer(d)
 		return true, time.Time{}
+
+	case owner.Advertise:
+		// Make a weaker VRRP master hear us, then look again shortly.
+		now := a.now()
+		a.mu.Lock()
+		due := now.Sub(a.lastAdvert) >= 200*time.Millisecond
+		if due {
+			a.lastAdvert = now
+		}
+		v := a.vrrp
+		a.mu.Unlock()
+		if due && v != nil {
+			if err := v.Send(); err != nil {
+				a.log.Warn("VRRP advert failed", "error", err)
+			}
+		}
+		return false, now.Add(200 * time.Millisecond)
 	}
 	return false, time.Time{}
 }
@@ -441,8 +513,28 @@ func (a *Agent) acquire(ctx context.Context, in owner.Input, d owner.Decision) b
 
 func (a *Agent) startAnnouncing(ctx context.Context) {
 	a.mu.Lock()
-	ann, refresh := a.ann, a.opt.GARPRefresh
+	ann, refresh, v := a.ann, a.opt.GARPRefresh, a.vrrp
 	a.mu.Unlock()
+	if v != nil && a.opt.VRRPMode == VRRPActive {
+		// While holding, advertise like a VRRP master so keepalived peers
+		// stay backup.
+		a.announceWG.Add(1)
+		go func() {
+			defer a.announceWG.Done()
+			t := time.NewTicker(v.Interval())
+			defer t.Stop()
+			for {
+				if err := v.Send(); err != nil {
+					a.log.Warn("VRRP advert failed", "error", err)
+				}
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+				}
+			}
+		}()
+	}
 	if ann == nil {
 		return
 	}
@@ -478,6 +570,22 @@ func (a *Agent) stopAnnouncing() {
 	if cancel != nil {
 		cancel()
 	}
+}
+
+// giveUpVRRP tells VRRP backups at once that we gave the VIP up (priority
+// 0), so keepalived takes over after its skew time, not 3 intervals.
+func (a *Agent) giveUpVRRP() {
+	a.mu.Lock()
+	v := a.vrrp
+	a.mu.Unlock()
+	if v == nil || a.opt.VRRPMode != VRRPActive {
+		return
+	}
+	if err := v.SendRelease(); err != nil {
+		a.log.Warn("VRRP priority-0 advert failed", "error", err)
+		return
+	}
+	a.log.Info("sent VRRP priority-0 advert (giving up mastership)")
 }
 
 // renew proves leadership with a quorum, then extends the VIP's lifetime.
@@ -516,6 +624,7 @@ func (a *Agent) release(st fsm.State, d owner.Decision) {
 		a.log.Error("could not remove the VIP; not recording a release", "error", err)
 		return
 	}
+	a.giveUpVRRP()
 	a.mu.Lock()
 	a.holding = false
 	var detection time.Duration
@@ -545,6 +654,7 @@ func (a *Agent) drop(reason string) {
 			return
 		}
 	}
+	a.giveUpVRRP()
 	a.mu.Lock()
 	a.holding = false
 	a.mu.Unlock()
@@ -629,11 +739,18 @@ func (a *Agent) Shutdown(ctx context.Context) {
 	a.mu.Unlock()
 	a.stopAnnouncing()
 	released := true
+	if a.observing() {
+		// keepalived owns the VIP in observe mode: leave it alone.
+		a.addr = nil
+	}
 	if a.addr != nil {
 		if err := a.addr.Release(); err != nil {
 			released = false
 			a.log.Error("shutdown: could not remove the VIP (its kernel lease will expire)", "error", err)
 		}
+	}
+	if holding && released {
+		a.giveUpVRRP()
 	}
 	a.mu.Lock()
 	a.holding = false

@@ -78,6 +78,7 @@ type node struct {
 	done     chan struct{}
 	dir      string
 	bolt     *raftboltdb.BoltStore
+	vrrp     VRRP
 }
 
 type testCluster struct {
@@ -89,6 +90,7 @@ type testCluster struct {
 	log   hclog.Logger
 	logs  *strings.Builder
 	logMu *sync.Mutex
+	tune  func(*node, *Options)
 }
 
 type lockedWriter struct {
@@ -104,8 +106,14 @@ func (w lockedWriter) Write(p []byte) (int, error) {
 
 func newTestCluster(t *testing.T, persistent bool) *testCluster {
 	t.Helper()
+	return newTestClusterWith(t, persistent, nil)
+}
+
+// newTestClusterWith lets a test adjust each node's options before start.
+func newTestClusterWith(t *testing.T, persistent bool, tune func(*node, *Options)) *testCluster {
+	t.Helper()
 	tc := &testCluster{t: t, tl: viptest.NewTimeline(), rpc: cluster.NewInmemRPC(), nodes: map[string]*node{},
-		logs: &strings.Builder{}, logMu: &sync.Mutex{}}
+		logs: &strings.Builder{}, logMu: &sync.Mutex{}, tune: tune}
 	tc.log = hclog.New(&hclog.LoggerOptions{Level: hclog.Debug, Output: lockedWriter{tc.logMu, tc.logs}, TimeFormat: "15:04:05.000"})
 	for _, p := range []Peer{{"hosta", "hosta", fsm.RoleDB}, {"hostb", "hostb", fsm.RoleDB}, {"witness", "witness", fsm.RoleWitness}} {
 		tc.peers = append(tc.peers, p)
@@ -181,10 +189,16 @@ func (tc *testCluster) start(n *node) {
 	n.cl = cl
 	opt := Options{NodeID: n.id, Role: n.role, Peers: tc.peers, Lease: testLease,
 		HeartbeatTimeout: testTiming.HeartbeatTimeout, Tick: 20 * time.Millisecond}
+	if tc.tune != nil {
+		tc.tune(n, &opt)
+	}
 	if n.role == fsm.RoleDB {
 		n.agent = New(opt, cl, n.fsm, tc.tl.Addresser(n.id), tc.tl.Announcer(n.id), n.health, log)
 	} else {
 		n.agent = New(opt, cl, n.fsm, nil, nil, nil, log)
+	}
+	if n.vrrp != nil {
+		n.agent.SetVRRP(n.vrrp)
 	}
 	tc.rpc.Register(string(n.addr), n.agent.HandleRPC)
 	ctx, cancel := context.WithCancel(context.Background())

@@ -11,6 +11,7 @@ import (
 
 	"github.com/raftvip/raftvip/cluster"
 	"github.com/raftvip/raftvip/fsm"
+	"github.com/raftvip/raftvip/vrrpcompat"
 )
 
 // NodeStatus is what one node says about itself (answered over RPC for
@@ -67,6 +68,10 @@ type Status struct {
 	Warnings []string    `json:"warnings,omitempty"`
 	// Maintenance is the cluster-wide maintenance switch.
 	Maintenance fsm.Maintenance `json:"maintenance"`
+	// VRRPMode and VRRP are the answering node's VRRP view: foreign
+	// routers it hears (keepalived), who is master on the wire, counters.
+	VRRPMode string                    `json:"vrrp_mode"`
+	VRRP     *vrrpcompat.SpeakerStatus `json:"vrrp,omitempty"`
 }
 
 // Self returns this node's own status.
@@ -127,7 +132,18 @@ func (a *Agent) ClusterStatus(ctx context.Context, historyN int) Status {
 	st := a.fsm.State()
 	lid, _ := a.raft.Leader()
 	out := Status{Node: a.opt.NodeID, Time: a.now(), Leader: lid, Term: a.raft.Term(),
-		Holder: st.Holder, Epoch: st.Epoch, Fence: st.Fence, History: st.LastEvents(historyN), Maintenance: st.Maintenance}
+		Holder: st.Holder, Epoch: st.Epoch, Fence: st.Fence, History: st.LastEvents(historyN), Maintenance: st.Maintenance,
+		VRRPMode: a.opt.VRRPMode}
+	a.mu.Lock()
+	v := a.vrrp
+	a.mu.Unlock()
+	if v != nil {
+		vs := v.Status(a.now())
+		out.VRRP = &vs
+	}
+	if out.VRRPMode == "" {
+		out.VRRPMode = VRRPOff
+	}
 	suffrage := map[string]string{}
 	if servers, err := a.raft.Servers(); err == nil {
 		for _, s := range servers {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"os/signal"
 	"sync/atomic"
@@ -18,6 +19,7 @@ import (
 	"github.com/raftvip/raftvip/fsm"
 	"github.com/raftvip/raftvip/mysqlcheck"
 	"github.com/raftvip/raftvip/vip"
+	"github.com/raftvip/raftvip/vrrpcompat"
 )
 
 // shutdownBudget: SIGTERM to exit must stay under 5 s; the VIP goes first.
@@ -73,12 +75,17 @@ func serveAgent(ctx context.Context, cfg *config.Config, log hclog.Logger, join 
 			return err
 		}
 		// Whatever a crashed predecessor left is not ours: we hold nothing
-		// until the cluster says so.
-		if held, _ := nl.Held(); held {
-			log.Warn("removing a VIP left on the interface (crash leftover)", "interface", vc.Interface)
-		}
-		if err := nl.Release(); err != nil {
-			return fmt.Errorf("remove leftover VIP: %w", err)
+		// until the cluster says so. In VRRP observe mode keepalived owns
+		// the VIP on this host: leave it alone.
+		if cfg.VRRP.Mode == config.VRRPObserve {
+			log.Info("VRRP observe mode: the VIP is never touched by this agent")
+		} else {
+			if held, _ := nl.Held(); held {
+				log.Warn("removing a VIP left on the interface (crash leftover)", "interface", vc.Interface)
+			}
+			if err := nl.Release(); err != nil {
+				return fmt.Errorf("remove leftover VIP: %w", err)
+			}
 		}
 		addr = nl
 		if vc.GARPCount > 0 {
@@ -131,12 +138,28 @@ func serveAgent(ctx context.Context, cfg *config.Config, log hclog.Logger, join 
 
 	opt := agent.Options{NodeID: cfg.NodeID, Role: cfg.Role, Peers: apeers, Lease: lease, GARPRefresh: refresh,
 		Preempt: cfg.Failover.Preempt, Preferred: cfg.Failover.Preferred,
-		HeartbeatTimeout: cfg.Raft.HeartbeatTimeout, Version: version}
+		HeartbeatTimeout: cfg.Raft.HeartbeatTimeout, Version: version, VRRPMode: cfg.VRRP.Mode}
 	var health agent.Health
 	if checker != nil {
 		health = checker
 	}
 	a := agent.New(opt, cl, f, addr, ann, health, log)
+	if cfg.Role == config.RoleDB && cfg.VRRP.Mode != config.VRRPOff {
+		sp, err := openVRRP(cfg, log)
+		if err != nil {
+			cl.Close()
+			return err
+		}
+		defer sp.Close()
+		go func() {
+			if err := sp.Run(checkCtx); err != nil {
+				log.Error("VRRP receiver stopped", "error", err)
+			}
+		}()
+		a.SetVRRP(sp)
+		log.Info("VRRP coexistence", "mode", cfg.VRRP.Mode, "version", cfg.VRRP.Version, "vrid", cfg.VRRP.VRID,
+			"priority", cfg.VRRP.Priority, "advert_int", cfg.VRRP.AdvertInt, "unicast_peers", len(cfg.VRRP.UnicastPeers), "listen_window", sp.ListenWindow())
+	}
 	ag.Store(a)
 	log.Info("fencing bound", "lease", lease, "heartbeat_timeout", cfg.Raft.HeartbeatTimeout, "fence_wait", opt.FenceWait())
 
@@ -189,4 +212,28 @@ wait:
 	log.Info("stopped", "took", time.Since(start).Round(time.Millisecond))
 	_ = os.Stderr.Sync()
 	return nil
+}
+
+// openVRRP builds the VRRP speaker from the config: our advert carries the
+// same VIP list, interval and password as the keepalived routers (they drop
+// anything else and would become master too).
+func openVRRP(cfg *config.Config, log hclog.Logger) (*vrrpcompat.Speaker, error) {
+	var vips []netip.Addr
+	for _, p := range cfg.VIP.Addresses {
+		vips = append(vips, p.Addr())
+	}
+	ours := vrrpcompat.Advert{Version: cfg.VRRP.Version, VRID: cfg.VRRP.VRID, Priority: cfg.VRRP.Priority,
+		Interval: cfg.VRRP.AdvertInt, Addresses: vips}
+	if cfg.VRRP.AuthPass != "" {
+		ours.AuthType, ours.AuthData = vrrpcompat.AuthPass, vrrpcompat.AuthData(cfg.VRRP.AuthPass)
+	}
+	var own []netip.Addr
+	for _, p := range cfg.Peers {
+		if ap, err := netip.ParseAddrPort(p.Address); err == nil {
+			own = append(own, ap.Addr())
+		}
+	}
+	return vrrpcompat.NewSpeaker(vrrpcompat.SpeakerConfig{
+		Conn: vrrpcompat.Config{Interface: cfg.VRRP.Interface, Peers: cfg.VRRP.UnicastPeers, Exclude: vips, Logger: log},
+		Ours: ours, Own: own})
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -133,6 +134,38 @@ func printStatus(w io.Writer, st agent.Status) {
 	}
 	tw.Flush()
 
+	if st.VRRP != nil {
+		v := st.VRRP
+		cast := "multicast"
+		if v.Unicast {
+			cast = "unicast"
+		}
+		fmt.Fprintf(w, "\nVRRP (%s mode, seen from %s): VRRPv%d VRID %d on %s, %s, raftvip priority %d; adverts sent %d, priority-0 %d\n",
+			st.VRRPMode, st.Node, v.Version, v.VRID, v.Interface, cast, v.Priority, v.Sent, v.Released)
+		if v.Master != nil {
+			fmt.Fprintf(w, "master on the wire: %s (priority %d)\n", v.Master.Source, v.Master.Priority)
+		} else {
+			fmt.Fprintln(w, "master on the wire: none besides raftvip")
+		}
+		if len(v.Routers) > 0 {
+			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "SOURCE\tVERSION\tPRIORITY\tINTERVAL\tVIPS\tLAST SEEN\tLIVE\tMISMATCHES")
+			for _, r := range v.Routers {
+				var vips []string
+				for _, a := range r.Addresses {
+					vips = append(vips, a.String())
+				}
+				fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%s\t%t\t%s\n", r.Source, r.Version, r.Priority, r.Interval, strings.Join(vips, ","), ago(st.Time, r.LastSeen), r.Live, strings.Join(r.Mismatches, "; "))
+			}
+			tw.Flush()
+		}
+		var drops []string
+		for reason, n := range v.Stats.Dropped {
+			drops = append(drops, fmt.Sprintf("%s=%d", reason, n))
+		}
+		sort.Strings(drops)
+		fmt.Fprintf(w, "adverts accepted %d, dropped %s\n", v.Stats.Accepted, strings.Join(append(drops, ""), " "))
+	}
 	if len(st.History) > 0 {
 		fmt.Fprintln(w, "\nrecent epochs:")
 		printHistory(w, st)
