@@ -22,7 +22,13 @@ deps:
 test: lint build
 	@if [ "$$(id -u)" -eq 0 ]; then $(MAKE) --no-print-directory deps; fi
 	$(GO) test -race -count=1 ./...
+	$(MAKE) --no-print-directory fuzz
 	RAFTVIP_BIN=$(CURDIR)/$(BIN)/raftvip $(GO) test -count=1 -timeout 15m -v ./internal/lab/...
+
+# A short fuzz run of the VRRP decoder (packets come from the network); the
+# committed seed corpus runs in every plain `go test` too.
+fuzz:
+	$(GO) test -run='^$$' -fuzz='^FuzzDecode$$' -fuzztime=10s -parallel=2 ./vrrpcompat/
 
 lint:
 	@fmt=$$(gofmt -l .); if [ -n "$$fmt" ]; then echo "gofmt needed:"; echo "$$fmt"; exit 1; fi
