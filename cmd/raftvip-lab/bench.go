@@ -22,6 +22,7 @@ func cmdBench(ctx context.Context, args []string) error {
 	faults := fs.String("faults", "mysql-killed,mysql-hung,cable-pulled,isolated", "faults to inject, comma-separated")
 	prefix := fs.String("prefix", "", "namespace prefix (default rvlab<pid>)")
 	logLevel := fs.String("log-level", "warn", "lab log level")
+	keep := fs.Bool("keep", false, "keep the lab directory (configs, agent and keepalived logs) afterwards")
 	fs.Parse(args)
 	if err := requireRoot(); err != nil {
 		return err
@@ -57,7 +58,7 @@ func cmdBench(ctx context.Context, args []string) error {
 	command := strings.Join(append([]string{os.Args[0]}, os.Args[1:]...), " ")
 	fmt.Printf("bench: %d trial(s) x %d fault(s) x %d system(s); this takes a while (Ctrl-C stops and tears down)\n",
 		opts.Trials, len(opts.Faults), len(opts.Systems))
-	l, err := lab.Up(ctx, lab.Options{Prefix: *prefix, RaftvipBin: *raftvip, Logger: newLogger(*logLevel)})
+	l, err := lab.Up(ctx, lab.Options{Prefix: *prefix, KeepDir: *keep, RaftvipBin: *raftvip, Logger: newLogger(*logLevel)})
 	if err != nil {
 		return err
 	}
@@ -71,6 +72,9 @@ func cmdBench(ctx context.Context, args []string) error {
 		fmt.Println()
 		fmt.Print(res.Markdown())
 		fmt.Printf("\nwrote %s and %s\n", filepath.Join(*out, "results.json"), filepath.Join(*out, "results.md"))
+		if *keep {
+			fmt.Printf("lab files kept in %s\n", l.Dir)
+		}
 	}
 	if err != nil {
 		return err

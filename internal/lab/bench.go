@@ -114,10 +114,15 @@ type TrialResult struct {
 	MaxHolders int `json:"max_holders"`
 	// MaxHoldersConnected excludes the time a pulled cable made one holder
 	// unreachable (equal to MaxHolders for other faults).
-	MaxHoldersConnected int    `json:"max_holders_connected"`
-	ReadsOK             int    `json:"reads_ok"`
-	ReadsFailed         int    `json:"reads_failed"`
-	Error               string `json:"error,omitempty"`
+	MaxHoldersConnected int `json:"max_holders_connected"`
+	// VIPGoneMS and VIPNewMS say when, after the fault, the monitor saw the
+	// VIP leave the old holder and arrive on the other host (0: not seen),
+	// separating the VIP owner's timing from the client's (ARP, retries).
+	VIPGoneMS   float64 `json:"vip_gone_ms,omitempty"`
+	VIPNewMS    float64 `json:"vip_new_ms,omitempty"`
+	ReadsOK     int     `json:"reads_ok"`
+	ReadsFailed int     `json:"reads_failed"`
+	Error       string  `json:"error,omitempty"`
 }
 
 // FaultSummary aggregates the trials of one fault and system.
@@ -233,8 +238,8 @@ func (l *Lab) benchSystem(ctx context.Context, sys System, opts BenchOptions, re
 			}
 			tr := l.runTrial(ctx, sys, f, i, c, opts)
 			res.Results = append(res.Results, tr)
-			line := fmt.Sprintf("   %-10s %-13s #%-2d %s -> %-5s downtime %7.0f ms, max holders %d",
-				sys, f, i, tr.Holder, tr.NewHolder, tr.DowntimeMS, tr.MaxHolders)
+			line := fmt.Sprintf("   %-10s %-13s #%-2d %s -> %-5s downtime %7.0f ms, max holders %d (VIP gone %+.0f ms, on %s %+.0f ms)",
+				sys, f, i, tr.Holder, tr.NewHolder, tr.DowntimeMS, tr.MaxHolders, tr.VIPGoneMS, l.Other(tr.Holder), tr.VIPNewMS)
 			if tr.Error != "" {
 				line += "  ERROR: " + tr.Error
 			}
@@ -368,6 +373,14 @@ func (l *Lab) runTrial(ctx context.Context, sys System, f Fault, n int, c *Clien
 	tr.MaxHoldersConnected = tr.MaxHolders
 	if f == FaultCablePulled {
 		tr.MaxHoldersConnected, _, _ = l.monitor.HolderCountsBetween(connectedFrom, end)
+	}
+	for _, iv := range l.monitor.Intervals() {
+		if iv.Host == holder && !iv.To.IsZero() && iv.To.After(t0) && tr.VIPGoneMS == 0 {
+			tr.VIPGoneMS = ms(iv.To.Sub(t0))
+		}
+		if iv.Host == other && iv.From.After(t0) && tr.VIPNewMS == 0 {
+			tr.VIPNewMS = ms(iv.From.Sub(t0))
+		}
 	}
 	s := c.SummaryBetween(t0, end)
 	tr.ReadsOK, tr.ReadsFailed = s.OK, s.Failed
