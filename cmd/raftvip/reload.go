@@ -39,7 +39,7 @@ func (r *reloader) reload() (applied, refused []string, err error) {
 	fixed := []setting{
 		{"node_id", cur.NodeID, next.NodeID}, {"role", cur.Role, next.Role}, {"data_dir", cur.DataDir, next.DataDir},
 		{"bind", cur.Bind, next.Bind}, {"admin", cur.Admin, next.Admin}, {"peer", cur.Peers, next.Peers},
-		{"raft", cur.Raft, next.Raft},
+		{"raft", cur.Raft, next.Raft}, {"vrrp", cur.VRRP, next.VRRP},
 	}
 	if cur.VIP != nil && next.VIP != nil {
 		fixed = append(fixed,
@@ -99,7 +99,7 @@ func (r *reloader) reload() (applied, refused []string, err error) {
 	// compares against what actually runs.
 	merged := *next
 	merged.NodeID, merged.Role, merged.DataDir, merged.Bind, merged.Admin = cur.NodeID, cur.Role, cur.DataDir, cur.Bind, cur.Admin
-	merged.Peers, merged.Raft, merged.LogJSON = cur.Peers, cur.Raft, cur.LogJSON
+	merged.Peers, merged.Raft, merged.LogJSON, merged.VRRP = cur.Peers, cur.Raft, cur.LogJSON, cur.VRRP
 	if cur.VIP != nil && next.VIP != nil {
 		v := *next.VIP
 		v.Interface, v.Addresses, v.Lease = cur.VIP.Interface, cur.VIP.Addresses, cur.VIP.Lease
