@@ -267,7 +267,10 @@ type Summary struct {
 	ByServer          map[int]int
 }
 
-// SummaryBetween summarizes reads that ended in [from, to].
+// SummaryBetween summarizes the reads sent at or after from that completed
+// by to. Reads sent earlier are left out even if they ended inside the
+// window: a read that started during an outage can time out after service
+// is back, and would blame the window for the outage before it.
 func (c *Client) SummaryBetween(from, to time.Time) Summary {
 	return summarize(c.Reads(), from, to)
 }
@@ -275,7 +278,7 @@ func (c *Client) SummaryBetween(from, to time.Time) Summary {
 func summarize(reads []Read, from, to time.Time) Summary {
 	s := Summary{ByServer: map[int]int{}}
 	for _, r := range reads {
-		if r.End.Before(from) || r.End.After(to) {
+		if r.Start.Before(from) || r.End.After(to) {
 			continue
 		}
 		s.Total++

@@ -117,9 +117,13 @@ func TestDowntime(t *testing.T) {
 }
 
 func TestSummarize(t *testing.T) {
-	s := summarize([]Read{good(0, 5, 1), good(20, 25, 2), bad(40, 340), good(60, 65, 2)}, at(0), at(100))
+	reads := []Read{bad(-250, 50), good(0, 5, 1), good(20, 25, 2), bad(40, 340), good(60, 65, 2)}
+	s := summarize(reads, at(0), at(100))
 	if s.Total != 3 || s.OK != 3 || s.Failed != 0 || s.ByServer[1] != 1 || s.ByServer[2] != 2 {
-		t.Fatalf("%+v (the failed read ended after the window)", s)
+		t.Fatalf("%+v: want the 3 good reads only (one failed read was sent before the window, one ended after it)", s)
+	}
+	if s := summarize(reads, at(-300), at(400)); s.Failed != 2 || s.OK != 3 {
+		t.Fatalf("whole span: %+v", s)
 	}
 }
 
