@@ -226,7 +226,8 @@ func (l *Lab) Close() error {
 
 // Down removes a leftover lab by prefix: it terminates the processes that
 // run inside that lab's namespaces (they were started by a lab) and deletes
-// the namespaces <prefix>-{sw,a,b,w,c,k}. It returns the namespaces removed.
+// the namespaces <prefix>-{sw,a,b,w,c,k}, and its temp directory. It returns
+// what it removed.
 func Down(prefix string) ([]string, error) {
 	if !prefixRE.MatchString(prefix) {
 		return nil, fmt.Errorf("down: prefix %q: want %s", prefix, prefixRE)
@@ -261,7 +262,20 @@ func Down(prefix string) ([]string, error) {
 			}
 		}
 	}
-	return present, deleteNamespaces(present)
+	err := deleteNamespaces(present)
+	// The lab's own temp directory (configs, data, logs) is named after the
+	// prefix; remove it only if it looks like a lab directory.
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), prefix+"-*"))
+	for _, d := range dirs {
+		if _, serr := os.Stat(filepath.Join(d, "mariadb-template")); serr == nil {
+			if rerr := os.RemoveAll(d); rerr != nil {
+				err = errors.Join(err, rerr)
+			} else {
+				present = append(present, d)
+			}
+		}
+	}
+	return present, err
 }
 
 // Host returns a host by short name (a, b, w, c, k) or node id (hosta, …).
