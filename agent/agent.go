@@ -7,6 +7,7 @@ package agent
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -146,6 +147,7 @@ type Agent struct {
 	switchover       *switchoverState
 	vrrp             VRRP
 	lastAdvert       time.Time
+	suspects         map[string]time.Time // peers that failed a probe, until when
 }
 
 // SetVRRP attaches the VRRP speaker (vrrp.mode observe or active); call
@@ -173,7 +175,7 @@ func New(opt Options, r Raft, f *fsm.FSM, addr vip.Addresser, ann vip.Announcer,
 		log = hclog.NewNullLogger()
 	}
 	return &Agent{opt: opt, raft: r, fsm: f, addr: addr, ann: ann, health: health,
-		log: log.Named("agent"), now: time.Now, wake: make(chan struct{}, 1)}
+		log: log.Named("agent"), now: time.Now, wake: make(chan struct{}, 1), suspects: map[string]time.Time{}}
 }
 
 // Wake asks the loop to look again now.
@@ -334,6 +336,14 @@ func (a *Agent) input() owner.Input {
 	if a.vrrp != nil {
 		block, yield = a.vrrp.Block(now), a.vrrp.Yield(now)
 	}
+	unreachable := a.raft.Unreachable()
+	for id, until := range a.suspects {
+		if now.Before(until) {
+			unreachable[id] = true
+		} else {
+			delete(a.suspects, id)
+		}
+	}
 	return owner.Input{
 		Self: a.opt.NodeID, Role: a.opt.Role,
 		Leader: a.leaderReady && a.raft.IsLeader(), LeaderSince: a.leaderSince, Now: now,
@@ -343,7 +353,7 @@ func (a *Agent) input() owner.Input {
 		State:        st, FenceDeadline: deadline, FenceWait: a.opt.FenceWait(),
 		Preempt: a.opt.Preempt, Preferred: a.opt.Preferred,
 		TransferBackoff: now.Before(a.transferBackoff),
-		Unreachable:     a.raft.Unreachable(),
+		Unreachable:     unreachable,
 		Maintenance:     st.Maintenance.On,
 		SwitchoverTo:    a.switchoverTarget(now),
 		VRRPBlock:       block,
@@ -661,8 +671,58 @@ func (a *Agent) drop(reason string) {
 	a.log.Warn("dropped VIP", "reason", reason)
 }
 
+// probeTimeout bounds the liveness probe before a transfer. A peer behind a
+// pulled cable does not refuse connections, it just never answers; without
+// the probe the leader would learn that only from a transfer timeout or
+// Raft's failed heartbeats, seconds later.
+const probeTimeout = 250 * time.Millisecond
+
+// suspectFor is how long a peer that failed a probe is not a transfer target.
+const suspectFor = 3 * time.Second
+
+// probe asks the target for its own status over the cluster RPC: it must
+// answer and say its MySQL is healthy (the FSM's report may be stale).
+func (a *Agent) probe(target string) error {
+	addr := ""
+	if m, ok := a.fsm.State().Members[target]; ok {
+		addr = m.Address
+	}
+	for _, p := range a.opt.Peers {
+		if addr == "" && p.ID == target {
+			addr = p.Address
+		}
+	}
+	if addr == "" {
+		return fmt.Errorf("no address known for %s", target)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
+	defer cancel()
+	resp, err := a.raft.Call(ctx, addr, cluster.Request{Op: cluster.OpStatus})
+	if err != nil {
+		return err
+	}
+	if resp.Err != "" {
+		return errors.New(resp.Err)
+	}
+	var ns NodeStatus
+	if err := json.Unmarshal(resp.Status, &ns); err != nil {
+		return fmt.Errorf("bad status answer: %w", err)
+	}
+	if !ns.Healthy {
+		return fmt.Errorf("reports mysql %s", ns.CheckClass)
+	}
+	return nil
+}
+
 func (a *Agent) transfer(d owner.Decision) {
 	t0 := a.now()
+	if err := a.probe(d.Target); err != nil {
+		a.mu.Lock()
+		a.suspects[d.Target] = a.now().Add(suspectFor)
+		a.mu.Unlock()
+		a.log.Warn("transfer target failed its probe; trying another", "target", d.Target, "error", err, "for", suspectFor)
+		return
+	}
 	err := a.raft.TransferTo(d.Target)
 	if err != nil {
 		a.mu.Lock()

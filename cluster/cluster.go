@@ -123,7 +123,7 @@ func Open(cfg Config, fsm raft.FSM, h Handler) (*Cluster, error) {
 	trans := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		Stream:  mux.RaftLayer(),
 		MaxPool: 3,
-		Timeout: 2 * time.Second,
+		Timeout: time.Second, // a dead peer is noticed (failed heartbeat) within a second
 		Logger:  log.Named("transport"),
 	})
 	c, err := start(cfg, fsm, trans, bolt, bolt, snaps, TCPCaller{})
