@@ -46,6 +46,7 @@ type Raft interface {
 	Changes() <-chan struct{}
 	Unreachable() map[string]bool
 	Servers() ([]raft.Server, error)
+	AppliedIndex() uint64
 	AddServer(id, addr string, nonVoter bool, timeout time.Duration) error
 	RemoveServer(id string, timeout time.Duration) error
 }

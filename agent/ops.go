@@ -109,7 +109,17 @@ func (a *Agent) forward(ctx context.Context, op string, args any, local func(con
 		}
 		return errors.New(resp.Err)
 	}
+	a.catchUp(ctx, resp.Index)
 	return json.Unmarshal(resp.Result, out)
+}
+
+// catchUp waits (briefly) until this follower has applied the leader's
+// index, so the operator's next `status` here already shows the change.
+func (a *Agent) catchUp(ctx context.Context, index uint64) {
+	deadline := time.Now().Add(time.Second)
+	for a.raft.AppliedIndex() < index && time.Now().Before(deadline) && ctx.Err() == nil {
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // handleOp serves a forwarded operator request on the leader.
@@ -147,7 +157,7 @@ func (a *Agent) handleOp(ctx context.Context, req cluster.Request) cluster.Respo
 		return cluster.Response{Err: err.Error(), Refused: errors.Is(err, ErrRefused)}
 	}
 	b, _ := json.Marshal(res)
-	return cluster.Response{Result: b}
+	return cluster.Response{Result: b, Index: a.raft.AppliedIndex()}
 }
 
 // Switchover moves the VIP on purpose: the holder removes it and records the

@@ -42,6 +42,11 @@ func TestSwitchoverFromAnyNode(t *testing.T) {
 	if res.From != from || res.To != to || tc.holder() != to {
 		t.Fatalf("result %+v, holder now %q", res, tc.holder())
 	}
+	// The asking follower already shows the move (it caught up before
+	// answering), so the operator's next status there is not stale.
+	if h := tc.nodes["witness"].fsm.State().Holder; h != to {
+		t.Fatalf("witness FSM right after the switchover says holder %q, want %s", h, to)
+	}
 	if res.Handover <= 0 || res.Handover > 5*time.Second {
 		t.Fatalf("handover %v not recorded", res.Handover)
 	}
@@ -84,6 +89,9 @@ func TestMaintenanceSurvivesLeaderChange(t *testing.T) {
 	defer cancel()
 	if _, err := tc.nodes["witness"].agent.SetMaintenance(ctx, MaintenanceRequest{On: true, Reason: "patching"}); err != nil {
 		t.Fatal(err)
+	}
+	if !tc.nodes["witness"].fsm.State().Maintenance.On {
+		t.Fatal("the asking node does not show maintenance right after setting it")
 	}
 	// The holder loses MySQL: in maintenance the VIP stays.
 	tc.nodes[first].health.Set(false)

@@ -294,6 +294,9 @@ func (c *Cluster) IsLeader() bool { return c.raft.State() == raft.Leader }
 // State is the Raft state name (Leader, Follower, Candidate, Shutdown).
 func (c *Cluster) State() string { return c.raft.State().String() }
 
+// AppliedIndex is the last log index applied to the FSM on this node.
+func (c *Cluster) AppliedIndex() uint64 { return c.raft.AppliedIndex() }
+
 // Term is the current Raft term.
 func (c *Cluster) Term() uint64 { return c.raft.CurrentTerm() }
 

@@ -45,6 +45,10 @@ type Response struct {
 	// Refused: the leader refused the request (bad target, no quorum...),
 	// as opposed to failing to carry it out.
 	Refused bool `json:"refused,omitempty"`
+	// Index is the leader's applied Raft index after an operator command:
+	// the asking node waits until it has applied as much, so what it shows
+	// next already includes the change.
+	Index uint64 `json:"index,omitempty"`
 }
 
 // Handler serves requests on a node.
