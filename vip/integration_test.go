@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/raftvip/raftvip/internal/nsexec"
 	"net"
 	"net/netip"
 	"os"
 	"os/exec"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -17,7 +17,6 @@ import (
 	"github.com/mdlayher/arp"
 	"github.com/mdlayher/ethernet"
 	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
 )
 
 // lab is two network namespaces made by the test, joined by a veth pair whose
@@ -66,35 +65,13 @@ func newLab(t *testing.T) *lab {
 
 func ipCmd(t *testing.T, args ...string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if out, err := exec.CommandContext(ctx, "ip", args...).CombinedOutput(); err != nil {
-		t.Fatalf("ip %s: %v: %s", strings.Join(args, " "), err, out)
+	if err := nsexec.IP(args...); err != nil {
+		t.Fatal(err)
 	}
 }
 
-// in runs fn on an OS thread that has been moved into namespace ns, the way
-// the agent's threads live in theirs. The thread is never unlocked, so the
-// runtime discards it afterwards instead of reusing a thread in the wrong
-// namespace. fn must not call t.Fatal (it runs on another goroutine).
-func in(ns string, fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		h, err := netns.GetFromName(ns)
-		if err != nil {
-			errc <- fmt.Errorf("open netns %s: %w", ns, err)
-			return
-		}
-		defer h.Close()
-		if err := netns.Set(h); err != nil {
-			errc <- fmt.Errorf("enter netns %s: %w", ns, err)
-			return
-		}
-		errc <- fn()
-	}()
-	return <-errc
-}
+// in runs fn inside namespace ns (see nsexec.Do).
+func in(ns string, fn func() error) error { return nsexec.Do(ns, fn) }
 
 // must is in() for the test goroutine.
 func must(t *testing.T, ns string, fn func() error) {

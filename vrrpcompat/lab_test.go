@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/raftvip/raftvip/internal/nsexec"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -87,34 +88,13 @@ func addNS(t *testing.T, ns string) {
 
 func ipCmd(t *testing.T, args ...string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if out, err := exec.CommandContext(ctx, "ip", args...).CombinedOutput(); err != nil {
-		t.Fatalf("ip %s: %v: %s", strings.Join(args, " "), err, out)
+	if err := nsexec.IP(args...); err != nil {
+		t.Fatal(err)
 	}
 }
 
-// in runs fn on an OS thread moved into namespace ns. The thread stays
-// locked, so the runtime discards it afterwards instead of reusing a thread
-// in the wrong namespace. Sockets fn creates stay in ns.
-func in(ns string, fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		h, err := netns.GetFromName(ns)
-		if err != nil {
-			errc <- fmt.Errorf("open netns %s: %w", ns, err)
-			return
-		}
-		defer h.Close()
-		if err := netns.Set(h); err != nil {
-			errc <- fmt.Errorf("enter netns %s: %w", ns, err)
-			return
-		}
-		errc <- fn()
-	}()
-	return <-errc
-}
+// in runs fn inside namespace ns (see nsexec.Do).
+func in(ns string, fn func() error) error { return nsexec.Do(ns, fn) }
 
 // openConn opens a Conn on eth0 of host in l, closed at cleanup.
 func (l *vlab) openConn(t *testing.T, host string, peers ...netip.Addr) *Conn {

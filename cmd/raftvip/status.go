@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"sort"
@@ -10,15 +9,12 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/raftvip/raftvip/admin"
 	"github.com/raftvip/raftvip/agent"
 )
 
 func runStatus(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("status", stderr)
-	path := fs.String("config", defaultConfig, "config file (to find the admin socket)")
-	sock := fs.String("admin", "", "admin socket of an agent (instead of -config)")
-	asJSON := fs.Bool("json", false, "print JSON")
+	t := targetFlags(fs)
 	n := fs.Int("n", 10, "how many recent epoch events to show")
 	words, code := parse(fs, args)
 	if code >= 0 {
@@ -31,21 +27,18 @@ func runStatus(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "raftvip status: -n %d: want 0 to 1000\n", *n)
 		return exitUsage
 	}
-	socket, code := adminSocket(*path, *sock, stderr)
+	c, code := t.client(stderr)
 	if code >= 0 {
 		return code
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	st, err := admin.NewClient(socket).Status(ctx, *n)
+	st, err := c.Status(ctx, *n)
 	if err != nil {
-		fmt.Fprintf(stderr, "raftvip status: %v\n", err)
-		return exitFailure
+		return failed(stderr, "status", err)
 	}
-	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		_ = enc.Encode(st)
+	if *t.json {
+		printJSON(stdout, st)
 		return exitOK
 	}
 	printStatus(stdout, st)
