@@ -43,7 +43,10 @@ bench: build
 	@if [ "$$(id -u)" -ne 0 ]; then echo "make bench builds network namespaces and needs root (try: sudo make bench)"; exit 2; fi
 	$(MAKE) --no-print-directory deps
 	$(BIN)/raftvip-lab bench -raftvip $(BIN)/raftvip -out docs/bench
-	$(GO) test -run '^$$' -bench . -benchtime 2000x ./fsm/ ./vrrpcompat/ 2>/dev/null || true
+	@mkdir -p docs/bench
+	@set -o pipefail; { echo "# make bench: $$(date -u +%FT%TZ), $$(go version)"; \
+	   echo "# go test -run '^$$' -bench . -benchmem ./fsm/ ./owner/ ./vrrpcompat/"; \
+	   $(GO) test -run '^$$' -bench . -benchmem ./fsm/ ./owner/ ./vrrpcompat/; } | tee docs/bench/micro.txt
 
 clean:
 	rm -rf $(BIN)

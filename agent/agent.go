@@ -310,7 +310,7 @@ func (a *Agent) observeLeadership() {
 // ensureMembers writes the configured peers into the FSM when it lacks them
 // (first leader of a new cluster), so status and the owner rule know roles.
 func (a *Agent) ensureMembers() {
-	st := a.fsm.State()
+	st := a.fsm.Current()
 	var missing []fsm.Member
 	for _, p := range a.opt.Peers {
 		m, ok := st.Members[p.ID]
@@ -328,7 +328,7 @@ func (a *Agent) ensureMembers() {
 
 func (a *Agent) input() owner.Input {
 	now := a.now()
-	st := a.fsm.State()
+	st := a.fsm.Current()
 	deadline, _ := a.fsm.FenceDeadline()
 	h := a.localHealth()
 	a.mu.Lock()
@@ -685,7 +685,7 @@ const suspectFor = 3 * time.Second
 // answer and say its MySQL is healthy (the FSM's report may be stale).
 func (a *Agent) probe(target string) error {
 	addr := ""
-	if m, ok := a.fsm.State().Members[target]; ok {
+	if m, ok := a.fsm.Current().Members[target]; ok {
 		addr = m.Address
 	}
 	for _, p := range a.opt.Peers {
@@ -747,7 +747,7 @@ func (a *Agent) reportHealth(ctx context.Context) {
 	if h.Checked.IsZero() {
 		return // no check finished yet
 	}
-	st := a.fsm.State()
+	st := a.fsm.Current()
 	cur, ok := st.Health[a.opt.NodeID]
 	if ok && cur.Healthy == h.Healthy && cur.Class == h.Class {
 		return

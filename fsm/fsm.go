@@ -65,6 +65,15 @@ func (f *FSM) State() State {
 	return f.state.clone()
 }
 
+// Current returns a copy of the state without History: what the agent's
+// loop reads several times a second. The history (up to 1,000 events) is
+// only copied by State, for status and history.
+func (f *FSM) Current() State {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.state.copyWith(false)
+}
+
 // FenceDeadline returns the local time before which the pending fence forbids
 // adding the VIP; ok is false when no fence is pending.
 func (f *FSM) FenceDeadline() (deadline time.Time, ok bool) {

@@ -208,3 +208,48 @@ func TestMaintenanceSurvivesSnapshot(t *testing.T) {
 		t.Fatalf("empty maintenance command: %v", r.Err)
 	}
 }
+
+func BenchmarkApplyHealth(b *testing.B) {
+	f := New()
+	cmd, _ := Encode(Command{Type: CmdHealth, Health: &Health{Node: "hosta", Healthy: true, Class: "ok", Checked: t0}})
+	l := &raft.Log{Type: raft.LogCommand, Data: cmd}
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		f.Apply(l)
+	}
+}
+
+func BenchmarkStateCopy(b *testing.B) {
+	f := New()
+	for i := 0; i < HistoryLimit; i++ {
+		f.ApplyCommand(acquire("hosta", t0))
+		f.ApplyCommand(release("hosta", uint64(i+1), t0))
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		_ = f.State()
+	}
+}
+
+func TestCurrentOmitsHistoryOnly(t *testing.T) {
+	f := New()
+	f.ApplyCommand(acquire("hosta", t0))
+	c, s := f.Current(), f.State()
+	if c.History != nil || len(s.History) != 1 || c.Holder != s.Holder || c.Epoch != s.Epoch {
+		t.Fatalf("Current %+v vs State %+v", c, s)
+	}
+}
+
+func BenchmarkCurrent(b *testing.B) {
+	f := New()
+	for i := 0; i < HistoryLimit; i++ {
+		f.ApplyCommand(acquire("hosta", t0))
+		f.ApplyCommand(release("hosta", uint64(i+1), t0))
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		_ = f.Current()
+	}
+}

@@ -100,7 +100,9 @@ func newState() State {
 	return State{Members: map[string]Member{}, Health: map[string]Health{}}
 }
 
-func (s State) clone() State {
+func (s State) clone() State { return s.copyWith(true) }
+
+func (s State) copyWith(history bool) State {
 	c := s
 	c.Members = make(map[string]Member, len(s.Members))
 	for k, v := range s.Members {
@@ -114,7 +116,10 @@ func (s State) clone() State {
 		f := *s.Fence
 		c.Fence = &f
 	}
-	c.History = append([]Event(nil), s.History...)
+	c.History = nil
+	if history {
+		c.History = append([]Event(nil), s.History...)
+	}
 	return c
 }
 

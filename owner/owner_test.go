@@ -289,3 +289,11 @@ func TestVRRPCoexistence(t *testing.T) {
 		})
 	}
 }
+
+func BenchmarkDecide(b *testing.B) {
+	in := base()
+	in.State.Holder, in.Holding = "hosta", true
+	for i := 0; i < b.N; i++ {
+		Decide(in)
+	}
+}
