@@ -149,6 +149,7 @@ type Agent struct {
 	vrrp             VRRP
 	lastAdvert       time.Time
 	suspects         map[string]time.Time // peers that failed a probe, until when
+	acquireBackoff   time.Time            // no acquire attempt before this (after a netlink failure)
 }
 
 // SetVRRP attaches the VRRP speaker (vrrp.mode observe or active); call
@@ -493,6 +494,12 @@ func (a *Agent) acquire(ctx context.Context, in owner.Input, d owner.Decision) b
 	if a.addr == nil {
 		return false
 	}
+	a.mu.Lock()
+	wait := a.now().Before(a.acquireBackoff)
+	a.mu.Unlock()
+	if wait {
+		return false
+	}
 	t0 := a.now()
 	r, err := a.apply(fsm.Command{Type: fsm.CmdAcquire, Acquire: &fsm.AcquireCmd{
 		Node: a.opt.NodeID, By: a.opt.NodeID, Time: t0, Reason: d.Reason}})
@@ -508,7 +515,12 @@ func (a *Agent) acquire(ctx context.Context, in owner.Input, d owner.Decision) b
 		return true // the rule now sees holder==self, not holding: records a release
 	}
 	if err := a.addr.Acquire(a.opt.Lease); err != nil {
-		a.log.Error("could not add the VIP", "epoch", r.Epoch, "error", err)
+		// The rule will record the release at once; wait before the next
+		// attempt so a broken interface does not churn epochs.
+		a.mu.Lock()
+		a.acquireBackoff = a.now().Add(time.Second)
+		a.mu.Unlock()
+		a.log.Error("could not add the VIP; retrying in 1s", "epoch", r.Epoch, "error", err)
 		return true
 	}
 	now := a.now()

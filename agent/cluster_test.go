@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -501,4 +502,20 @@ func TestRestartKeepsEpochHistory(t *testing.T) {
 	}
 	tc.assertNeverTwo()
 	_ = fmt.Sprint()
+}
+
+func TestNetlinkFailureDoesNotChurnEpochs(t *testing.T) {
+	tc := newTestCluster(t, false)
+	h := tc.waitHolder(10 * time.Second)
+	// Every add fails on both db nodes from now on: the holder's MySQL dies,
+	// the other cannot add the VIP.
+	o := other(h)
+	tc.tl.Addresser(o).FailAll(errors.New("netlink: no such device"))
+	tc.nodes[h].health.Set(false)
+	time.Sleep(2 * time.Second)
+	st := tc.nodes["witness"].fsm.State()
+	if st.Epoch > 6 {
+		t.Fatalf("epoch %d after 2 s of failing adds: acquire attempts are not backed off", st.Epoch)
+	}
+	tc.assertNeverTwo()
 }

@@ -217,6 +217,7 @@ type FakeAddresser struct {
 	expires  time.Time
 	lease    time.Duration
 	failNext error
+	failAll  error // every call fails while set (FailAll)
 }
 
 var _ vip.Addresser = (*FakeAddresser)(nil)
@@ -281,9 +282,20 @@ func (a *FakeAddresser) Held() (bool, error) {
 }
 
 func (a *FakeAddresser) takeFailLocked() error {
+	if a.failAll != nil {
+		return a.failAll
+	}
 	err := a.failNext
 	a.failNext = nil
 	return err
+}
+
+// FailAll makes every call fail with err until FailAll(nil): a broken
+// interface rather than one failed call.
+func (a *FakeAddresser) FailAll(err error) {
+	a.tl.mu.Lock()
+	defer a.tl.mu.Unlock()
+	a.failAll = err
 }
 
 func (a *FakeAddresser) settleLocked(now time.Time) {
