@@ -429,12 +429,11 @@ func (a *Agent) execute(ctx context.Context, in owner.Input, d owner.Decision) (
 		return false, time.Time{}
 
 	case owner.Release:
-		a.release(st, d)
-		return true, time.Time{}
+		// A failed removal is retried on the next tick, not in a tight loop.
+		return a.release(st, d), time.Time{}
 
 	case owner.Drop:
-		a.drop(d.Reason)
-		return true, time.Time{}
+		return a.drop(d.Reason), time.Time{}
 
 	case owner.RecordRelease:
 		_, err := a.apply(fsm.Command{Type: fsm.CmdRelease, Release: &fsm.ReleaseCmd{
@@ -641,11 +640,11 @@ func (a *Agent) renew() {
 // release removes the VIP, then commits the release. If the removal fails
 // the release is not committed: the FSM must never say "free" while the VIP
 // may still be up here.
-func (a *Agent) release(st fsm.State, d owner.Decision) {
+func (a *Agent) release(st fsm.State, d owner.Decision) bool {
 	a.stopAnnouncing()
 	if err := a.addr.Release(); err != nil {
 		a.log.Error("could not remove the VIP; not recording a release", "error", err)
-		return
+		return false
 	}
 	a.giveUpVRRP()
 	a.mu.Lock()
@@ -663,18 +662,19 @@ func (a *Agent) release(st fsm.State, d owner.Decision) {
 		Epoch: epoch, Node: a.opt.NodeID, By: a.opt.NodeID, Time: a.now(), Reason: d.Reason, Detection: detection}})
 	if err != nil {
 		a.log.Warn("VIP removed but release not committed (the next leader will fence)", "epoch", epoch, "error", err)
-		return
+		return true
 	}
 	a.log.Info("released VIP", "epoch", epoch, "reason", d.Reason)
+	return true
 }
 
-func (a *Agent) drop(reason string) {
+func (a *Agent) drop(reason string) bool {
 	a.stopAnnouncing()
 	if a.addr != nil {
 		if err := a.addr.Release(); err != nil {
 			// The kernel lease removes it anyway; keep trying meanwhile.
 			a.log.Error("could not remove the VIP", "error", err)
-			return
+			return false
 		}
 	}
 	a.giveUpVRRP()
@@ -682,6 +682,7 @@ func (a *Agent) drop(reason string) {
 	a.holding = false
 	a.mu.Unlock()
 	a.log.Warn("dropped VIP", "reason", reason)
+	return true
 }
 
 // probeTimeout bounds the liveness probe before a transfer. A peer behind a
