@@ -19,7 +19,11 @@ func cmdBench(ctx context.Context, args []string) error {
 	out := fs.String("out", "docs/bench", "directory for results.json and results.md")
 	trials := fs.Int("trials", 10, "trials per fault and system")
 	systems := fs.String("systems", "keepalived,raftvip", "systems to measure, comma-separated")
-	faults := fs.String("faults", "mysql-killed,mysql-hung,cable-pulled,isolated", "faults to inject, comma-separated")
+	var allFaults []string
+	for _, f := range lab.AllFaults {
+		allFaults = append(allFaults, string(f))
+	}
+	faults := fs.String("faults", strings.Join(allFaults, ","), "faults to inject, comma-separated")
 	prefix := fs.String("prefix", "", "namespace prefix (default rvlab<pid>)")
 	logLevel := fs.String("log-level", "warn", "lab log level")
 	keep := fs.Bool("keep", false, "keep the lab directory (configs, agent and keepalived logs) afterwards")

@@ -20,10 +20,15 @@ const (
 	FaultMySQLHung   Fault = "mysql-hung"   // SIGSTOP to the holder's mariadbd
 	FaultCablePulled Fault = "cable-pulled" // the holder's bridge port down
 	FaultIsolated    Fault = "isolated"     // a and b cannot see each other
+	// FaultSwitchover is a planned move, not a failure: raftvip's
+	// `switchover` (asked on the witness); keepalived has no such command,
+	// so it gets its closest planned move, stopping the MASTER's keepalived
+	// (SIGTERM: it removes the VIP and sends a priority-0 advert).
+	FaultSwitchover Fault = "planned-switchover"
 )
 
 // AllFaults in benchmark order.
-var AllFaults = []Fault{FaultMySQLKilled, FaultMySQLHung, FaultCablePulled, FaultIsolated}
+var AllFaults = []Fault{FaultMySQLKilled, FaultMySQLHung, FaultCablePulled, FaultIsolated, FaultSwitchover}
 
 // Describe says in words what the fault does.
 func (f Fault) Describe() string {
@@ -36,8 +41,22 @@ func (f Fault) Describe() string {
 		return "the VIP holder's cable pulled (bridge port down)"
 	case FaultIsolated:
 		return "the two DB hosts cut off from each other, both still reach the witness and the client"
+	case FaultSwitchover:
+		return "planned move of the VIP to the other DB host: `raftvip switchover -to OTHER` asked on the witness; " +
+			"keepalived has no equivalent, its closest planned move is stopping the MASTER's keepalived (SIGTERM, priority-0 advert)"
 	}
 	return string(f)
+}
+
+// HowFor says what the fault does to sys, where the systems differ.
+func (f Fault) HowFor(sys System) string {
+	if f == FaultSwitchover {
+		if sys == SystemKeepalived {
+			return "SIGTERM to the MASTER's keepalived (no switchover command; restarted afterwards)"
+		}
+		return "raftvip switchover -to OTHER, asked on the witness"
+	}
+	return f.Describe()
 }
 
 // movesVIP says whether the VIP has to move for clients to be served.
@@ -232,6 +251,7 @@ func (l *Lab) benchSystem(ctx context.Context, sys System, opts BenchOptions, re
 		fmt.Fprintf(opts.Progress, "   idle %s on %s (%s): RSS %.1f MiB, CPU %.2f%%\n", sys, u.Host, u.Role, float64(u.RSSKiB)/1024, u.CPUPercent)
 	}
 	for _, f := range opts.Faults {
+		fmt.Fprintf(opts.Progress, "-- %s, %s: %s\n", sys, f, f.HowFor(sys))
 		for i := 1; i <= opts.Trials; i++ {
 			if ctx.Err() != nil {
 				return ctx.Err()
@@ -325,6 +345,17 @@ func (l *Lab) runTrial(ctx context.Context, sys System, f Fault, n int, c *Clien
 	case FaultIsolated:
 		err = l.Isolate(ctx, "a", "b")
 		restore = func() error { return l.Heal(ctx, "a", "b") }
+	case FaultSwitchover:
+		switch sys {
+		case SystemRaftvip:
+			err = l.switchover(ctx, other)
+		case SystemKeepalived:
+			err = l.StopKeepalivedOn(holder)
+			restore = func() error {
+				_, err := l.StartKeepalivedOn(ctx, holder, KeepalivedOptions{})
+				return err
+			}
+		}
 	}
 	if err != nil {
 		tr.Error = "inject: " + err.Error()
@@ -385,6 +416,25 @@ func (l *Lab) runTrial(ctx context.Context, sys System, f Fault, n int, c *Clien
 	s := c.SummaryBetween(t0, end)
 	tr.ReadsOK, tr.ReadsFailed = s.OK, s.Failed
 	return tr
+}
+
+// switchover asks the witness (a Raft follower while a DB node holds the
+// VIP: the cluster forwards the request) to move the VIP to host.
+func (l *Lab) switchover(ctx context.Context, host string) error {
+	w, err := l.agentOf("w")
+	if err != nil {
+		return err
+	}
+	to := l.Host(host).NodeID
+	l.note("fault", "planned switchover asked on the witness", "to", to)
+	res, err := w.Switchover(ctx, to)
+	if err != nil {
+		return err
+	}
+	if res.To != to {
+		return fmt.Errorf("switchover moved the VIP to %q, asked for %s (%s)", res.To, to, res.Note)
+	}
+	return nil
 }
 
 // idleUsage samples every agent of sys at once over window.
@@ -543,7 +593,11 @@ func (r *BenchResults) Markdown() string {
 		if x, ok := ratio[s.Fault]; ok && s.System == SystemRaftvip && x.Ratio > 0 {
 			rs = fmt.Sprintf("%.2f", x.Ratio)
 		}
-		fmt.Fprintf(&b, "| %s | %s | %d | %d | %s | %s | %s | %d (%d) | %s |\n", s.Fault, s.System, s.Trials, s.Recovered,
+		sys := string(s.System)
+		if s.Fault == FaultSwitchover && s.System == SystemKeepalived {
+			sys += " (stop MASTER's keepalived)"
+		}
+		fmt.Fprintf(&b, "| %s | %s | %d | %d | %s | %s | %s | %d (%d) | %s |\n", s.Fault, sys, s.Trials, s.Recovered,
 			secs(s.P50MS), secs(s.P95MS), secs(s.MaxMS), s.TwoHolderTrials, s.TwoHolderConnectedTrials, rs)
 	}
 	if len(r.Idle) > 0 {
@@ -574,6 +628,11 @@ How to read it:
   between the fault and the moment a single holder had been stable for 2 s. In parentheses,
   only instants when both holders were reachable (a holder whose cable is pulled is not).
 - The ratio is raftvip p50 / keepalived p50 for the same fault.
+- planned-switchover is a move on purpose, before patching a host: for raftvip
+  ` + "`raftvip switchover -to OTHER`" + ` asked on the witness (the cluster forwards it to the
+  leader). keepalived has no such command; its row is the closest planned move it offers,
+  stopping keepalived on the MASTER (it removes the VIP and sends a priority-0 advert, the
+  BACKUP takes over after its skew time), restarted afterwards.
 `)
 	if len(r.Errors) > 0 {
 		b.WriteString("\nErrors:\n\n")

@@ -1,6 +1,8 @@
 package lab
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 )
@@ -238,6 +240,101 @@ func TestRaftvipScenarios(t *testing.T) {
 			t.Fatal(err)
 		}
 		noTwoHolders(t, t0)
+	})
+
+	t.Run("10 planned switchover asked on a non-leader: VIP moves to the target, reads continue", func(t *testing.T) {
+		holder, other := ready(t)
+		from, to := l.Host(holder).NodeID, l.Host(other).NodeID
+		t0 := time.Now()
+		// The witness is a follower: the cluster forwards the request.
+		out, err := l.Agent("w").Command(ctx, "switchover", "-to", to)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := fmt.Sprintf("VIP moved %s → %s (epoch ", from, to); !strings.HasPrefix(out, want) || !strings.Contains(out, "VIP free for") {
+			t.Fatalf("switchover printed %q, want %q...", out, want)
+		}
+		t.Logf("raftvip switchover -to %s (asked on witness): %s", to, strings.TrimSpace(out))
+		movedTo(t, t0, holder, other)
+		noTwoHolders(t, t0)
+		st, err := l.AnyStatus(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Holder != to || st.Leader != to {
+			t.Fatalf("after switchover: leader %q holder %q, want %s", st.Leader, st.Holder, to)
+		}
+
+		// And back, asked on the old holder (now a follower), without -to,
+		// as JSON.
+		ready(t)
+		t1 := time.Now()
+		res, err := l.Agent(holder).Switchover(ctx, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.From != to || res.To != from || res.Epoch <= st.Epoch || res.Took <= 0 || res.Took < res.Handover {
+			t.Fatalf("switchover -json: %+v, want %s -> %s after epoch %d", res, to, from, st.Epoch)
+		}
+		t.Logf("raftvip switchover -json (asked on %s): %s -> %s epoch %d, VIP free for %v, command took %v",
+			from, res.From, res.To, res.Epoch, res.Handover.Round(time.Millisecond), res.Took.Round(time.Millisecond))
+		movedTo(t, t1, other, holder)
+		noTwoHolders(t, t1)
+	})
+
+	t.Run("11 maintenance on: MySQL killed on the holder, VIP stays; off: it moves", func(t *testing.T) {
+		holder, other := ready(t)
+		t0 := time.Now()
+		// Asked on the non-holder; flags and words in any order.
+		out, err := l.Agent(other).Command(ctx, "maintenance", "on", "-reason", "lab: patching "+holder)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(out, "maintenance: ON") {
+			t.Fatalf("maintenance on printed %q", out)
+		}
+		if err := l.KillMySQL(holder); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, 15*time.Second, "status shows the holder unhealthy", func() error {
+			st, err := l.Agent(other).Status(ctx)
+			if err != nil {
+				return err
+			}
+			if n, _ := st.Node(l.Host(holder).NodeID); n.Healthy {
+				return fmt.Errorf("%s still healthy", holder)
+			}
+			return nil
+		})
+		time.Sleep(3 * time.Second) // several check intervals and loop steps
+		if hs := m.Holders(); len(hs) != 1 || hs[0] != holder || len(m.Acquisitions(other, t0)) != 0 {
+			t.Fatalf("VIP moved during maintenance: holders %v\n%s", hs, m.Timeline())
+		}
+		st, err := l.Agent(holder).Status(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !st.Maintenance.On || !strings.Contains(st.Maintenance.Reason, "lab: patching") || st.Holder != l.Host(holder).NodeID {
+			t.Fatalf("status during maintenance: %s", st.Raw)
+		}
+		text, err := l.Agent("w").StatusText(ctx, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(text, "MAINTENANCE MODE: lab: patching") {
+			t.Fatalf("status does not say MAINTENANCE:\n%s", text)
+		}
+
+		t1 := time.Now()
+		if out, err := l.Agent("w").Command(ctx, "maintenance", "-reason", "done", "off"); err != nil || !strings.Contains(out, "maintenance: off") {
+			t.Fatalf("maintenance off: %v: %q", err, out)
+		}
+		movedTo(t, t1, holder, other)
+		t.Logf("maintenance kept the VIP on %s with its MySQL dead for %v; after 'off' it moved", holder, t1.Sub(t0).Round(time.Millisecond))
+		noTwoHolders(t, t0)
+		if err := l.RestartMySQL(ctx, holder); err != nil {
+			t.Fatal(err)
+		}
 	})
 
 	t.Run("whole run: never two holders", func(t *testing.T) {
