@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -244,5 +245,73 @@ func TestHostPlan(t *testing.T) {
 		if prefixRE.MatchString(bad) {
 			t.Errorf("prefix %q accepted", bad)
 		}
+	}
+}
+
+func TestAgentConfigVRRP(t *testing.T) {
+	for _, v := range []VRRPSettings{
+		{Mode: "active"},
+		{Mode: "observe", Version: 3, UnicastPeers: []string{"10.99.0.14"}},
+	} {
+		l := planLab(Options{Prefix: "rvunit", Logger: hclog.NewNullLogger(), Agent: AgentSettings{VRRP: &v}.withDefaults()})
+		for _, h := range l.agentHosts() {
+			src := l.AgentConfig(h, "/tmp/rvunit/"+h.Name)
+			cfg, err := config.Parse([]byte(src), h.Name+".hcl")
+			if err != nil {
+				t.Fatalf("config for %s with %+v does not parse: %v\n%s", h.NodeID, v, err, src)
+			}
+			if h.Role == RoleWitness {
+				if cfg.VRRP.Mode != config.VRRPOff {
+					t.Errorf("witness has VRRP mode %q", cfg.VRRP.Mode)
+				}
+				continue
+			}
+			want := v.withDefaults()
+			got := cfg.VRRP
+			if got.Mode != want.Mode || got.Version != want.Version || got.VRID != 51 || got.Priority != 250 || got.AdvertInt != time.Second || len(got.UnicastPeers) != len(want.UnicastPeers) {
+				t.Errorf("%s: parsed %+v from\n%s", h.NodeID, got, src)
+			}
+			// keepalived drops adverts whose password differs; VRRPv3 has none.
+			if wantPass := map[int]string{2: "1111", 3: ""}[want.Version]; got.AuthPass != wantPass {
+				t.Errorf("%s: VRRPv%d auth_pass %q, want %q", h.NodeID, want.Version, got.AuthPass, wantPass)
+			}
+		}
+	}
+}
+
+func TestKeepalivedConfigVariants(t *testing.T) {
+	hosts := hostPlan("rvunit", true)
+	k := hosts[len(hosts)-1]
+	conf := KeepalivedConfigWith(k, KeepalivedOptions{Priority: 254, Version: 3, UnicastPeers: []string{"10.99.0.11", "10.99.0.12"}, NoCheck: true}, "")
+	for _, want := range []string{"vrrp_version 3", "priority 254", "unicast_src_ip 10.99.0.14", "10.99.0.11\n", "10.99.0.12\n", "nopreempt", "virtual_router_id 51"} {
+		if !strings.Contains(conf, want) {
+			t.Errorf("keepalived.conf lacks %q:\n%s", want, conf)
+		}
+	}
+	for _, bad := range []string{"auth_type", "track_script", "vrrp_script", "mcast_src_ip"} {
+		if strings.Contains(conf, bad) {
+			t.Errorf("keepalived.conf has %q:\n%s", bad, conf)
+		}
+	}
+	// The default options render the seed's config, as before.
+	if a := hosts[0]; KeepalivedConfigWith(a, KeepalivedOptions{}, "/x") != KeepalivedConfig(a, 101, "/x") {
+		t.Error("zero KeepalivedOptions differ from the seed's config")
+	}
+}
+
+func TestBenchMarkdownSwitchover(t *testing.T) {
+	r := &BenchResults{Results: []TrialResult{
+		{System: SystemKeepalived, Fault: FaultSwitchover, Recovered: true, DowntimeMS: 640, MaxHolders: 1, MaxHoldersConnected: 1},
+		{System: SystemRaftvip, Fault: FaultSwitchover, Recovered: true, DowntimeMS: 20, MaxHolders: 1, MaxHoldersConnected: 1},
+	}}
+	r.summarize(BenchOptions{}.withDefaults())
+	md := r.Markdown()
+	for _, want := range []string{"| planned-switchover | keepalived (stop MASTER's keepalived) | 1 | 1 | 0.64 s |", "| planned-switchover | raftvip | 1 | 1 | 0.02 s |"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q:\n%s", want, md)
+		}
+	}
+	if !slices.Contains(AllFaults, FaultSwitchover) {
+		t.Error("planned-switchover is not among the default faults")
 	}
 }
