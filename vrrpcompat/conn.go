@@ -49,7 +49,7 @@ type Received struct {
 
 // Conn sends and receives VRRP advertisements on one interface through a
 // raw IPv4 socket (protocol 112, IP_HDRINCL), bound to the interface,
-// joined to 224.0.0.18 on it in multicast mode, with multicast loopback off
+// joined to 224.0.0.18 on it in multicast mode, with multicast loopback on
 // so it never hears itself. It needs CAP_NET_RAW.
 //
 // The socket belongs to the network namespace of the thread that calls
@@ -66,8 +66,17 @@ type Conn struct {
 	lastSrc netip.Addr
 
 	undelivered atomic.Uint64
-	closeOnce   sync.Once
-	closeErr    error
+
+	// sent remembers our last adverts (source and VRRP bytes) so that
+	// their multicast loopback echo is not taken for another router. A
+	// keepalived on the same host has the same source but other bytes
+	// (its priority), so it is still heard.
+	sentMu    sync.Mutex
+	sent      [8]sentAdvert
+	sentN     int
+	echoes    atomic.Uint64
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // Open creates the socket on cfg.Interface. Call it in the network
@@ -148,7 +157,10 @@ func (c *Conn) setup(ifi *net.Interface) error {
 	opts := []option{
 		{"multicast interface", func() error { return raw.SetMulticastInterface(ifi) }},
 		{"multicast TTL", func() error { return raw.SetMulticastTTL(TTL) }},
-		{"multicast loopback off", func() error { return raw.SetMulticastLoopback(false) }},
+		// Loopback on: a keepalived on the same host (the usual state in the
+		// middle of a migration) must hear raftvip's adverts to turn backup.
+		// Our own adverts then come back to us; the Speaker leaves them out.
+		{"multicast loopback on", func() error { return raw.SetMulticastLoopback(true) }},
 		{"TTL", func() error { return raw.SetTTL(TTL) }},
 		{"TOS", func() error { return raw.SetTOS(TOS) }},
 	}
@@ -273,12 +285,49 @@ func (c *Conn) Send(a Advert) error {
 		if err != nil {
 			return fmt.Errorf("vrrp on %s: %w", c.cfg.Interface, err)
 		}
+		c.remember(src, payload)
 		if err := c.WriteRaw(src, dst, TTL, payload); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
 }
+
+type sentAdvert struct {
+	src     netip.Addr
+	payload []byte
+	at      time.Time
+}
+
+// echoWindow is how long a sent advert is recognised when it comes back.
+const echoWindow = 2 * time.Second
+
+func (c *Conn) remember(src netip.Addr, payload []byte) {
+	c.sentMu.Lock()
+	defer c.sentMu.Unlock()
+	c.sent[c.sentN%len(c.sent)] = sentAdvert{src: src, payload: slices.Clone(payload), at: time.Now()}
+	c.sentN++
+}
+
+// isEcho reports whether a received datagram is one of our own adverts.
+func (c *Conn) isEcho(pkt []byte, now time.Time) bool {
+	h, payload, err := parseIPv4(pkt)
+	if err != nil {
+		return false
+	}
+	c.sentMu.Lock()
+	defer c.sentMu.Unlock()
+	for _, s := range c.sent {
+		if s.src == h.Src && now.Sub(s.at) < echoWindow && slices.Equal(s.payload, payload) {
+			return true
+		}
+	}
+	return false
+}
+
+// Echoes counts our own adverts heard back through multicast loopback (and
+// ignored).
+func (c *Conn) Echoes() uint64 { return c.echoes.Load() }
 
 // SendRelease sends a with priority 0: "this master is giving up" (RFC 3768
 // 6.4.3). Backups then take over after their skew time instead of waiting
@@ -344,6 +393,10 @@ func (c *Conn) Receive(ctx context.Context, want Expect, table *Table, out chan<
 			continue
 		}
 		now := time.Now()
+		if flags&unix.MSG_TRUNC == 0 && c.isEcho(buf[:n], now) {
+			c.echoes.Add(1)
+			continue
+		}
 		var r Received
 		if flags&unix.MSG_TRUNC != 0 {
 			err = fmt.Errorf("%w: datagram larger than %d bytes", ErrIPHeader, len(buf))

@@ -41,8 +41,11 @@ type SpeakerConfig struct {
 	// routers, or they drop it and become master too (keepalived 2.2.7
 	// vrrp_check_packet).
 	Ours Advert
-	// Own are the addresses of raftvip's own peers: their adverts are not
-	// foreign routers.
+	// Own are the addresses of raftvip's own peers. An advert from one of
+	// them at raftvip's priority (or 0) is raftvip's own; any other priority
+	// from the same address is a keepalived running beside raftvip on that
+	// host (the middle of a migration) and counts as foreign. raftvip's
+	// priority must therefore differ from every keepalived's.
 	Own []netip.Addr
 }
 
@@ -85,6 +88,12 @@ func (s *Speaker) ListenWindow() time.Duration {
 	return MasterDownInterval(s.ours.Version, s.ours.Interval, s.ours.Priority)
 }
 
+// isOwn: the advert comes from a raftvip node (a peer's address, raftvip's
+// priority), not from a keepalived.
+func (s *Speaker) isOwn(r Router) bool {
+	return slices.Contains(s.own, r.Source) && (r.Priority == s.ours.Priority || r.Priority == 0)
+}
+
 // foreignMaster is the live foreign master with a priority above 0, leaving
 // out raftvip's own peers.
 func (s *Speaker) foreignMaster(now time.Time) (Router, bool) {
@@ -92,7 +101,7 @@ func (s *Speaker) foreignMaster(now time.Time) (Router, bool) {
 	routers := s.table.Routers(now)
 	for i := range routers {
 		r := &routers[i]
-		if !r.Live || r.Priority == 0 || slices.Contains(s.own, r.Source) {
+		if !r.Live || r.Priority == 0 || s.isOwn(*r) {
 			continue
 		}
 		if best == nil || ForeignWins(best.Priority, best.Source, r.Priority, r.Source) {
@@ -189,7 +198,7 @@ func (s *Speaker) Status(now time.Time) SpeakerStatus {
 	st := SpeakerStatus{Interface: s.iface, Version: s.ours.Version, VRID: s.ours.VRID, Priority: s.ours.Priority,
 		Unicast: s.unicast, Stats: s.table.Stats(), Routers: []Router{}}
 	for _, r := range s.table.Routers(now) {
-		if !slices.Contains(s.own, r.Source) {
+		if !s.isOwn(r) {
 			st.Routers = append(st.Routers, r)
 		}
 	}

@@ -68,6 +68,11 @@ func TestSpeakerBlockAndYield(t *testing.T) {
 			prio uint8
 			ago  time.Duration
 		}{{ka, 255, 4 * time.Second}}, 5 * time.Second, "", ""},
+		{"keepalived beside raftvip on a peer host is foreign", []struct {
+			src  netip.Addr
+			prio uint8
+			ago  time.Duration
+		}{{peer, 101, 100 * time.Millisecond}}, 4 * time.Second, "", "10.99.0.12"},
 		{"raftvip peer's advert is not foreign", []struct {
 			src  netip.Addr
 			prio uint8
@@ -90,7 +95,7 @@ func TestSpeakerBlockAndYield(t *testing.T) {
 			}
 			st := s.Status(now)
 			for _, r := range st.Routers {
-				if r.Source == peer {
+				if r.Source == peer && r.Priority == 250 {
 					t.Errorf("status lists raftvip peer %s as a foreign router", peer)
 				}
 			}
