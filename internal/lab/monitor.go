@@ -46,9 +46,13 @@ type Monitor struct {
 	closed   []Interval
 	events   []VIPEvent
 	renewals map[string]int
-	errs     []error
-	changed  chan struct{} // closed and replaced at every change
-	stopOnce sync.Once
+	// lifetimes is the valid_lft the kernel last reported per holder (on
+	// an add or a renewal): raftvip adds the VIP with its lease, keepalived
+	// forever, which tells the two apart on a host running both.
+	lifetimes map[string]int
+	errs      []error
+	changed   chan struct{} // closed and replaced at every change
+	stopOnce  sync.Once
 }
 
 // maxMonitorEvents bounds the event log of a long bench run.
@@ -123,6 +127,14 @@ func (m *Monitor) record(host string, added bool, validLft int, t time.Time, ini
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	_, holding := m.since[host]
+	if m.lifetimes == nil {
+		m.lifetimes = map[string]int{}
+	}
+	if added {
+		m.lifetimes[host] = validLft
+	} else {
+		delete(m.lifetimes, host)
+	}
 	switch {
 	case added && holding:
 		m.renewals[host]++
@@ -202,6 +214,19 @@ func (m *Monitor) Renewals(host string) int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.renewals[host]
+}
+
+// Lifetime is the valid_lft the kernel reported when host last added or
+// renewed the VIP: seconds, or forever (keepalived adds it that way; raftvip
+// with its lease). ok is false when host does not hold the VIP.
+func (m *Monitor) Lifetime(host string) (seconds int, forever, ok bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, holding := m.since[host]; !holding {
+		return 0, false, false
+	}
+	v := m.lifetimes[host]
+	return v, v < 0 || uint32(v) == 0xffffffff, true
 }
 
 // MaxConcurrentHolders is the largest number of hosts that held the VIP at

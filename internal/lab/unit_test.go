@@ -56,6 +56,12 @@ func TestMonitorRecord(t *testing.T) {
 	m.record("a", false, 0, at(1000), false)
 	m.record("a", false, 0, at(1001), false) // duplicate delete: ignored
 	m.record("b", true, 1, at(1200), false)
+	if _, _, ok := m.Lifetime("a"); ok {
+		t.Error("lifetime of a host that lost the VIP")
+	}
+	if secs, forever, ok := m.Lifetime("b"); !ok || forever || secs != 1 {
+		t.Errorf("lifetime of b: %d forever=%v ok=%v, want 1 s", secs, forever, ok)
+	}
 	if got := m.Renewals("a"); got != 2 {
 		t.Fatalf("renewals of a: %d, want 2", got)
 	}
