@@ -287,6 +287,11 @@ func (l *Lab) waitReady(ctx context.Context, sys System, c *Client) (string, err
 		if _, err := l.WaitAllHealthy(wctx); err != nil {
 			return "", err
 		}
+		// A planned switchover is refused while the target does not
+		// answer the leader's heartbeats (after a healed isolation).
+		if _, err := l.WaitSettled(wctx); err != nil {
+			return "", err
+		}
 	case SystemKeepalived:
 		if err := l.WaitKeepalivedState(wctx, l.Other(holder), "BACKUP"); err != nil {
 			return "", err

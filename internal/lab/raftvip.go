@@ -401,6 +401,7 @@ func (a *Agent) Restart() error {
 // uses are decoded; Raw keeps the whole document.
 type Status struct {
 	AskedNode   string          `json:"node"` // the node that answered
+	Time        time.Time       `json:"time"` // when it answered
 	Leader      string          `json:"leader"`
 	Holder      string          `json:"holder"`
 	Epoch       uint64          `json:"epoch"`
@@ -421,10 +422,15 @@ type NodeStatus struct {
 	RaftState  string `json:"raft_state"`
 	Healthy    bool   `json:"healthy"`
 	CheckClass string `json:"check_class"`
-	Holding    bool   `json:"holding_vip"`
-	Decision   string `json:"decision"`
-	Reason     string `json:"reason"`
-	Suffrage   string `json:"suffrage"`
+	// Reachable: the answering node got this node's own status.
+	Reachable bool `json:"reachable"`
+	// LastContact is when this node last heard from a leader (now, for
+	// the leader itself).
+	LastContact time.Time `json:"last_contact"`
+	Holding     bool      `json:"holding_vip"`
+	Decision    string    `json:"decision"`
+	Reason      string    `json:"reason"`
+	Suffrage    string    `json:"suffrage"`
 }
 
 // HistoryEntry is one acquire or release in Status.
@@ -620,6 +626,56 @@ func (l *Lab) WaitAllHealthy(ctx context.Context) (*Status, error) {
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// WaitSettled waits until the Raft group is in order as an operator would
+// check it before a planned change: every agent answers and names the same
+// leader, and every member is Leader or Follower and heard from the leader
+// within the last second. After a healed partition that takes a moment, and
+// until then the leader refuses a switchover to the node it cannot reach.
+func (l *Lab) WaitSettled(ctx context.Context) (*Status, error) {
+	var last error
+	for {
+		st, err := l.settled(ctx)
+		if err == nil {
+			return st, nil
+		}
+		last = err
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("waiting for the raft group to settle: %w (last: %v)", ctx.Err(), last)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func (l *Lab) settled(ctx context.Context) (*Status, error) {
+	var first *Status
+	for _, h := range l.agentHosts() {
+		a := l.Agent(h.Name)
+		if a == nil {
+			return nil, fmt.Errorf("no agent on %s", h.NodeID)
+		}
+		st, err := a.Status(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if st.Leader == "" || (first != nil && st.Leader != first.Leader) {
+			return nil, fmt.Errorf("%s knows leader %q", h.NodeID, st.Leader)
+		}
+		if first == nil {
+			first = st
+		}
+	}
+	for _, n := range first.Nodes {
+		if !n.Reachable || (n.RaftState != "Leader" && n.RaftState != "Follower") {
+			return nil, fmt.Errorf("%s: raft %s, reachable %v", n.ID, n.RaftState, n.Reachable)
+		}
+		if d := first.Time.Sub(n.LastContact); d > time.Second {
+			return nil, fmt.Errorf("%s last heard from the leader %v ago", n.ID, d.Round(time.Millisecond))
+		}
+	}
+	return first, nil
 }
 
 // ownerProcs lists the running VIP-owner processes (raftvip agents and

@@ -28,7 +28,8 @@ func TestRaftvipScenarios(t *testing.T) {
 	begin := time.Now()
 
 	// ready waits for a steady lab: one DB host has held the VIP for 2 s,
-	// both DB nodes are healthy, and the client reads from the holder.
+	// both DB nodes are healthy, the Raft group is settled (every node
+	// follows the leader), and the client reads from the holder.
 	ready := func(t *testing.T) (holder, other string) {
 		t.Helper()
 		holder, err := l.WaitStableHolder(within(t, 45*time.Second), 2*time.Second)
@@ -39,6 +40,9 @@ func TestRaftvipScenarios(t *testing.T) {
 			t.Fatalf("VIP on %s, which is not a DB host", holder)
 		}
 		if _, err := l.WaitAllHealthy(within(t, 30*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.WaitSettled(within(t, 30*time.Second)); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := c.WaitGood(within(t, 15*time.Second), l.Host(holder).ServerID, time.Now()); err != nil {
