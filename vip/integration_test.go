@@ -373,3 +373,33 @@ func (w testWriter) Write(b []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(b), "\n"))
 	return len(b), nil
 }
+
+// TestReleaseLeftoversKeepsForeignAddresses: at start an agent in VRRP mode
+// removes only VIPs with a finite lifetime (its own, from before a crash);
+// one with an infinite lifetime belongs to another owner (keepalived beside
+// raftvip during a migration) and stays.
+func TestReleaseLeftoversKeepsForeignAddresses(t *testing.T) {
+	l := newLab(t)
+	ours, theirs := netip.MustParsePrefix("10.99.0.10/24"), netip.MustParsePrefix("10.99.0.20/24")
+	ipCmd(t, "-n", l.a, "addr", "add", ours.String(), "dev", "eth0", "valid_lft", "30", "preferred_lft", "30")
+	ipCmd(t, "-n", l.a, "addr", "add", theirs.String(), "dev", "eth0")
+	var kept []netip.Prefix
+	must(t, l.a, func() error {
+		n, err := NewNetlink(Config{Interface: "eth0", Addresses: []netip.Prefix{ours, theirs}}, testLogger(t))
+		if err != nil {
+			return err
+		}
+		kept, err = n.ReleaseLeftovers()
+		return err
+	})
+	got := kernelAddrs(t, l.a)
+	if _, ok := got[ours]; ok {
+		t.Errorf("%s (finite lifetime, a raftvip leftover) is still there", ours)
+	}
+	if _, ok := got[theirs]; !ok {
+		t.Errorf("%s (infinite lifetime, another owner's) was removed", theirs)
+	}
+	if len(kept) != 1 || kept[0] != theirs {
+		t.Errorf("kept %v, want [%s]", kept, theirs)
+	}
+}

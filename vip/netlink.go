@@ -123,6 +123,49 @@ func (n *Netlink) Release() error {
 	return nil
 }
 
+// foreverLft is the kernel's "infinite" address lifetime.
+const foreverLft = 0xFFFFFFFF
+
+// ReleaseLeftovers removes configured addresses that carry a finite
+// lifetime — a raftvip agent's leftover after a crash — and leaves alone
+// those with an infinite one, which another owner added (keepalived beside
+// raftvip during a migration, or an operator). It returns what it kept.
+func (n *Netlink) ReleaseLeftovers() (kept []netip.Prefix, err error) {
+	link, err := n.link()
+	if err != nil {
+		var notFound netlink.LinkNotFoundError
+		if errors.As(err, &notFound) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	addrs, err := netlink.AddrList(link, netlink.FAMILY_V4)
+	if err != nil {
+		return nil, fmt.Errorf("vip: list addresses on %s: %w", n.iface, err)
+	}
+	want := map[netip.Prefix]bool{}
+	for _, p := range n.addrs {
+		want[p] = true
+	}
+	var errs []error
+	for _, a := range addrs {
+		p, ok := prefixOf(a)
+		if !ok || !want[p] {
+			continue
+		}
+		if uint32(a.ValidLft) == foreverLft {
+			kept = append(kept, p)
+			continue
+		}
+		if err := netlink.AddrDel(link, nlAddr(p)); err != nil && !isAbsent(err) {
+			errs = append(errs, fmt.Errorf("vip: delete %s on %s: %w", p, n.iface, err))
+		} else {
+			n.log.Warn("removed a VIP left by a previous agent (finite lifetime)", "iface", n.iface, "addr", p.String())
+		}
+	}
+	return kept, errors.Join(errs...)
+}
+
 // isAbsent reports whether a delete failed only because the address was not
 // there: the kernel answers EADDRNOTAVAIL for IPv4 (ENOENT on some paths).
 func isAbsent(err error) bool {

@@ -77,9 +77,21 @@ func serveAgent(ctx context.Context, cfg *config.Config, log hclog.Logger, join 
 		// Whatever a crashed predecessor left is not ours: we hold nothing
 		// until the cluster says so. In VRRP observe mode keepalived owns
 		// the VIP on this host: leave it alone.
-		if cfg.VRRP.Mode == config.VRRPObserve {
+		switch cfg.VRRP.Mode {
+		case config.VRRPObserve:
 			log.Info("VRRP observe mode: the VIP is never touched by this agent")
-		} else {
+		case config.VRRPActive:
+			// A keepalived may run beside us (a migration): its VIP has an
+			// infinite lifetime and is not ours to remove; ours always
+			// carries the lease.
+			kept, err := nl.ReleaseLeftovers()
+			if err != nil {
+				return fmt.Errorf("remove leftover VIP: %w", err)
+			}
+			if len(kept) > 0 {
+				log.Info("VIP present with an infinite lifetime: another owner's (keepalived?), left alone", "addrs", fmt.Sprint(kept))
+			}
+		default:
 			if held, _ := nl.Held(); held {
 				log.Warn("removing a VIP left on the interface (crash leftover)", "interface", vc.Interface)
 			}
