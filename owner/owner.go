@@ -210,7 +210,7 @@ func Decide(in Input) Decision {
 				return Decision{Action: None, Reason: in.VRRPBlock}
 			}
 			if in.VRRPYield != "" {
-				return Decision{Action: Advertise, Target: in.VRRPYield, Reason: "VRRP master " + in.VRRPYield + " has a lower priority: advertising until it yields"}
+				return Decision{Action: Advertise, Target: in.VRRPYield, Reason: "advertising raftvip's higher VRRP priority until " + in.VRRPYield + " yields the VIP"}
 			}
 			return Decision{Action: Acquire, Reason: "leader, db, mysql healthy, VIP free"}
 		}

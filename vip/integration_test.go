@@ -383,15 +383,21 @@ func TestReleaseLeftoversKeepsForeignAddresses(t *testing.T) {
 	ours, theirs := netip.MustParsePrefix("10.99.0.10/24"), netip.MustParsePrefix("10.99.0.20/24")
 	ipCmd(t, "-n", l.a, "addr", "add", ours.String(), "dev", "eth0", "valid_lft", "30", "preferred_lft", "30")
 	ipCmd(t, "-n", l.a, "addr", "add", theirs.String(), "dev", "eth0")
-	var kept []netip.Prefix
+	var kept, foreign []netip.Prefix
 	must(t, l.a, func() error {
 		n, err := NewNetlink(Config{Interface: "eth0", Addresses: []netip.Prefix{ours, theirs}}, testLogger(t))
 		if err != nil {
 			return err
 		}
+		if foreign, err = n.Foreign(); err != nil {
+			return err
+		}
 		kept, err = n.ReleaseLeftovers()
 		return err
 	})
+	if len(foreign) != 1 || foreign[0] != theirs {
+		t.Errorf("Foreign() = %v, want [%s]", foreign, theirs)
+	}
 	got := kernelAddrs(t, l.a)
 	if _, ok := got[ours]; ok {
 		t.Errorf("%s (finite lifetime, a raftvip leftover) is still there", ours)

@@ -166,6 +166,27 @@ func (n *Netlink) ReleaseLeftovers() (kept []netip.Prefix, err error) {
 	return kept, errors.Join(errs...)
 }
 
+// Foreign returns the configured addresses present with an infinite
+// lifetime: put there by another owner (a keepalived on this host), never
+// by raftvip, whose addresses always carry the lease.
+func (n *Netlink) Foreign() ([]netip.Prefix, error) {
+	link, err := n.link()
+	if err != nil {
+		return nil, err
+	}
+	addrs, err := netlink.AddrList(link, netlink.FAMILY_V4)
+	if err != nil {
+		return nil, fmt.Errorf("vip: list addresses on %s: %w", n.iface, err)
+	}
+	var out []netip.Prefix
+	for _, a := range addrs {
+		if p, ok := prefixOf(a); ok && slices.Contains(n.addrs, p) && uint32(a.ValidLft) == foreverLft {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
 // isAbsent reports whether a delete failed only because the address was not
 // there: the kernel answers EADDRNOTAVAIL for IPv4 (ENOENT on some paths).
 func isAbsent(err error) bool {

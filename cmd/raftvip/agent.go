@@ -168,7 +168,7 @@ func serveAgent(ctx context.Context, cfg *config.Config, log hclog.Logger, join 
 				log.Error("VRRP receiver stopped", "error", err)
 			}
 		}()
-		a.SetVRRP(sp)
+		a.SetVRRP(localOwnerAware{sp, addr.(*vip.Netlink)})
 		log.Info("VRRP coexistence", "mode", cfg.VRRP.Mode, "version", cfg.VRRP.Version, "vrid", cfg.VRRP.VRID,
 			"priority", cfg.VRRP.Priority, "advert_int", cfg.VRRP.AdvertInt, "unicast_peers", len(cfg.VRRP.UnicastPeers), "listen_window", sp.ListenWindow())
 	}
@@ -248,4 +248,24 @@ func openVRRP(cfg *config.Config, log hclog.Logger) (*vrrpcompat.Speaker, error)
 	return vrrpcompat.NewSpeaker(vrrpcompat.SpeakerConfig{
 		Conn: vrrpcompat.Config{Interface: cfg.VRRP.Interface, Peers: cfg.VRRP.UnicastPeers, Exclude: vips, Logger: log},
 		Ours: ours, Own: own})
+}
+
+// localOwnerAware adds what the wire cannot tell: a keepalived on this very
+// host does not loop its adverts back to us, but the VIP it holds is on our
+// interface with an infinite lifetime. Like a remote weaker master, it must
+// yield (hear our advert, turn backup, remove its VIP) before we add ours,
+// or it would delete the address right after we add it.
+type localOwnerAware struct {
+	*vrrpcompat.Speaker
+	nl *vip.Netlink
+}
+
+func (l localOwnerAware) Yield(now time.Time) string {
+	if y := l.Speaker.Yield(now); y != "" {
+		return y
+	}
+	if f, err := l.nl.Foreign(); err == nil && len(f) > 0 {
+		return "the VRRP owner of " + f[0].String() + " on this host"
+	}
+	return ""
 }
