@@ -27,17 +27,8 @@ import (
 //	  priority-0 advert; then step 2 again;
 //	3 keepalived stopped: raftvip keeps the VIP, a MySQL kill still fails
 //	  over; rollback (keepalived started again): it stays BACKUP.
-//
-// Known to fail with the current agent (see docs/lab.md, "Things the lab
-// showed"): an agent started in active mode removes the VIP that the
-// keepalived MASTER on its own host holds, as a "crash leftover". It
-// therefore runs only when RAFTVIP_LAB_MIGRATION=1, until that is fixed.
 func TestLabMigrationGuide(t *testing.T) {
 	bin := requireLab(t)
-	if os.Getenv("RAFTVIP_LAB_MIGRATION") != "1" {
-		t.Skip("known to fail until an agent started in active mode leaves the local keepalived MASTER's VIP alone " +
-			"(it removes it as a crash leftover); run with RAFTVIP_LAB_MIGRATION=1")
-	}
 	l := newTestLab(t, Options{RaftvipBin: bin})
 	ctx := within(t, 7*time.Minute)
 	m := l.Monitor()
@@ -88,7 +79,7 @@ func TestLabMigrationGuide(t *testing.T) {
 
 	configs := map[string]string{}
 	blockRE := regexp.MustCompile(`(?m)^\s*(vrrp|vip|mysql)\s*\{`)
-	wouldRE := regexp.MustCompile(`^observe mode, VIP untouched: would (acquire|advertise): `)
+	wouldRE := regexp.MustCompile(`^observe mode, VIP untouched: would advertise: `)
 	prepared := t.Run("0 prepare: import-keepalived writes every node's config", func(t *testing.T) {
 		peerFlag := func(name string) string {
 			h := l.Host(name)
@@ -225,9 +216,9 @@ func TestLabMigrationGuide(t *testing.T) {
 			t.Fatal(err)
 		}
 		var st *Status
-		// A leader that hears keepalived's master (any but the one on its
-		// own host) would advertise until it yields; otherwise it would
-		// acquire.
+		// keepalived is MASTER (heard on the wire, or holding the VIP on
+		// the leader's own host): the leader would advertise until it
+		// yields.
 		eventually(t, 30*time.Second, "a DB leader saying what it would do", func() error {
 			var err error
 			if st, err = l.WaitAllHealthy(ctx); err != nil {
