@@ -697,6 +697,11 @@ const suspectFor = 3 * time.Second
 // probe asks the target for its own status over the cluster RPC: it must
 // answer and say its MySQL is healthy (the FSM's report may be stale).
 func (a *Agent) probe(target string) error {
+	_, err := a.probeStatus(target)
+	return err
+}
+
+func (a *Agent) probeStatus(target string) (NodeStatus, error) {
 	addr := ""
 	if m, ok := a.fsm.Current().Members[target]; ok {
 		addr = m.Address
@@ -707,25 +712,25 @@ func (a *Agent) probe(target string) error {
 		}
 	}
 	if addr == "" {
-		return fmt.Errorf("no address known for %s", target)
+		return NodeStatus{}, fmt.Errorf("no address known for %s", target)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
 	defer cancel()
 	resp, err := a.raft.Call(ctx, addr, cluster.Request{Op: cluster.OpStatus})
 	if err != nil {
-		return err
+		return NodeStatus{}, err
 	}
 	if resp.Err != "" {
-		return errors.New(resp.Err)
+		return NodeStatus{}, errors.New(resp.Err)
 	}
 	var ns NodeStatus
 	if err := json.Unmarshal(resp.Status, &ns); err != nil {
-		return fmt.Errorf("bad status answer: %w", err)
+		return NodeStatus{}, fmt.Errorf("bad status answer: %w", err)
 	}
 	if !ns.Healthy {
-		return fmt.Errorf("reports mysql %s", ns.CheckClass)
+		return ns, fmt.Errorf("reports mysql %s", ns.CheckClass)
 	}
-	return nil
+	return ns, nil
 }
 
 func (a *Agent) transfer(d owner.Decision) {

@@ -204,6 +204,13 @@ func (a *Agent) switchoverLocal(ctx context.Context, r SwitchoverRequest) (Switc
 	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
 		deadline = dl
 	}
+	// Release only once the target has caught up with the log: a transfer
+	// to a lagging node (e.g. just back from a partition, while Raft still
+	// backs off its replication) times out, and the VIP would stay free
+	// until a retry succeeds.
+	if err := a.waitCaughtUp(ctx, to, deadline); err != nil {
+		return SwitchoverResult{}, err
+	}
 	a.mu.Lock()
 	a.switchover = &switchoverState{to: to, deadline: deadline}
 	a.mu.Unlock()
@@ -234,6 +241,33 @@ func (a *Agent) switchoverLocal(ctx context.Context, r SwitchoverRequest) (Switc
 		case <-a.fsm.Changed():
 			a.Wake() // the loop also listens on Changed; do not starve it
 		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// waitCaughtUp writes a barrier entry and waits until the target has
+// applied it: proof that Raft's replication to the target is flowing now
+// (not backing off after a partition), so the transfer will not time out.
+func (a *Agent) waitCaughtUp(ctx context.Context, to string, deadline time.Time) error {
+	if err := a.raft.Barrier(2 * time.Second); err != nil {
+		return fmt.Errorf("switchover: %w", err)
+	}
+	mine := a.raft.AppliedIndex()
+	for {
+		ns, err := a.probeStatus(to)
+		if err == nil && ns.AppliedIndex >= mine {
+			return nil
+		}
+		if a.now().After(deadline) {
+			if err != nil {
+				return refused("%s did not answer in time: %v", to, err)
+			}
+			return refused("%s has not caught up with the raft log (applied %d, leader %d) within the timeout", to, ns.AppliedIndex, mine)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
 		}
 	}
 }

@@ -31,6 +31,9 @@ type NodeStatus struct {
 	Decision    string    `json:"decision"`
 	Reason      string    `json:"reason"`
 	Version     string    `json:"version,omitempty"`
+	// AppliedIndex is the last Raft entry this node applied: how far
+	// behind the leader it is.
+	AppliedIndex uint64 `json:"applied_index"`
 }
 
 // NodeView is one row of the cluster status: the replicated view merged with
@@ -90,6 +93,7 @@ func (a *Agent) Self() NodeStatus {
 		ID: a.opt.NodeID, Role: a.opt.Role, RaftState: a.raft.State(), Term: a.raft.Term(), Leader: lid,
 		LastContact: lc, Healthy: a.health != nil && h.Healthy, CheckClass: h.Class, CheckError: h.Error,
 		Checked: h.Checked, Holding: holding, Decision: d.Action.String(), Reason: d.Reason, Version: a.opt.Version,
+		AppliedIndex: a.raft.AppliedIndex(),
 	}
 }
 
