@@ -80,6 +80,7 @@ type node struct {
 	dir      string
 	bolt     *raftboltdb.BoltStore
 	vrrp     VRRP
+	join     bool // start without bootstrapping (a node added later)
 }
 
 type testCluster struct {
@@ -182,7 +183,7 @@ func (tc *testCluster) start(n *node) {
 	for _, p := range tc.peers {
 		cps = append(cps, cluster.Peer{ID: p.ID, Address: p.Address})
 	}
-	cl, err := cluster.OpenWith(cluster.Config{NodeID: n.id, Peers: cps, Timing: testTiming, Logger: log},
+	cl, err := cluster.OpenWith(cluster.Config{NodeID: n.id, Peers: cps, Timing: testTiming, Logger: log, Join: n.join},
 		n.fsm, n.trans, logs, stable, snaps, tc.rpc.From(string(n.addr)))
 	if err != nil {
 		t.Fatal(err)

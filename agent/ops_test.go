@@ -177,3 +177,39 @@ func TestPeerRemoveRefusesLosingQuorum(t *testing.T) {
 	tc.assertNeverTwo()
 	_ = viptest.OpAcquire
 }
+
+func TestJoinNewNode(t *testing.T) {
+	tc := newTestCluster(t, false)
+	h := tc.waitHolder(10 * time.Second)
+	tc.waitAllHealthy(h)
+	// A fourth node started with -join: no bootstrap, it waits to be added.
+	n := &node{id: "witness2", role: fsm.RoleWitness, addr: "witness2", join: true}
+	tc.nodes[n.id] = n
+	tc.start(n)
+	time.Sleep(500 * time.Millisecond)
+	if got := n.fsm.State().Epoch; got != 0 {
+		t.Fatalf("a joining node has state (epoch %d) before being added", got)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	res, err := tc.nodes["witness"].agent.AddPeer(ctx, PeerRequest{ID: n.id, Address: string(n.addr), Role: fsm.RoleWitness, NonVoter: true})
+	if err != nil || !res.Changed {
+		t.Fatalf("add: %+v %v", res, err)
+	}
+	tc.eventually("the new node receives the replicated state", 10*time.Second, func() bool {
+		st := n.fsm.State()
+		return st.Holder == h && len(st.History) > 0 && st.Members[n.id].Role == fsm.RoleWitness
+	})
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel2()
+	var found bool
+	for _, v := range tc.leader().agent.ClusterStatus(ctx2, 0).Nodes {
+		if v.ID == n.id {
+			found = v.Suffrage == "nonvoter" && v.Reachable
+		}
+	}
+	if !found {
+		t.Fatal("status does not list the new node as a reachable non-voter")
+	}
+	tc.assertNeverTwo()
+}
