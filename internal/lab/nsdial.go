@@ -3,53 +3,16 @@ package lab
 import (
 	"context"
 	"fmt"
+	"github.com/raftvip/raftvip/internal/nsexec"
 	"net"
 	"net/netip"
-	"runtime"
 
 	"github.com/mdlayher/arp"
-	"github.com/vishvananda/netns"
 )
 
-// inNamespace runs fn on an OS thread switched into network namespace ns.
-// Sockets belong to the namespace of the thread that creates them, so fn
-// creates its sockets there; once created they work from any goroutine.
-func inNamespace(ns string, fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("current namespace: %w", err)
-			return
-		}
-		defer orig.Close()
-		target, err := netns.GetFromName(ns)
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("open namespace %s: %w", ns, err)
-			return
-		}
-		defer target.Close()
-		if err := netns.Set(target); err != nil {
-			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("enter namespace %s: %w", ns, err)
-			return
-		}
-		ferr := fn()
-		if err := netns.Set(orig); err != nil {
-			// Leave the thread locked: Go ends a locked thread when its
-			// goroutine exits, so the switched namespace cannot leak to
-			// other goroutines.
-			errc <- fmt.Errorf("leave namespace %s: %w", ns, err)
-			return
-		}
-		runtime.UnlockOSThread()
-		errc <- ferr
-	}()
-	return <-errc
-}
+// inNamespace runs fn on an OS thread switched into network namespace ns
+// (sockets fn creates belong to ns); see nsexec.Do.
+func inNamespace(ns string, fn func() error) error { return nsexec.Do(ns, fn) }
 
 // DialInNamespace opens a connection from inside network namespace ns.
 func DialInNamespace(ctx context.Context, ns, network, addr string) (net.Conn, error) {
