@@ -10,6 +10,10 @@ import (
 func newFlags(name string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("raftvip "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: raftvip %s [flags]  (exit 0 ok, 1 failure or refused, 2 bad usage)\n", name)
+		fs.PrintDefaults()
+	}
 	return fs
 }
 

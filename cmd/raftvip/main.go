@@ -54,7 +54,9 @@ func usage(w io.Writer) {
 	for _, n := range names {
 		fmt.Fprintf(w, "  %-18s %s\n", n, commands[n].summary)
 	}
-	fmt.Fprintln(w, "\nrun 'raftvip SUBCOMMAND -h' for its flags")
+	fmt.Fprintln(w, "\nflags and words may come in any order; -json gives machine output")
+	fmt.Fprintln(w, "exit codes: 0 success, 1 failure at run time (or the cluster refused), 2 bad usage or config")
+	fmt.Fprintln(w, "run 'raftvip SUBCOMMAND -h' for its flags")
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
