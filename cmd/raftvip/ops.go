@@ -158,31 +158,11 @@ func printPeers(w io.Writer, st agent.Status) {
 }
 
 func runHistory(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("history", stderr)
-	t := targetFlags(fs)
-	n := fs.Int("n", 20, "how many events (newest last), at most 1000")
-	words, code := parse(fs, args)
+	st, asJSON, code := fetchStatus("history", args, 20, 1, stderr)
 	if code >= 0 {
 		return code
 	}
-	if c := noWords(fs, words, stderr); c >= 0 {
-		return c
-	}
-	if *n < 1 || *n > 1000 {
-		fmt.Fprintf(stderr, "raftvip history: -n %d: want 1 to 1000\n", *n)
-		return exitUsage
-	}
-	c, code := t.client(stderr)
-	if code >= 0 {
-		return code
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	st, err := c.Status(ctx, *n)
-	if err != nil {
-		return failed(stderr, "history", err)
-	}
-	if *t.json {
+	if asJSON {
 		printJSON(stdout, st.History)
 		return exitOK
 	}

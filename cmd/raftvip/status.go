@@ -13,36 +13,47 @@ import (
 )
 
 func runStatus(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("status", stderr)
-	t := targetFlags(fs)
-	n := fs.Int("n", 10, "how many recent epoch events to show")
-	words, code := parse(fs, args)
+	st, asJSON, code := fetchStatus("status", args, 10, 0, stderr)
 	if code >= 0 {
 		return code
 	}
-	if c := noWords(fs, words, stderr); c >= 0 {
-		return c
-	}
-	if *n < 0 || *n > 1000 {
-		fmt.Fprintf(stderr, "raftvip status: -n %d: want 0 to 1000\n", *n)
-		return exitUsage
-	}
-	c, code := t.client(stderr)
-	if code >= 0 {
-		return code
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	st, err := c.Status(ctx, *n)
-	if err != nil {
-		return failed(stderr, "status", err)
-	}
-	if *t.json {
+	if asJSON {
 		printJSON(stdout, st)
 		return exitOK
 	}
 	printStatus(stdout, st)
 	return exitOK
+}
+
+// fetchStatus is the shared front of status and history: the operator flags
+// plus -n (epoch events, minN..1000), then one status call. code >= 0 means
+// stop with that exit code.
+func fetchStatus(name string, args []string, defaultN, minN int, stderr io.Writer) (agent.Status, bool, int) {
+	fs := newFlags(name, stderr)
+	t := targetFlags(fs)
+	n := fs.Int("n", defaultN, fmt.Sprintf("how many recent epoch events to show (%d to 1000)", minN))
+	words, code := parse(fs, args)
+	if code >= 0 {
+		return agent.Status{}, false, code
+	}
+	if c := noWords(fs, words, stderr); c >= 0 {
+		return agent.Status{}, false, c
+	}
+	if *n < minN || *n > 1000 {
+		fmt.Fprintf(stderr, "raftvip %s: -n %d: want %d to 1000\n", name, *n, minN)
+		return agent.Status{}, false, exitUsage
+	}
+	c, code := t.client(stderr)
+	if code >= 0 {
+		return agent.Status{}, false, code
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	st, err := c.Status(ctx, *n)
+	if err != nil {
+		return agent.Status{}, false, failed(stderr, name, err)
+	}
+	return st, *t.json, -1
 }
 
 // adminSocket resolves -admin or the config's admin path.
