@@ -1,14 +1,40 @@
 #!/usr/bin/env bash
-# Installs the Debian packages raftvip's lab, demo, tests and benchmarks need,
-# only those that are missing. Safe to run again. Needs root (or sudo) when
-# something is missing.
+# Installs the Debian packages that provide the programs raftvip's lab, demo,
+# tests and benchmarks run, only for programs that are missing. Safe to run
+# again. Needs root (or sudo) when something is missing.
 set -euo pipefail
-pkgs=(mariadb-server mariadb-client keepalived iproute2 tcpdump procps)
+
+# The one list: every program the code runs, and the Debian package it comes
+# from. scripts/deps_test.go (in `go test ./...`) fails when the Go code runs
+# a program that is not here.
+deps='
+ip                  iproute2
+bridge              iproute2
+mariadbd            mariadb-server
+mariadb-install-db  mariadb-server
+mariadb             mariadb-client
+mariadb-admin       mariadb-client
+keepalived          keepalived
+tcpdump             tcpdump       # captures in docs and vrrpcompat/testdata
+'
+
+# have PROGRAM: on PATH or in an sbin directory (sudo and some CI shells
+# leave /usr/sbin off PATH).
+have() {
+  command -v "$1" >/dev/null 2>&1 && return 0
+  local d
+  for d in /usr/sbin /sbin /usr/bin /bin; do [ -x "$d/$1" ] && return 0; done
+  return 1
+}
+
 missing=()
-for p in "${pkgs[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-done
+while read -r prog pkg _; do
+  case $prog in ''|'#'*) continue ;; esac
+  have "$prog" && continue
+  case " ${missing[*]-} " in *" $pkg "*) ;; *) missing+=("$pkg") ;; esac
+done <<<"$deps"
 [ ${#missing[@]} -eq 0 ] && exit 0
+
 echo "install-deps: installing ${missing[*]}"
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -22,3 +48,15 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q
 $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+
+# A package that installed but did not bring its program means the table is
+# wrong: say so here rather than in a test much later.
+bad=()
+while read -r prog pkg _; do
+  case $prog in ''|'#'*) continue ;; esac
+  have "$prog" || bad+=("$prog (from $pkg)")
+done <<<"$deps"
+if [ ${#bad[@]} -gt 0 ]; then
+  echo "install-deps: still missing after the install: ${bad[*]}: fix the deps table in $0" >&2
+  exit 1
+fi
