@@ -40,6 +40,10 @@ func readDeps(path string) (map[string]string, error) {
 		case line == "'":
 			return deps, nil
 		}
+		if strings.ContainsRune(line, '\'') {
+			// bash would end the table's string here.
+			return nil, fmt.Errorf("%s:%d: no ' inside the deps table: %q", path, n, line)
+		}
 		if i := strings.IndexByte(line, '#'); i >= 0 {
 			line = strings.TrimSpace(line[:i])
 		}
@@ -197,6 +201,7 @@ func TestReadDepsRejectsBadLines(t *testing.T) {
 		"unclosed":   "deps='\nip iproute2\n",
 		"three":      "deps='\nip iproute2 extra\n'\n",
 		"duplicated": "deps='\nip iproute2\nip other\n'\n",
+		"quote":      "deps='\nip iproute2 # the lab's\n'\n",
 	} {
 		p := filepath.Join(dir, strings.ReplaceAll(name, " ", "_"))
 		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {

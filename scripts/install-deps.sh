@@ -15,7 +15,12 @@ mariadb-install-db  mariadb-server
 mariadb             mariadb-client
 mariadb-admin       mariadb-client
 keepalived          keepalived
+ping                iputils-ping  # lab network test
 tcpdump             tcpdump       # captures in docs and vrrpcompat/testdata
+timeout             coreutils     # in the keepalived check script of the lab
+cp                  coreutils
+uname               coreutils
+nproc               coreutils
 '
 
 # have PROGRAM: on PATH or in an sbin directory (sudo and some CI shells

@@ -9,7 +9,7 @@ import (
 
 // tools the lab runs, and where Debian puts them when /usr/sbin is not on
 // PATH (sudo without secure_path, some CI shells).
-var tools = []string{"ip", "bridge", "mariadbd", "mariadb-install-db", "mariadb-admin", "keepalived", "timeout"}
+var tools = []string{"ip", "bridge", "mariadbd", "mariadb-install-db", "mariadb-admin", "keepalived", "timeout", "ping"}
 
 // toolPath finds a tool on PATH or in the usual sbin directories.
 func toolPath(name string) (string, error) {
@@ -35,7 +35,7 @@ func CheckPrerequisites() error {
 		}
 	}
 	if len(missing) > 0 {
-		return fmt.Errorf("lab: missing %s: run `make deps` (installs mariadb-server, mariadb-client, keepalived, iproute2)",
+		return fmt.Errorf("lab: missing %s: run `make deps` (scripts/install-deps.sh installs every program the lab runs)",
 			strings.Join(missing, ", "))
 	}
 	return nil
