@@ -7,6 +7,8 @@ package agent
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -150,6 +152,10 @@ type Agent struct {
 	lastAdvert       time.Time
 	suspects         map[string]time.Time // peers that failed a probe, until when
 	acquireBackoff   time.Time            // no acquire attempt before this (after a netlink failure)
+	// boot and reportSeq order this process's health reports in the FSM
+	// (fsm.Health): boot is random per process, reportSeq counts reports.
+	boot      string
+	reportSeq uint64
 }
 
 // SetVRRP attaches the VRRP speaker (vrrp.mode observe or active); call
@@ -177,7 +183,20 @@ func New(opt Options, r Raft, f *fsm.FSM, addr vip.Addresser, ann vip.Announcer,
 		log = hclog.NewNullLogger()
 	}
 	return &Agent{opt: opt, raft: r, fsm: f, addr: addr, ann: ann, health: health,
-		log: log.Named("agent"), now: time.Now, wake: make(chan struct{}, 1), suspects: map[string]time.Time{}}
+		log: log.Named("agent"), now: time.Now, wake: make(chan struct{}, 1), suspects: map[string]time.Time{},
+		boot: newBootID()}
+}
+
+// newBootID names this process's life for the ordering of its health
+// reports: random, so a restart never reuses one and no clock is involved.
+func newBootID() string {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		// crypto/rand does not fail on Linux; a time-based id still
+		// differs from the previous process's.
+		return fmt.Sprintf("t%x", time.Now().UnixNano())
+	}
+	return hex.EncodeToString(b[:])
 }
 
 // Wake asks the loop to look again now.
@@ -772,15 +791,19 @@ func (a *Agent) reportHealth(ctx context.Context) {
 	}
 	a.mu.Lock()
 	recent := a.now().Sub(a.lastReport) < 200*time.Millisecond
+	var seq uint64
 	if !recent {
 		a.lastReport = a.now()
+		a.reportSeq++
+		seq = a.reportSeq
 	}
 	a.mu.Unlock()
 	if recent {
 		return
 	}
 	cmd := fsm.Command{Type: fsm.CmdHealth, Health: &fsm.Health{
-		Node: a.opt.NodeID, Healthy: h.Healthy, Class: h.Class, Checked: h.Checked, Since: h.Since}}
+		Node: a.opt.NodeID, Healthy: h.Healthy, Class: h.Class, Checked: h.Checked, Since: h.Since,
+		Boot: a.boot, Seq: seq}}
 	if a.raft.IsLeader() {
 		if _, err := a.apply(cmd); err != nil {
 			a.log.Warn("could not record health", "error", err)

@@ -24,6 +24,9 @@ type fakeHealth struct {
 	mu sync.Mutex
 	st mysqlcheck.Status
 	ch chan mysqlcheck.Status
+	// skew is added to the checker's wall clock (a host whose clock was
+	// stepped).
+	skew time.Duration
 }
 
 func newFakeHealth(healthy bool) *fakeHealth {
@@ -34,7 +37,7 @@ func newFakeHealth(healthy bool) *fakeHealth {
 
 func (f *fakeHealth) Set(healthy bool) {
 	f.mu.Lock()
-	now := time.Now()
+	now := time.Now().Add(f.skew)
 	class := "ok"
 	if !healthy {
 		class = "refused"
@@ -79,6 +82,7 @@ type node struct {
 	done     chan struct{}
 	dir      string
 	bolt     *raftboltdb.BoltStore
+	logs     raft.LogStore // the node's Raft log, for tests that count entries
 	vrrp     VRRP
 	join     bool // start without bootstrapping (a node added later)
 }
@@ -177,6 +181,7 @@ func (tc *testCluster) start(n *node) {
 		s := raft.NewInmemStore()
 		logs, stable, snaps = s, s, raft.NewInmemSnapshotStore()
 	}
+	n.logs = logs
 	n.fsm = fsm.New()
 	log := tc.log.Named(n.id)
 	var cps []cluster.Peer

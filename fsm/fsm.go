@@ -121,8 +121,10 @@ func (f *FSM) applyLocked(c Command) Result {
 			return Result{Err: fmt.Errorf("%w: health without node", ErrBadCommand)}
 		}
 		// Reports can arrive out of order (forwarded by followers, retried);
-		// an older check never overwrites a newer one.
-		if old, ok := s.Health[h.Node]; ok && h.Checked.Before(old.Checked) {
+		// an older report never overwrites a newer one. Order is by boot
+		// id and counter, never the reporter's clock (a clock stepped
+		// back would make every new report look stale).
+		if old, ok := s.Health[h.Node]; ok && !h.supersedes(old) {
 			return Result{Epoch: s.Epoch}
 		}
 		s.Health[h.Node] = *h

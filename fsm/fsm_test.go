@@ -103,6 +103,52 @@ func TestHealthIgnoresOlderReports(t *testing.T) {
 	}
 }
 
+// Reports are ordered by the reporter's boot id and per-boot counter, never
+// by its wall clock: a clock stepped back must not make a fresh report look
+// stale, and a new process (new boot id) replaces the old one's report.
+func TestHealthOrderedByBootAndSeq(t *testing.T) {
+	hour := time.Hour
+	rep := func(boot string, seq uint64, healthy bool, checked time.Time) Command {
+		class := "ok"
+		if !healthy {
+			class = "refused"
+		}
+		return Command{Type: CmdHealth, Health: &Health{Node: "hosta", Healthy: healthy, Class: class, Checked: checked, Boot: boot, Seq: seq}}
+	}
+	steps := []struct {
+		name    string
+		cmd     Command
+		healthy bool
+	}{
+		{"first report", rep("b1", 1, true, t0), true},
+		{"clock stepped back one hour: still believed", rep("b1", 2, false, t0.Add(-hour)), false},
+		{"a delayed older report of the same boot is stale", rep("b1", 1, true, t0), false},
+		{"newer counter, clock still behind", rep("b1", 3, true, t0.Add(-hour+time.Second)), true},
+		{"restarted process (new boot, counter from 1) replaces", rep("b2", 1, false, t0.Add(-2*hour)), false},
+		{"the old boot's counters do not count against the new one", rep("b2", 2, true, t0.Add(-2*hour)), true},
+		// An entry written by an older version (no boot id) still applies,
+		// with the old wall-clock rule among such entries.
+		{"legacy report replaces a boot-ordered one", rep("", 0, false, t0.Add(-3*hour)), false},
+		{"older legacy report is stale", rep("", 0, true, t0.Add(-4*hour)), false},
+		{"newer legacy report applies", rep("", 0, true, t0.Add(-3*hour+time.Second)), true},
+		{"a report with a boot id replaces a legacy one", rep("b3", 1, false, t0.Add(-5*hour)), false},
+	}
+	f := New()
+	for _, s := range steps {
+		if r := f.ApplyCommand(s.cmd); r.Err != nil {
+			t.Fatalf("%s: %v", s.name, r.Err)
+		}
+		if got := f.State().Healthy("hosta"); got != s.healthy {
+			t.Fatalf("%s: healthy=%v, want %v (state %+v)", s.name, got, s.healthy, f.State().Health["hosta"])
+		}
+	}
+	// Old encoded entries (no boot/seq fields) still decode and apply.
+	old := []byte("\x01" + `{"type":"health","health":{"node":"hostb","healthy":true,"class":"ok","checked":"2026-11-25T10:00:00Z"}}`)
+	if r, _ := f.Apply(&raft.Log{Type: raft.LogCommand, Data: old}).(Result); r.Err != nil || !f.State().Healthy("hostb") {
+		t.Fatalf("legacy entry: %+v, healthy=%v", r, f.State().Healthy("hostb"))
+	}
+}
+
 func TestHistoryBounded(t *testing.T) {
 	f := New()
 	for i := 0; i < HistoryLimit; i++ {

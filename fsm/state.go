@@ -41,6 +41,31 @@ type Health struct {
 	Class   string    `json:"class"`   // error class of the last check: ok, refused, timeout, auth, ...
 	Checked time.Time `json:"checked"` // when the node made the check that decided this state
 	Since   time.Time `json:"since"`   // when the node's verdict last changed
+	// Boot and Seq order the reports (see FSM.Apply): Boot is chosen at
+	// random when the reporting process starts, Seq counts its reports
+	// from 1. Neither can go backwards as a wall clock can. Both are empty
+	// in entries written by versions before them.
+	Boot string `json:"boot,omitempty"`
+	Seq  uint64 `json:"seq,omitempty"`
+}
+
+// supersedes reports whether report h may replace the stored report old.
+// Within one boot a lower counter is stale (reports can arrive out of
+// order: forwarded by followers, retried). A report from another boot is a
+// restarted process and replaces the old one: boot ids are not ordered, and
+// the restarted reporter compares the FSM with its own verdict and sends
+// again if a late report of its previous life overwrote it. Only entries
+// without a boot id (written by older versions) are still ordered by the
+// reporter's clock, among themselves, so replaying an old log gives the
+// same state as before.
+func (h Health) supersedes(old Health) bool {
+	switch {
+	case h.Boot != "" && h.Boot == old.Boot:
+		return h.Seq >= old.Seq
+	case h.Boot == "" && old.Boot == "":
+		return !h.Checked.Before(old.Checked)
+	}
+	return true
 }
 
 // Event is one entry of the VIP's epoch history.
