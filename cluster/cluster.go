@@ -64,6 +64,14 @@ type Config struct {
 	// Join: do not bootstrap; wait to be added by `raftvip peers add` on
 	// the running cluster. For nodes added to an existing cluster.
 	Join bool
+	// StartDelay keeps the node out of Raft (no transport, no votes) for
+	// this long after Open is called. A crash-restarted voter has forgotten
+	// the leader it answered just before it died; Raft would let it vote
+	// for a new leader at once, while the fence wait takes credit for a
+	// full heartbeat timeout of silence at every voter of the new quorum
+	// (docs/safety.md, rule 3). The caller passes the largest heartbeat
+	// timeout known in the cluster (see StartDelay).
+	StartDelay time.Duration
 }
 
 // Cluster is a running Raft node.
@@ -115,6 +123,9 @@ func Open(cfg Config, fsm raft.FSM, h Handler) (*Cluster, error) {
 		bolt.Close()
 		return nil, fmt.Errorf("cluster: snapshot store in %s: %w", cfg.DataDir, err)
 	}
+	// Wait before listening: peers then see a refused connection, not a
+	// vote request that queues and is granted once Raft starts.
+	waitStart(cfg, log)
 	mux, err := Listen(cfg.Bind, log.Named("mux"))
 	if err != nil {
 		bolt.Close()
@@ -142,7 +153,23 @@ func Open(cfg Config, fsm raft.FSM, h Handler) (*Cluster, error) {
 // OpenWith starts a node on the given transport and stores (in-process tests
 // use raft.InmemTransport and in-memory or BoltDB stores).
 func OpenWith(cfg Config, fsm raft.FSM, trans raft.Transport, logs raft.LogStore, stable raft.StableStore, snaps raft.SnapshotStore, caller Caller) (*Cluster, error) {
+	log := cfg.Logger
+	if log == nil {
+		log = hclog.NewNullLogger()
+	}
+	waitStart(cfg, log)
 	return start(cfg, fsm, trans, logs, stable, snaps, caller)
+}
+
+// waitStart sleeps cfg.StartDelay. Counting from Open, not from the
+// process start, only makes the wait longer: the node's last contact with
+// any leader was before the crash, so before this process began.
+func waitStart(cfg Config, log hclog.Logger) {
+	if cfg.StartDelay <= 0 {
+		return
+	}
+	log.Info("staying out of raft for the largest heartbeat timeout before voting (a restarted voter must not vote within it of its last leader contact)", "delay", cfg.StartDelay)
+	time.Sleep(cfg.StartDelay)
 }
 
 func start(cfg Config, fsm raft.FSM, trans raft.Transport, logs raft.LogStore, stable raft.StableStore, snaps raft.SnapshotStore, caller Caller) (*Cluster, error) {

@@ -142,8 +142,16 @@ func serveAgent(ctx context.Context, cfg *config.Config, log hclog.Logger, join 
 		LeaderLeaseTimeout: cfg.Raft.LeaderLeaseTimeout, CommitTimeout: cfg.Raft.CommitTimeout,
 		SnapshotInterval: cfg.Raft.SnapshotInterval, SnapshotThreshold: cfg.Raft.SnapshotThreshold, TrailingLogs: cfg.Raft.TrailingLogs,
 	}
+	// A restarted voter stays out of Raft for the largest heartbeat timeout
+	// known (its own, and any larger one recorded in the data dir), so it
+	// cannot vote for a new leader within that long of its last contact
+	// with the old one (docs/safety.md, rule 3).
+	startDelay, err := cluster.StartDelay(cfg.DataDir, cfg.Raft.HeartbeatTimeout)
+	if err != nil {
+		return err
+	}
 	cl, err := cluster.Open(cluster.Config{NodeID: cfg.NodeID, Bind: cfg.Bind, DataDir: cfg.DataDir, Peers: peers,
-		Timing: timing, Logger: log.Named("cluster"), Join: join}, f, handler)
+		Timing: timing, Logger: log.Named("cluster"), Join: join, StartDelay: startDelay}, f, handler)
 	if err != nil {
 		return err
 	}
