@@ -47,6 +47,7 @@ type Raft interface {
 	Call(ctx context.Context, addr string, req cluster.Request) (cluster.Response, error)
 	Changes() <-chan struct{}
 	Unreachable() map[string]bool
+	Resumed(id string) uint64
 	Servers() ([]raft.Server, error)
 	AppliedIndex() uint64
 	AddServer(id, addr string, nonVoter bool, timeout time.Duration) error
@@ -80,6 +81,9 @@ type Options struct {
 	KernelMargin time.Duration
 	// Tick is how often the loop looks again when nothing wakes it. Default 100ms.
 	Tick time.Duration
+	// SuspectFor is the longest a peer that failed a transfer probe stays
+	// barred as a target. Default 3s.
+	SuspectFor time.Duration
 
 	Version string
 
@@ -150,8 +154,8 @@ type Agent struct {
 	switchover       *switchoverState
 	vrrp             VRRP
 	lastAdvert       time.Time
-	suspects         map[string]time.Time // peers that failed a probe, until when
-	acquireBackoff   time.Time            // no acquire attempt before this (after a netlink failure)
+	suspects         map[string]*suspect // peers that failed a transfer probe
+	acquireBackoff   time.Time           // no acquire attempt before this (after a netlink failure)
 	// boot and reportSeq order this process's health reports in the FSM
 	// (fsm.Health): boot is random per process, reportSeq counts reports.
 	boot      string
@@ -179,11 +183,14 @@ func New(opt Options, r Raft, f *fsm.FSM, addr vip.Addresser, ann vip.Announcer,
 	if opt.Tick == 0 {
 		opt.Tick = 100 * time.Millisecond
 	}
+	if opt.SuspectFor == 0 {
+		opt.SuspectFor = suspectFor
+	}
 	if log == nil {
 		log = hclog.NewNullLogger()
 	}
 	return &Agent{opt: opt, raft: r, fsm: f, addr: addr, ann: ann, health: health,
-		log: log.Named("agent"), now: time.Now, wake: make(chan struct{}, 1), suspects: map[string]time.Time{},
+		log: log.Named("agent"), now: time.Now, wake: make(chan struct{}, 1), suspects: map[string]*suspect{},
 		boot: newBootID()}
 }
 
@@ -277,6 +284,7 @@ func (a *Agent) step(ctx context.Context) time.Time {
 			return time.Time{}
 		}
 		a.observeLeadership()
+		a.reprobeSuspects(ctx)
 		in := a.input()
 		d := owner.Decide(in)
 		if a.observing() && touchesVIP(d.Action) {
@@ -358,8 +366,8 @@ func (a *Agent) input() owner.Input {
 		block, yield = a.vrrp.Block(now), a.vrrp.Yield(now)
 	}
 	unreachable := a.raft.Unreachable()
-	for id, until := range a.suspects {
-		if now.Before(until) {
+	for id, s := range a.suspects {
+		if owner.SuspectHolds(s.Suspect, now, st.Health[id], a.raft.Resumed(id), a.opt.SuspectFor) {
 			unreachable[id] = true
 		} else {
 			delete(a.suspects, id)
@@ -710,17 +718,66 @@ func (a *Agent) drop(reason string) bool {
 // Raft's failed heartbeats, seconds later.
 const probeTimeout = 250 * time.Millisecond
 
-// suspectFor is how long a peer that failed a probe is not a transfer target.
+// suspectFor is the longest a peer that failed a probe is not a transfer
+// target; a sign of life clears it sooner (owner.SuspectHolds).
 const suspectFor = 3 * time.Second
+
+// reprobeEvery is how often the leader probes a suspect again, off the loop:
+// a healthy answer makes it a transfer target at once.
+const reprobeEvery = 100 * time.Millisecond
+
+type suspect struct {
+	owner.Suspect
+	probing   bool
+	lastProbe time.Time
+}
+
+// reprobeSuspects probes, in the background, the suspects not probed for
+// reprobeEvery while this node leads; an answer wakes the loop.
+func (a *Agent) reprobeSuspects(ctx context.Context) {
+	if !a.raft.IsLeader() {
+		return
+	}
+	now := a.now()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for id, s := range a.suspects {
+		if s.probing || s.Answered || now.Sub(s.lastProbe) < reprobeEvery {
+			continue
+		}
+		s.probing, s.lastProbe = true, now
+		go func(id string, s *suspect) {
+			err := a.probeCtx(ctx, id)
+			a.mu.Lock()
+			s.probing = false
+			if err == nil {
+				s.Answered = true
+			}
+			a.mu.Unlock()
+			if err == nil {
+				a.log.Info("transfer target answers again", "target", id)
+				a.Wake()
+			}
+		}(id, s)
+	}
+}
 
 // probe asks the target for its own status over the cluster RPC: it must
 // answer and say its MySQL is healthy (the FSM's report may be stale).
 func (a *Agent) probe(target string) error {
-	_, err := a.probeStatus(target)
+	return a.probeCtx(context.Background(), target)
+}
+
+func (a *Agent) probeCtx(ctx context.Context, target string) error {
+	_, err := a.probeStatusCtx(ctx, target)
 	return err
 }
 
 func (a *Agent) probeStatus(target string) (NodeStatus, error) {
+	return a.probeStatusCtx(context.Background(), target)
+}
+
+func (a *Agent) probeStatusCtx(ctx context.Context, target string) (NodeStatus, error) {
 	addr := ""
 	if m, ok := a.fsm.Current().Members[target]; ok {
 		addr = m.Address
@@ -733,7 +790,7 @@ func (a *Agent) probeStatus(target string) (NodeStatus, error) {
 	if addr == "" {
 		return NodeStatus{}, fmt.Errorf("no address known for %s", target)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
+	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
 	defer cancel()
 	resp, err := a.raft.Call(ctx, addr, cluster.Request{Op: cluster.OpStatus})
 	if err != nil {
@@ -755,10 +812,12 @@ func (a *Agent) probeStatus(target string) (NodeStatus, error) {
 func (a *Agent) transfer(d owner.Decision) {
 	t0 := a.now()
 	if err := a.probe(d.Target); err != nil {
+		report := a.fsm.Current().Health[d.Target]
+		now := a.now()
 		a.mu.Lock()
-		a.suspects[d.Target] = a.now().Add(suspectFor)
+		a.suspects[d.Target] = &suspect{Suspect: owner.Suspect{Since: now, Report: report, Resumed: a.raft.Resumed(d.Target)}, lastProbe: now}
 		a.mu.Unlock()
-		a.log.Warn("transfer target failed its probe; trying another", "target", d.Target, "error", err, "for", suspectFor)
+		a.log.Warn("transfer target failed its probe; trying another until it answers", "target", d.Target, "error", err, "at_most", a.opt.SuspectFor)
 		return
 	}
 	err := a.raft.TransferTo(d.Target)

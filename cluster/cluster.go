@@ -93,10 +93,13 @@ type Cluster struct {
 	// contact time; its heartbeat observations are the leader's view.
 	unreachMu   sync.Mutex
 	unreachable map[string]time.Time
-	stop        chan struct{}
-	wg          sync.WaitGroup
-	closeMu     sync.Mutex
-	closed      bool
+	// resumed counts, per peer, the heartbeats that succeeded again after
+	// failures: a sign of life the agent compares before and after.
+	resumed map[string]uint64
+	stop    chan struct{}
+	wg      sync.WaitGroup
+	closeMu sync.Mutex
+	closed  bool
 }
 
 // Open starts a node with the real transport (TCP mux on cfg.Bind) and
@@ -233,6 +236,7 @@ func start(cfg Config, fsm raft.FSM, trans raft.Transport, logs raft.LogStore, s
 		leaderCh:    make(chan struct{}, 1),
 		stop:        make(chan struct{}),
 		unreachable: map[string]time.Time{},
+		resumed:     map[string]uint64{},
 	}
 	// An observer instead of the lossy LeaderCh: every leader and state change
 	// wakes the agent, which then reads the current truth from Raft itself.
@@ -274,6 +278,7 @@ func (c *Cluster) watch() {
 			case raft.ResumedHeartbeatObservation:
 				c.unreachMu.Lock()
 				delete(c.unreachable, string(d.PeerID))
+				c.resumed[string(d.PeerID)]++
 				c.unreachMu.Unlock()
 				c.log.Info("peer answering heartbeats again", "peer", d.PeerID)
 			}
@@ -307,6 +312,14 @@ func (c *Cluster) Unreachable() map[string]bool {
 		out[id] = true
 	}
 	return out
+}
+
+// Resumed counts how often this node's heartbeats to peer id succeeded
+// again after failures (it only grows).
+func (c *Cluster) Resumed(id string) uint64 {
+	c.unreachMu.Lock()
+	defer c.unreachMu.Unlock()
+	return c.resumed[id]
 }
 
 // Changes is signalled (coalesced) whenever Raft's leader or state changed.

@@ -155,11 +155,43 @@ type InmemRPC struct {
 	mu       sync.RWMutex
 	handlers map[string]Handler
 	cut      map[string]bool
+	links    map[[2]string]bool // cut links, key sorted
+	fail     map[[2]string]int  // (addr, op) → calls still to fail
 }
 
 // NewInmemRPC returns an empty registry.
 func NewInmemRPC() *InmemRPC {
-	return &InmemRPC{handlers: map[string]Handler{}, cut: map[string]bool{}}
+	return &InmemRPC{handlers: map[string]Handler{}, cut: map[string]bool{}, links: map[[2]string]bool{}, fail: map[[2]string]int{}}
+}
+
+func linkKey(a, b string) [2]string {
+	if b < a {
+		a, b = b, a
+	}
+	return [2]string{a, b}
+}
+
+// CutLink makes calls between a and b (both ways) fail (on=true) or work
+// again; either can still reach every other node.
+func (r *InmemRPC) CutLink(a, b string, on bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.links[linkKey(a, b)] = on
+}
+
+// FailCalls makes the next n calls of op to addr fail as unreachable (a
+// lost packet, a peer briefly too slow), from whichever node.
+func (r *InmemRPC) FailCalls(addr, op string, n int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.fail[[2]string{addr, op}] = n
+}
+
+// FailsLeft is how many of the calls FailCalls asked to fail are still to come.
+func (r *InmemRPC) FailsLeft(addr, op string) int {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.fail[[2]string{addr, op}]
 }
 
 // Register serves addr with h.
@@ -185,10 +217,14 @@ type inmemCaller struct {
 }
 
 func (c inmemCaller) Call(ctx context.Context, addr string, req Request) (Response, error) {
-	c.r.mu.RLock()
+	c.r.mu.Lock()
 	h := c.r.handlers[addr]
-	cut := c.r.cut[addr] || c.r.cut[c.self]
-	c.r.mu.RUnlock()
+	cut := c.r.cut[addr] || c.r.cut[c.self] || c.r.links[linkKey(addr, c.self)]
+	if k := [2]string{addr, req.Op}; !cut && c.r.fail[k] > 0 {
+		c.r.fail[k]--
+		cut = true
+	}
+	c.r.mu.Unlock()
 	if h == nil || cut {
 		return Response{}, fmt.Errorf("rpc %s to %s: unreachable", req.Op, addr)
 	}

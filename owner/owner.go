@@ -274,3 +274,32 @@ func TransferTarget(in Input) string {
 	}
 	return ""
 }
+
+// Suspect is a peer that failed the liveness probe before a transfer to it:
+// what the leader knew of it at that moment.
+type Suspect struct {
+	Since time.Time // when the probe failed
+	// Report is its health report in the FSM at that moment (zero if none).
+	Report fsm.Health
+	// Resumed is how often the leader's Raft had seen its heartbeats
+	// resume after failures, at that moment.
+	Resumed uint64
+	// Answered: a later probe got a healthy answer from it.
+	Answered bool
+}
+
+// SuspectHolds reports whether a suspect is still no transfer target. A
+// failed probe is one lost answer, not a verdict: the peer is a target again
+// as soon as it shows life — a healthy answer to a later probe, Raft's
+// heartbeats to it resuming, or a new health report from it in the FSM —
+// and at the latest after max. Until then the leader tries another target
+// instead of probing a dead one in a loop.
+func SuspectHolds(s Suspect, now time.Time, report fsm.Health, resumed uint64, max time.Duration) bool {
+	switch {
+	case s.Answered, resumed != s.Resumed, report != s.Report:
+		return false
+	case now.Sub(s.Since) >= max:
+		return false
+	}
+	return true
+}

@@ -297,3 +297,37 @@ func BenchmarkDecide(b *testing.B) {
 		Decide(in)
 	}
 }
+
+func TestSuspectHolds(t *testing.T) {
+	report := fsm.Health{Node: "hostb", Healthy: true, Class: "ok", Checked: t0.Add(-time.Second)}
+	s := Suspect{Since: t0, Report: report, Resumed: 2}
+	newer := report
+	newer.Checked = t0.Add(50 * time.Millisecond)
+	cases := []struct {
+		name    string
+		mod     func(*Suspect)
+		now     time.Time
+		report  fsm.Health
+		resumed uint64
+		want    bool
+	}{
+		{"right after the failed probe: barred", nil, t0.Add(100 * time.Millisecond), report, 2, true},
+		{"answered a later probe: cleared", func(s *Suspect) { s.Answered = true }, t0.Add(100 * time.Millisecond), report, 2, false},
+		{"raft heartbeats resumed: cleared", nil, t0.Add(100 * time.Millisecond), report, 3, false},
+		{"new health report in the FSM: cleared", nil, t0.Add(100 * time.Millisecond), newer, 2, false},
+		{"report gone (member removed): cleared", nil, t0.Add(100 * time.Millisecond), fsm.Health{}, 2, false},
+		{"no sign of life, max passed: cleared", nil, t0.Add(3 * time.Second), report, 2, false},
+		{"no sign of life, just before max: barred", nil, t0.Add(3*time.Second - time.Millisecond), report, 2, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := s
+			if tc.mod != nil {
+				tc.mod(&s)
+			}
+			if got := SuspectHolds(s, tc.now, tc.report, tc.resumed, 3*time.Second); got != tc.want {
+				t.Fatalf("SuspectHolds = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
