@@ -80,12 +80,15 @@ func build(c *collector, raw *rawFile, body hcl.Body, filename string) *Config {
 		c.at(top, "data_dir is required: the directory for the Raft log and snapshots")
 	}
 	cfg.Bind, st = c.nonEmptyStr(raw.Bind, "bind")
+	bindOK := false
 	switch st {
 	case absent:
 		c.at(top, `bind is required: the Raft listen address, host:port like "10.99.0.11:7400"`)
 	case valid:
 		if msg := checkHostPort(cfg.Bind, false); msg != "" {
 			c.at(raw.Bind.Range, "bind: %s", msg)
+		} else {
+			bindOK = true
 		}
 	}
 
@@ -116,6 +119,9 @@ func build(c *collector, raw *rawFile, body hcl.Body, filename string) *Config {
 
 	peerRoles := buildPeers(c, cfg, raw, top)
 	checkSelf(c, cfg, raw, nodeSt, roleSt, peerRoles)
+	if bindOK && nodeSt == valid {
+		checkBind(c, cfg, raw)
+	}
 
 	isDB := roleSt == valid && cfg.Role == RoleDB
 	isWitness := roleSt == valid && cfg.Role == RoleWitness
@@ -267,6 +273,61 @@ func checkSelf(c *collector, cfg *Config, raw *rawFile, nodeSt, roleSt state, pe
 	if roleSt == valid && peerRoles[self.ID] == valid && self.Role != cfg.Role {
 		c.at(raw.Role.Range, "role: this node is %q but its peer block %q says role = %q; they must agree", cfg.Role, self.ID, self.Role)
 	}
+}
+
+// checkBind ties bind to this node's own peer address: the other nodes dial
+// the peer address, so a bind elsewhere (a typo, another host's address, a
+// port off by one) leaves this node unreachable, which shows only when it
+// should vote or lead. A wildcard on the peer's port listens there too and is
+// allowed, with a warning: it also listens on every other address of the
+// host, the VIP's included.
+func checkBind(c *collector, cfg *Config, raw *rawFile) {
+	var rp *rawPeer
+	for i := range raw.Peers {
+		if raw.Peers[i].ID == cfg.NodeID {
+			rp = &raw.Peers[i]
+			break
+		}
+	}
+	self, ok := cfg.PeerByID(cfg.NodeID)
+	if !ok || rp == nil || rp.Address == nil || checkHostPort(self.Address, true) != "" {
+		return // reported by checkSelf or buildPeers
+	}
+	bhost, bport, _ := net.SplitHostPort(cfg.Bind)
+	phost, pport, _ := net.SplitHostPort(self.Address)
+	bp, _ := strconv.ParseUint(bport, 10, 16) // checkHostPort made both numbers
+	pp, _ := strconv.ParseUint(pport, 10, 16)
+	samePort := bp == pp
+	if samePort && sameHost(bhost, phost) {
+		return
+	}
+	wildcard := bhost == ""
+	if ip, err := netip.ParseAddr(bhost); err == nil && ip.IsUnspecified() {
+		wildcard = true
+	}
+	at := fmtRange(rp.Address.Range)
+	switch {
+	case wildcard && samePort:
+		c.warn(raw.Bind.Range, "bind: %q listens on every address of this host (the VIP's too), not only on this node's peer address %q (peer %q at %s); bind = %q listens only where the other nodes dial",
+			cfg.Bind, self.Address, self.ID, at, self.Address)
+	case wildcard:
+		c.at(raw.Bind.Range, "bind: %q listens on port %s, but this node's peer address %q (peer %q at %s) has port %s, where the other nodes dial; use the same port",
+			cfg.Bind, bport, self.Address, self.ID, at, pport)
+	default:
+		c.at(raw.Bind.Range, "bind: %q is not this node's peer address %q (peer %q at %s), where the other nodes dial; set bind = %q",
+			cfg.Bind, self.Address, self.ID, at, self.Address)
+	}
+}
+
+// sameHost compares hosts as addresses when both are IPs (so "::1" and
+// "0:0::1" agree), else as names without case.
+func sameHost(a, b string) bool {
+	ia, errA := netip.ParseAddr(a)
+	ib, errB := netip.ParseAddr(b)
+	if errA == nil && errB == nil {
+		return ia.Unmap() == ib.Unmap()
+	}
+	return strings.EqualFold(a, b)
 }
 
 // checkHostPort returns "" when s is host:port with a usable numeric port.

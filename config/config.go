@@ -33,6 +33,11 @@ type Config struct {
 	Raft     Raft
 	LogLevel string
 	LogJSON  bool
+
+	// Warnings are things the file may do but probably should not (a
+	// wildcard bind), at file:line; `validate` prints them and the agent
+	// logs them at start.
+	Warnings []Error
 }
 
 // Peer is one voter of the Raft group.
@@ -127,6 +132,7 @@ func Parse(src []byte, filename string) (*Config, error) {
 	if errs := c.result(); errs != nil {
 		return nil, errs
 	}
+	cfg.Warnings = c.warns
 	return cfg, nil
 }
 

@@ -271,6 +271,12 @@ func TestBadConfigs(t *testing.T) {
 			"bad.hcl:4:1", "bind: \"10.99.0.11\" is not host:port (missing port in address)", 1},
 		{"bind with non-numeric port", edit(t, `bind     = "10.99.0.11:7400"`, `bind     = "10.99.0.11:raft"`),
 			"bad.hcl:4:1", `port "raft" must be a number 1-65535`, 1},
+		{"bind on another host's address", edit(t, `bind     = "10.99.0.11:7400"`, `bind     = "10.99.0.12:7400"`),
+			"bad.hcl:4:1", `bind: "10.99.0.12:7400" is not this node's peer address "10.99.0.11:7400" (peer "hosta" at bad.hcl:6:3)`, 1},
+		{"bind on another port", edit(t, `bind     = "10.99.0.11:7400"`, `bind     = "10.99.0.11:7401"`),
+			"bad.hcl:4:1", `bind: "10.99.0.11:7401" is not this node's peer address "10.99.0.11:7400"`, 1},
+		{"wildcard bind on another port", edit(t, `bind     = "10.99.0.11:7400"`, `bind     = "0.0.0.0:7401"`),
+			"bad.hcl:4:1", `bind: "0.0.0.0:7401" listens on port 7401, but this node's peer address "10.99.0.11:7400" (peer "hosta" at bad.hcl:6:3) has port 7400`, 1},
 		{"admin socket path too long", base + `admin = "/run/` + strings.Repeat("x", 100) + `.sock"` + "\n",
 			"bad.hcl:24:1", "unix socket paths are limited to 107", 1},
 		{"duplicate peer", edit(t, `peer "hostb"`, `peer "hosta"`),
@@ -548,6 +554,7 @@ func TestLoadUnreadableFile(t *testing.T) {
 
 func TestWitnessIgnoresVIP(t *testing.T) {
 	src := edit(t, `node_id  = "hosta"`, `node_id  = "witness"`, `role     = "db"`, `role     = "witness"`,
+		`bind     = "10.99.0.11:7400"`, `bind     = "10.99.0.13:7400"`,
 		"mysql {\n  dsn = \"raftvip:hunter2@tcp(127.0.0.1:3306)/\"\n}\n", "")
 	cfg, err := Parse([]byte(src), "w.hcl")
 	if err != nil {
@@ -588,5 +595,27 @@ func TestErrorFormat(t *testing.T) {
 	errs := &Errors{List: []Error{e, {File: "a.hcl", Line: 4, Column: 1, Msg: "bang"}}}
 	if got := errs.Error(); got != "a.hcl:3:7: boom\na.hcl:4:1: bang" {
 		t.Errorf("Errors.Error() = %q", got)
+	}
+}
+
+func TestBindMatchesOwnPeerAddress(t *testing.T) {
+	for _, bind := range []string{"10.99.0.11:7400", "10.99.0.11:07400"} {
+		cfg, err := Parse([]byte(edit(t, `bind     = "10.99.0.11:7400"`, `bind     = "`+bind+`"`)), "b.hcl")
+		if err != nil || len(cfg.Warnings) != 0 {
+			t.Errorf("bind %s: err %v, warnings %v; want neither", bind, err, cfg.Warnings)
+		}
+	}
+	// A wildcard on the peer's port works (the node is reachable where the
+	// others dial) but listens everywhere: accepted, with a warning.
+	for _, bind := range []string{"0.0.0.0:7400", "[::]:7400", ":7400"} {
+		cfg, err := Parse([]byte(edit(t, `bind     = "10.99.0.11:7400"`, `bind     = "`+bind+`"`)), "b.hcl")
+		if err != nil {
+			t.Errorf("bind %s: %v", bind, err)
+			continue
+		}
+		want := `b.hcl:4:1: bind: "` + bind + `" listens on every address of this host (the VIP's too), not only on this node's peer address "10.99.0.11:7400" (peer "hosta" at b.hcl:6:3)`
+		if len(cfg.Warnings) != 1 || !strings.HasPrefix(cfg.Warnings[0].Error(), want) {
+			t.Errorf("bind %s: warnings %v, want one starting %q", bind, cfg.Warnings, want)
+		}
 	}
 }

@@ -45,8 +45,18 @@ func (e *Errors) Error() string {
 
 // collector accumulates positioned problems while a file is decoded.
 type collector struct {
-	file string
-	list []Error
+	file  string
+	list  []Error
+	warns []Error // accepted, but worth a look; they do not fail the file
+}
+
+// warn records a problem that does not make the file invalid.
+func (c *collector) warn(r hcl.Range, format string, args ...any) {
+	file := r.Filename
+	if file == "" {
+		file = c.file
+	}
+	c.warns = append(c.warns, Error{File: file, Line: r.Start.Line, Column: r.Start.Column, Msg: fmt.Sprintf(format, args...)})
 }
 
 func (c *collector) at(r hcl.Range, format string, args ...any) {

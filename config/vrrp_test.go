@@ -169,6 +169,7 @@ func TestVRRPBad(t *testing.T) {
 func witnessSrc(t *testing.T, extra string) string {
 	t.Helper()
 	return edit(t, `node_id  = "hosta"`, `node_id  = "witness"`, `role     = "db"`, `role     = "witness"`,
+		`bind     = "10.99.0.11:7400"`, `bind     = "10.99.0.13:7400"`,
 		"mysql {\n  dsn = \"raftvip:hunter2@tcp(127.0.0.1:3306)/\"\n}\n", extra)
 }
 
