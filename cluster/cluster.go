@@ -134,6 +134,11 @@ func Open(cfg Config, fsm raft.FSM, h Handler) (*Cluster, error) {
 		bolt.Close()
 		return nil, err
 	}
+	for _, p := range cfg.Peers {
+		if p.ID == cfg.NodeID {
+			mux.Advertise(p.Address) // not a wildcard bind (see Advertise)
+		}
+	}
 	trans := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		Stream:  mux.RaftLayer(),
 		MaxPool: 3,

@@ -28,6 +28,7 @@ const headerTimeout = 5 * time.Second
 type Mux struct {
 	ln     net.Listener
 	addr   net.Addr
+	adv    net.Addr // what the layers report as their address; addr unless Advertise set it
 	log    hclog.Logger
 	raftCh chan net.Conn
 	rpcCh  chan net.Conn
@@ -43,7 +44,7 @@ func Listen(bind string, log hclog.Logger) (*Mux, error) {
 		return nil, fmt.Errorf("cluster: listen on bind %s: %w", bind, err)
 	}
 	m := &Mux{
-		ln: ln, addr: ln.Addr(), log: log,
+		ln: ln, addr: ln.Addr(), adv: ln.Addr(), log: log,
 		raftCh: make(chan net.Conn, 16), rpcCh: make(chan net.Conn, 16),
 		done: make(chan struct{}),
 	}
@@ -115,6 +116,19 @@ func (m *Mux) Close() error {
 // Addr is the bound address.
 func (m *Mux) Addr() net.Addr { return m.addr }
 
+// Advertise makes the layers report addr (the node's peer address) as their
+// own. Raft puts its transport's address into every AppendEntries, and the
+// followers take it as the leader's, so with a wildcard bind (0.0.0.0:7400)
+// they would forward commands to 0.0.0.0, which is themselves. Call it
+// before the layers are handed to Raft.
+func (m *Mux) Advertise(addr string) { m.adv = tcpName(addr) }
+
+// tcpName is a TCP address known by the text peers dial.
+type tcpName string
+
+func (a tcpName) Network() string { return "tcp" }
+func (a tcpName) String() string  { return string(a) }
+
 // layer is a net.Listener fed by the mux plus a dialer that writes the header.
 type layer struct {
 	m      *Mux
@@ -132,7 +146,7 @@ func (l *layer) Accept() (net.Conn, error) {
 }
 
 func (l *layer) Close() error   { return nil } // the mux owns the socket
-func (l *layer) Addr() net.Addr { return l.m.addr }
+func (l *layer) Addr() net.Addr { return l.m.adv }
 
 func (l *layer) Dial(address raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
 	return dialHeader(string(address), l.header, timeout)

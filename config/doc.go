@@ -23,7 +23,10 @@
 //	          Must equal the role of this node's own peer block.
 //	data_dir  string, required. Raft log, stable store and snapshots.
 //	bind      string, required. host:port with a numeric port (1-65535) the Raft
-//	          transport listens on; intra-cluster RPC is multiplexed on it.
+//	          transport listens on; intra-cluster RPC is multiplexed on it. Must be
+//	          this node's own peer address (the one the other nodes dial); a
+//	          wildcard (0.0.0.0, [::] or no host) on that port is accepted with a
+//	          warning, since it listens on every address of the host.
 //	admin     string, default "/run/raftvip/<node_id>.sock". Unix socket of the admin
 //	          API used by the CLI; at most 107 bytes (the Linux sun_path limit).
 //	log_level string, default "info". One of trace, debug, info, warn, error

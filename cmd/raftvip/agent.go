@@ -48,6 +48,9 @@ func runAgent(args []string, stdout, stderr io.Writer) int {
 		TimeFormat:      "2006-01-02T15:04:05.000Z07:00",
 		IncludeLocation: false,
 	}).With("node", cfg.NodeID)
+	for _, w := range cfg.Warnings {
+		log.Warn("config: "+w.Msg, "at", fmt.Sprintf("%s:%d:%d", w.File, w.Line, w.Column))
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()

@@ -98,6 +98,33 @@ func TestValidate(t *testing.T) {
 	}
 }
 
+// A bind that is not this node's peer address is a config error naming both
+// at bind's line; a wildcard on the peer's port passes with a warning there.
+func TestValidateBind(t *testing.T) {
+	src, err := os.ReadFile(filepath.Join("..", "..", "config", "testdata", "example-db.hcl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const bind = `bind     = "10.99.0.11:7400"`
+	if !bytes.Contains(src, []byte(bind)) {
+		t.Fatalf("example-db.hcl lacks %q", bind)
+	}
+	path := filepath.Join(t.TempDir(), "db.hcl")
+	write := func(b string) {
+		os.WriteFile(path, bytes.Replace(src, []byte(bind), []byte(`bind     = "`+b+`"`), 1), 0o600)
+	}
+	write("10.99.0.12:7400")
+	code, _, stderr := runCLI("validate", path)
+	if want := path + `:10:1: bind: "10.99.0.12:7400" is not this node's peer address "10.99.0.11:7400" (peer "hosta" at ` + path + ":"; code != exitUsage || !strings.Contains(stderr, want) {
+		t.Errorf("bind on hostb's address: code %d, stderr %q; want 2 and %q", code, stderr, want)
+	}
+	write("0.0.0.0:7400")
+	code, stdout, stderr := runCLI("validate", path)
+	if want := path + `:10:1: warning: bind: "0.0.0.0:7400" listens on every address`; code != exitOK || !strings.Contains(stderr, want) || !strings.Contains(stdout, "ok:") {
+		t.Errorf("wildcard bind: code %d, stdout %q, stderr %q; want 0, ok and %q", code, stdout, stderr, want)
+	}
+}
+
 type fakeBackend struct {
 	st    agent.Status
 	calls *[]string

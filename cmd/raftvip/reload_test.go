@@ -46,7 +46,7 @@ func TestReload(t *testing.T) {
 	edit(`interval = "250ms"`, `interval = "1s"`,
 		`garp_count    = 3`, `garp_count    = 4`,
 		`lease         = "2s"`, `lease         = "3s"`,
-		`bind     = "10.99.0.11:7400"`, `bind     = "10.99.0.11:7401"`,
+		`bind     = "10.99.0.11:7400"`, `bind     = "0.0.0.0:7400"`,
 		`log_level = "debug"`, `log_level = "warn"`,
 		`preempt   = true`, `preempt   = false`,
 		`preferred = "hosta"`, `preferred = ""`)

@@ -27,6 +27,7 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return exitUsage
 	}
+	printWarnings(cfg, stderr)
 	fmt.Fprintf(stdout, "%s: ok: node %s (%s), %d peers", *path, cfg.NodeID, cfg.Role, len(cfg.Peers))
 	if cfg.VIP != nil {
 		var as []string
@@ -37,6 +38,16 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintln(stdout)
 	return exitOK
+}
+
+// printWarnings prints what the config may do but probably should not,
+// file:line first like the errors; they do not change the exit code.
+func printWarnings(cfg *config.Config, stderr io.Writer) {
+	for _, w := range cfg.Warnings {
+		e := w
+		e.Msg = "warning: " + w.Msg
+		fmt.Fprintln(stderr, e.Error())
+	}
 }
 
 func flagSet(fs interface{ Visit(func(*flag.Flag)) }, name string) bool {
