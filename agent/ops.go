@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -64,6 +65,8 @@ type PeerRequest struct {
 type PeerResult struct {
 	Changed bool   `json:"changed"`
 	Note    string `json:"note"`
+	// Undo is the command that reverses a removal (raftvip peers add ...).
+	Undo string `json:"undo,omitempty"`
 }
 
 type switchoverState struct {
@@ -382,29 +385,51 @@ func (a *Agent) peerRemoveLocal(r PeerRequest) (PeerResult, error) {
 		}
 		return PeerResult{Changed: false, Note: r.ID + " is not a member"}, nil
 	}
-	if !r.Force {
-		if st.Holder == r.ID {
-			return PeerResult{}, refused("%s holds the VIP; run a switchover first (or -force)", r.ID)
-		}
-		if r.ID == a.opt.NodeID {
-			return PeerResult{}, refused("%s is the raft leader; move leadership first with a switchover (or -force)", r.ID)
-		}
-		if found.Suffrage == raft.Voter {
-			remaining := voters - 1
-			unreach := a.raft.Unreachable()
-			up := 0
-			for _, s := range servers {
-				if s.Suffrage == raft.Voter && string(s.ID) != r.ID && !unreach[string(s.ID)] {
-					up++
-				}
-			}
-			if remaining < 1 || up < remaining/2+1 {
-				return PeerResult{}, refused("removing %s leaves %d voters of which %d answer: no quorum (need %d); use -force to remove anyway", r.ID, remaining, up, remaining/2+1)
-			}
-			if remaining < 3 {
-				a.log.Warn("cluster will have fewer than 3 voters: one more failure stops it", "removing", r.ID, "remaining", remaining)
+	// Every reason to refuse is collected: without -force the first one
+	// refuses, with -force the result says which ones were overridden.
+	var objections []string
+	if st.Holder == r.ID {
+		objections = append(objections, fmt.Sprintf("%s holds the VIP; run a switchover first", r.ID))
+	}
+	if r.ID == a.opt.NodeID {
+		objections = append(objections, fmt.Sprintf("%s is the raft leader; move leadership first with a switchover", r.ID))
+	}
+	remaining := voters
+	if found.Suffrage == raft.Voter {
+		remaining = voters - 1
+		unreach := a.raft.Unreachable()
+		up := 0
+		for _, s := range servers {
+			if s.Suffrage == raft.Voter && string(s.ID) != r.ID && !unreach[string(s.ID)] {
+				up++
 			}
 		}
+		switch {
+		case remaining < 1 || up < remaining/2+1:
+			objections = append(objections, fmt.Sprintf("removing %s leaves %d voters of which %d answer: no quorum (need %d)", r.ID, remaining, up, remaining/2+1))
+		case remaining < 3:
+			// Two voters need both: one more failure stops the cluster
+			// and nobody may hold the VIP.
+			objections = append(objections, fmt.Sprintf("removing %s leaves %d voters: one more failure stops the cluster; add a voter first (raftvip peers add)", r.ID, remaining))
+		}
+	}
+	if !r.Force && len(objections) > 0 {
+		return PeerResult{}, refused("%s; use -force to remove anyway", objections[0])
+	}
+	role := st.Members[r.ID].Role
+	for _, p := range a.opt.Peers {
+		if role == "" && p.ID == r.ID {
+			role = p.Role
+		}
+	}
+	if role == "" {
+		role = "db|witness"
+	}
+	kind := "voter"
+	undo := fmt.Sprintf("raftvip peers add %s %s -role %s", r.ID, found.Address, role)
+	if found.Suffrage != raft.Voter {
+		kind = "non-voter"
+		undo += " -nonvoter"
 	}
 	if err := a.raft.RemoveServer(r.ID, 10*time.Second); err != nil {
 		return PeerResult{}, fmt.Errorf("remove %s from the raft configuration: %w", r.ID, err)
@@ -412,6 +437,16 @@ func (a *Agent) peerRemoveLocal(r PeerRequest) (PeerResult, error) {
 	if _, err := a.apply(fsm.Command{Type: fsm.CmdMembers, Members: &fsm.MembersCmd{Remove: []string{r.ID}}}); err != nil && !errors.Is(err, raft.ErrNotLeader) {
 		return PeerResult{}, fmt.Errorf("forget member %s: %w", r.ID, err)
 	}
-	a.log.Info("peer removed", "id", r.ID, "forced", r.Force)
-	return PeerResult{Changed: true, Note: "removed " + r.ID}, nil
+	note := fmt.Sprintf("removed %s (%s %s at %s); %d voters remain", r.ID, role, kind, found.Address, remaining)
+	if remaining < 3 {
+		note += ": one more failure stops the cluster"
+	}
+	if len(objections) > 0 {
+		note += "; forced past: " + strings.Join(objections, "; ")
+	}
+	a.log.Info("peer removed", "id", r.ID, "address", found.Address, "forced", r.Force, "voters_left", remaining, "undo", undo)
+	if len(objections) > 0 {
+		a.log.Warn("peer removed with -force past objections", "id", r.ID, "objections", strings.Join(objections, "; "))
+	}
+	return PeerResult{Changed: true, Note: note, Undo: undo}, nil
 }

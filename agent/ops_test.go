@@ -146,10 +146,26 @@ func TestPeerRemoveRefusesLosingQuorum(t *testing.T) {
 	if _, err := a.RemovePeer(ctx, PeerRequest{ID: "witness"}); !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "no quorum") {
 		t.Fatalf("removing the witness while %s is down: %v", o, err)
 	}
-	// Removing the dead node keeps {h, witness}, both up: allowed.
-	res, err := a.RemovePeer(ctx, PeerRequest{ID: o})
+	// Removing the dead node keeps {h, witness}, both up, but two voters
+	// need each other: one more failure would stop the cluster. Refused
+	// without -force, and nothing changes.
+	if _, err := a.RemovePeer(ctx, PeerRequest{ID: o}); !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "leaves 2 voters: one more failure stops the cluster") {
+		t.Fatalf("removing %s down to two voters without -force: %v", o, err)
+	}
+	if _, ok := tc.nodes[h].fsm.State().Members[o]; !ok {
+		t.Fatalf("a refused remove dropped %s from the member list", o)
+	}
+	// With -force it goes, and the answer says what was done and how to
+	// undo it.
+	res, err := a.RemovePeer(ctx, PeerRequest{ID: o, Force: true})
 	if err != nil || !res.Changed {
-		t.Fatalf("remove %s: %+v %v", o, res, err)
+		t.Fatalf("remove %s -force: %+v %v", o, res, err)
+	}
+	if want := "raftvip peers add " + o + " " + o + " -role db"; res.Undo != want {
+		t.Fatalf("undo %q, want %q", res.Undo, want)
+	}
+	if !strings.Contains(res.Note, "removed "+o) || !strings.Contains(res.Note, "2 voters remain: one more failure stops the cluster") || !strings.Contains(res.Note, "forced past") {
+		t.Fatalf("forced remove note does not say what it did: %q", res.Note)
 	}
 	if res, err := a.RemovePeer(ctx, PeerRequest{ID: o}); err != nil || res.Changed {
 		t.Fatalf("second remove is not a no-op: %+v %v", res, err)

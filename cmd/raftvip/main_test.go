@@ -157,9 +157,10 @@ func (f fakeBackend) AddPeer(ctx context.Context, r agent.PeerRequest) (agent.Pe
 func (f fakeBackend) RemovePeer(ctx context.Context, r agent.PeerRequest) (agent.PeerResult, error) {
 	f.record(fmt.Sprintf("remove %s force=%v", r.ID, r.Force))
 	if !r.Force {
-		return agent.PeerResult{}, fmt.Errorf("%w: no quorum", agent.ErrRefused)
+		return agent.PeerResult{}, fmt.Errorf("%w: removing %s leaves 2 voters: one more failure stops the cluster; use -force to remove anyway", agent.ErrRefused, r.ID)
 	}
-	return agent.PeerResult{Changed: true, Note: "removed " + r.ID}, nil
+	return agent.PeerResult{Changed: true, Note: "removed " + r.ID + " (db voter at 10.99.0.14:7400); 2 voters remain: one more failure stops the cluster",
+		Undo: "raftvip peers add " + r.ID + " 10.99.0.14:7400 -role db"}, nil
 }
 
 func (f fakeBackend) ClusterStatus(ctx context.Context, n int) agent.Status {
@@ -259,8 +260,8 @@ func TestOperatorCommands(t *testing.T) {
 		{[]string{"peers", "-role", "witness", "add", "w2", "-nonvoter", "10.99.0.15:7400", "-admin", sock}, 0, "added w2", "add w2 10.99.0.15:7400 witness nonvoter=true"},
 		{[]string{"peers", "add", "hostc", "-admin", sock}, 2, "want ID ADDRESS", ""},
 		{[]string{"peers", "add", "hostc", "x:1", "-admin", sock}, 2, "-role db|witness is required", ""},
-		{[]string{"peers", "remove", "hostc", "-admin", sock}, 1, "refused: no quorum", "remove hostc force=false"},
-		{[]string{"peers", "remove", "-force", "hostc", "-admin", sock}, 0, "removed hostc", "remove hostc force=true"},
+		{[]string{"peers", "remove", "hostc", "-admin", sock}, 1, "refused: removing hostc leaves 2 voters: one more failure stops the cluster; use -force", "remove hostc force=false"},
+		{[]string{"peers", "remove", "-force", "hostc", "-admin", sock}, 0, "removed hostc (db voter at 10.99.0.14:7400); 2 voters remain: one more failure stops the cluster\nto undo: raftvip peers add hostc 10.99.0.14:7400 -role db\n", "remove hostc force=true"},
 		{[]string{"peers", "frob", "-admin", sock}, 2, "unknown verb", ""},
 		{[]string{"history", "-admin", sock, "-n", "5"}, 0, "acquire", ""},
 		{[]string{"history", "-n", "0", "-admin", sock}, 2, "want 1 to 1000", ""},

@@ -59,7 +59,7 @@ func runPeers(args []string, stdout, stderr io.Writer) int {
 	t := targetFlags(fs)
 	role := fs.String("role", "", "peers add: db or witness")
 	nonvoter := fs.Bool("nonvoter", false, "peers add: add as a non-voter")
-	force := fs.Bool("force", false, "peers remove: remove even without quorum or the VIP holder")
+	force := fs.Bool("force", false, "peers remove: remove even if it leaves fewer than 3 voters or no quorum, or the node holds the VIP or leads")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: raftvip peers [list]                          list members")
 		fmt.Fprintln(stderr, "       raftvip peers add ID ADDRESS -role db|witness [-nonvoter]")
@@ -130,6 +130,9 @@ func runPeers(args []string, stdout, stderr io.Writer) int {
 		printJSON(stdout, res)
 	} else {
 		fmt.Fprintln(stdout, res.Note)
+		if res.Undo != "" {
+			fmt.Fprintln(stdout, "to undo: "+res.Undo)
+		}
 	}
 	return exitOK
 }
