@@ -1,0 +1,153 @@
+package config
+
+import (
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// docs are the files whose examples an operator copies.
+var docs = []string{"README.md", "docs/migrating-from-keepalived.md", "docs/import-keepalived.md", "docs/lab.md"}
+
+func readDoc(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// hclBlocks returns the ```hcl blocks of a Markdown text (indented ones in
+// list items too, without their indent) and the line each starts on.
+func hclBlocks(doc string) (blocks []string, lines []int) {
+	var cur []string
+	indent, start := "", 0
+	in := false
+	for i, l := range strings.Split(doc, "\n") {
+		trimmed := strings.TrimLeft(l, " ")
+		switch {
+		case !in && trimmed == "```hcl":
+			in, indent, start, cur = true, l[:len(l)-len(trimmed)], i+2, nil
+		case in && trimmed == "```":
+			in = false
+			blocks, lines = append(blocks, strings.Join(cur, "\n")+"\n"), append(lines, start)
+		case in:
+			cur = append(cur, strings.TrimPrefix(l, indent))
+		}
+	}
+	return blocks, lines
+}
+
+// TestDocConfigsValidate parses every HCL example of the docs as `raftvip
+// validate` would. A dsn_file is pointed at a file holding a DSN (the
+// examples name /etc/raftvip/mysql.dsn, which the operator creates), and the
+// lab's <dir> placeholder at a directory.
+func TestDocConfigsValidate(t *testing.T) {
+	dir := t.TempDir()
+	dsn := filepath.Join(dir, "mysql.dsn")
+	if err := os.WriteFile(dsn, []byte("raftvip:pw@tcp(10.99.0.11:3306)/\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dsnFile := regexp.MustCompile(`(?m)^(\s*dsn_file\s*=\s*)"[^"]*"`)
+	n := 0
+	for _, name := range docs {
+		blocks, lines := hclBlocks(readDoc(t, name))
+		for i, b := range blocks {
+			n++
+			// Blank lines in front: problems are reported at the doc's own lines.
+			src := strings.Repeat("\n", lines[i]-1) + dsnFile.ReplaceAllString(b, `${1}"`+dsn+`"`)
+			src = strings.ReplaceAll(src, "<dir>", dir)
+			if _, err := Parse([]byte(src), name); err != nil {
+				t.Errorf("the hcl example at %s:%d does not validate:\n%v", name, lines[i], err)
+			}
+		}
+	}
+	if n < 3 {
+		t.Errorf("found %d hcl examples in %v, want at least 3 (README, import, lab): is the extraction broken?", n, docs)
+	}
+}
+
+// TestDocMySQLExamplesAgree: in each doc, every DSN of the health check
+// must reach a MySQL set up as the same doc says. A TCP DSN's host must be
+// one that every bind-address shown listens on, and every CREATE USER host
+// must admit a client from it; a socket DSN needs a user @'localhost'. (The
+// README once had tcp(127.0.0.1) beside a bind-address without loopback: no
+// node was ever healthy.)
+func TestDocMySQLExamplesAgree(t *testing.T) {
+	dsnRe := regexp.MustCompile(`\w+:[\w.]+@(tcp|unix)\(([^)]*)\)/`)
+	bindRe := regexp.MustCompile("bind-address = ([0-9a-f.:,]+)")
+	userRe := regexp.MustCompile(`CREATE USER '?raftvip'?@'([^']+)'`)
+	for _, name := range []string{"README.md", "docs/migrating-from-keepalived.md", "docs/import-keepalived.md"} {
+		doc := readDoc(t, name)
+		var binds [][]string
+		for _, m := range bindRe.FindAllStringSubmatch(doc, -1) {
+			binds = append(binds, strings.Split(strings.TrimRight(m[1], ","), ","))
+		}
+		var users []string
+		for _, m := range userRe.FindAllStringSubmatch(doc, -1) {
+			users = append(users, m[1])
+		}
+		dsns := dsnRe.FindAllStringSubmatch(doc, -1)
+		if name != "docs/import-keepalived.md" && (len(dsns) == 0 || len(users) == 0) {
+			t.Errorf("%s: found %d DSNs and %d CREATE USER: is the extraction broken?", name, len(dsns), len(users))
+		}
+		for _, d := range dsns {
+			if d[1] == "unix" {
+				for _, u := range users {
+					if u != "localhost" {
+						t.Errorf("%s: %s goes through the socket, but CREATE USER raftvip@'%s' admits no socket client (want @'localhost')", name, d[0], u)
+					}
+				}
+				continue
+			}
+			host, _, err := net.SplitHostPort(d[2])
+			if err != nil {
+				t.Errorf("%s: %s: %v", name, d[0], err)
+				continue
+			}
+			for _, b := range binds {
+				if !contains(b, host) && !contains(b, "0.0.0.0") && !contains(b, "*") {
+					t.Errorf("%s: %s dials %s, but bind-address = %s does not listen there", name, d[0], host, strings.Join(b, ","))
+				}
+			}
+			for _, u := range users {
+				if !hostMatches(u, host) {
+					t.Errorf("%s: %s connects from %s, but CREATE USER raftvip@'%s' does not admit it", name, d[0], host, u)
+				}
+			}
+		}
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if strings.TrimSpace(x) == s {
+			return true
+		}
+	}
+	return false
+}
+
+// hostMatches is MySQL's account host match for an IP client: % and _ as in
+// LIKE. 'localhost' is for socket clients only: with skip-name-resolve a TCP
+// client from 127.0.0.1 does not match it.
+func hostMatches(pattern, ip string) bool {
+	var re strings.Builder
+	re.WriteString("^")
+	for _, r := range pattern {
+		switch r {
+		case '%':
+			re.WriteString(".*")
+		case '_':
+			re.WriteString(".")
+		default:
+			re.WriteString(regexp.QuoteMeta(string(r)))
+		}
+	}
+	re.WriteString("$")
+	return regexp.MustCompile(re.String()).MatchString(ip)
+}
