@@ -490,7 +490,7 @@ func buildMySQL(c *collector, r *rawMySQL, filename string) *MySQL {
 		}
 		m.DSN = strings.TrimSpace(string(b))
 		if m.DSN == "" {
-			c.at(r.DSNFile.Range, "mysql.dsn_file: %q is empty; it must hold the DSN, like user:password@tcp(127.0.0.1:3306)/", file)
+			c.at(r.DSNFile.Range, "mysql.dsn_file: %q is empty; it must hold the DSN, like user:password@tcp(10.99.0.11:3306)/ (this host's address)", file)
 		} else if msg := checkDSN(m.DSN); msg != "" {
 			c.at(r.DSNFile.Range, "mysql.dsn_file: the DSN in %q: %s", file, msg)
 		}

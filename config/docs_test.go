@@ -74,13 +74,15 @@ func TestDocConfigsValidate(t *testing.T) {
 // TestDocMySQLExamplesAgree: in each doc, every DSN of the health check
 // must reach a MySQL set up as the same doc says. A TCP DSN's host must be
 // one that every bind-address shown listens on, and every CREATE USER host
-// must admit a client from it; a socket DSN needs a user @'localhost'. (The
+// must admit a client from it; a socket DSN needs a user @'localhost' named
+// beside it. (The
 // README once had tcp(127.0.0.1) beside a bind-address without loopback: no
 // node was ever healthy.)
 func TestDocMySQLExamplesAgree(t *testing.T) {
 	dsnRe := regexp.MustCompile(`\w+:[\w.]+@(tcp|unix)\(([^)]*)\)/`)
 	bindRe := regexp.MustCompile("bind-address = ([0-9a-f.:,]+)")
 	userRe := regexp.MustCompile(`CREATE USER '?raftvip'?@'([^']+)'`)
+	localUser := regexp.MustCompile(`raftvip'?@'localhost'`)
 	for _, name := range []string{"README.md", "docs/migrating-from-keepalived.md", "docs/import-keepalived.md"} {
 		doc := readDoc(t, name)
 		var binds [][]string
@@ -97,10 +99,8 @@ func TestDocMySQLExamplesAgree(t *testing.T) {
 		}
 		for _, d := range dsns {
 			if d[1] == "unix" {
-				for _, u := range users {
-					if u != "localhost" {
-						t.Errorf("%s: %s goes through the socket, but CREATE USER raftvip@'%s' admits no socket client (want @'localhost')", name, d[0], u)
-					}
+				if !localUser.MatchString(doc) {
+					t.Errorf("%s: %s goes through the socket, but the doc names no user raftvip@'localhost' for it", name, d[0])
 				}
 				continue
 			}

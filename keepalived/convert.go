@@ -175,7 +175,7 @@ func Convert(cfg *Config, opts Options) (*Result, error) {
 	blocks = append(blocks, peers...)
 	if !witness {
 		vip, vipIface := c.vip()
-		mysql := c.mysql()
+		mysql := c.mysql(bind)
 		vrrp := c.vrrp(vipIface)
 		if len(c.errs) > 0 {
 			return nil, &Errors{List: c.errs}
@@ -703,7 +703,12 @@ func (c *converter) garp() garpSettings {
 }
 
 // mysql maps the tracked vrrp_script onto raftvip's MySQL check.
-func (c *converter) mysql() hblock {
+// mysql writes the health check block. bind's host is the example DSN's: the
+// check connects to this host's MySQL on this host's own address, which a
+// bind-address without loopback still serves (127.0.0.1 would not).
+func (c *converter) mysql(bind string) hblock {
+	host, _, _ := net.SplitHostPort(bind)
+	example := "tcp(" + net.JoinHostPort(host, "3306") + ")/"
 	in := c.in
 	blk := hblock{header: "mysql", intro: []string{"The local health check: this node may hold the VIP only while MySQL answers a real query."}}
 	var chk *Script
@@ -750,10 +755,11 @@ func (c *converter) mysql() hblock {
 		blk.items = append(blk.items, item{notes: []string{"from -mysql-dsn. This file now holds the MySQL password: keep it mode 0600, or use dsn_file."},
 			key: "dsn", value: hclString(c.opts.MySQLDSN)})
 	case c.opts.MySQLDSNFile != "":
-		blk.items = append(blk.items, item{notes: []string{"from -mysql-dsn-file: a file (mode 0600) holding user:password@tcp(127.0.0.1:3306)/"},
+		blk.items = append(blk.items, item{notes: []string{"from -mysql-dsn-file: a file (mode 0600) holding user:password@" + example +
+			" (this host's address: MySQL's bind-address must include it and the user must be allowed from it)"},
 			key: "dsn_file", value: hclString(c.opts.MySQLDSNFile)})
 	default:
-		blk.items = append(blk.items, item{notes: []string{fmt.Sprintf("FIXME: create %s (mode 0600) holding the DSN of a MySQL user for the check, like raftvip:PASSWORD@tcp(127.0.0.1:3306)/ (-mysql-dsn-file or -mysql-dsn set this). raftvip validate reads it.", DefaultDSNFile)},
+		blk.items = append(blk.items, item{notes: []string{fmt.Sprintf("FIXME: create %s (mode 0600) holding the DSN of a MySQL user for the check, like raftvip:PASSWORD@%s: this host's address, which MySQL's bind-address must include, for a user allowed from it (CREATE USER raftvip@'%s'); or raftvip:PASSWORD@unix(/run/mysqld/mysqld.sock)/ for raftvip@'localhost'. -mysql-dsn-file or -mysql-dsn set this; raftvip validate reads it.", DefaultDSNFile, example, host)},
 			key: "dsn_file", value: hclString(DefaultDSNFile)})
 	}
 
