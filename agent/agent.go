@@ -332,26 +332,59 @@ func (a *Agent) observeLeadership() {
 	a.mu.Lock()
 	a.leaderReady = a.raft.IsLeader() && a.raft.Term() == term
 	a.mu.Unlock()
-	a.ensureMembers()
+	a.reconcileMembers()
 }
 
-// ensureMembers writes the configured peers into the FSM when it lacks them
-// (first leader of a new cluster), so status and the owner rule know roles.
-func (a *Agent) ensureMembers() {
+// reconcileMembers makes the FSM's member list follow the Raft
+// configuration, which is replicated too and is the truth about who is in
+// the cluster: configured peers that are in the configuration and missing
+// from the FSM are written (first leader of a new cluster), and FSM members
+// that are in no configuration any more are dropped (a removal whose second
+// step never committed: the leader removed itself, or lost leadership in
+// between). A peer removed at run time is thus never added back from the
+// static config, and never picked as a transfer target.
+// It returns the FSM state it ends with.
+func (a *Agent) reconcileMembers() fsm.State {
+	// The FSM first, then the configuration: peerAddLocal adds to Raft
+	// before it records the member, so a member seen here is in the
+	// configuration read after it, unless it was removed meanwhile.
 	st := a.fsm.Current()
+	servers, err := a.raft.Servers()
+	if err != nil || len(servers) == 0 {
+		a.log.Warn("could not read the raft configuration; members not reconciled", "error", err)
+		return st
+	}
+	inRaft := map[string]bool{}
+	for _, s := range servers {
+		inRaft[string(s.ID)] = true
+	}
 	var missing []fsm.Member
 	for _, p := range a.opt.Peers {
+		if !inRaft[p.ID] {
+			continue // removed at run time (or never added): not ours to re-add
+		}
 		m, ok := st.Members[p.ID]
 		if !ok || m.Role != p.Role || m.Address != p.Address {
 			missing = append(missing, fsm.Member{ID: p.ID, Address: p.Address, Role: p.Role})
 		}
 	}
-	if len(missing) == 0 {
-		return
+	var stale []string
+	for _, id := range st.MemberIDs() {
+		if !inRaft[id] {
+			stale = append(stale, id)
+		}
 	}
-	if _, err := a.apply(fsm.Command{Type: fsm.CmdMembers, Members: &fsm.MembersCmd{Set: missing}}); err != nil {
+	if len(missing) == 0 && len(stale) == 0 {
+		return st
+	}
+	if _, err := a.apply(fsm.Command{Type: fsm.CmdMembers, Members: &fsm.MembersCmd{Set: missing, Remove: stale}}); err != nil {
 		a.log.Warn("could not record members", "error", err)
+		return st
 	}
+	if len(stale) > 0 {
+		a.log.Info("forgot members that are no longer in the raft configuration", "removed", fmt.Sprint(stale))
+	}
+	return a.fsm.Current()
 }
 
 func (a *Agent) input() owner.Input {
@@ -821,6 +854,14 @@ func (a *Agent) transfer(d owner.Decision) {
 		return
 	}
 	err := a.raft.TransferTo(d.Target)
+	if errors.Is(err, cluster.ErrNotInConfiguration) {
+		// A stale member (removed from Raft, still in the FSM): forget it
+		// rather than pick it again after a backoff, forever.
+		a.log.Warn("transfer target is not in the raft configuration; forgetting it", "target", d.Target)
+		if _, still := a.reconcileMembers().Members[d.Target]; !still {
+			return
+		}
+	}
 	if err != nil {
 		a.mu.Lock()
 		a.transferBackoff = a.now().Add(time.Second)

@@ -431,11 +431,31 @@ func (a *Agent) peerRemoveLocal(r PeerRequest) (PeerResult, error) {
 		kind = "non-voter"
 		undo += " -nonvoter"
 	}
+	forget := func() error {
+		if _, err := a.apply(fsm.Command{Type: fsm.CmdMembers, Members: &fsm.MembersCmd{Remove: []string{r.ID}}}); err != nil {
+			return fmt.Errorf("forget member %s: %w", r.ID, err)
+		}
+		return nil
+	}
+	self := r.ID == a.opt.NodeID
+	if self {
+		// A leader that removes itself steps down and its Raft shuts down
+		// (ShutdownOnRemove): forget the member while it still can. If the
+		// Raft removal then fails, the next leader writes the member back
+		// from the configuration it is still in (reconcileMembers).
+		if err := forget(); err != nil {
+			return PeerResult{}, err
+		}
+	}
 	if err := a.raft.RemoveServer(r.ID, 10*time.Second); err != nil {
 		return PeerResult{}, fmt.Errorf("remove %s from the raft configuration: %w", r.ID, err)
 	}
-	if _, err := a.apply(fsm.Command{Type: fsm.CmdMembers, Members: &fsm.MembersCmd{Remove: []string{r.ID}}}); err != nil && !errors.Is(err, raft.ErrNotLeader) {
-		return PeerResult{}, fmt.Errorf("forget member %s: %w", r.ID, err)
+	if !self {
+		// Should this fail (leadership lost), the next leader forgets the
+		// member: it is in no Raft configuration any more.
+		if err := forget(); err != nil && !errors.Is(err, raft.ErrNotLeader) {
+			return PeerResult{}, err
+		}
 	}
 	note := fmt.Sprintf("removed %s (%s %s at %s); %d voters remain", r.ID, role, kind, found.Address, remaining)
 	if remaining < 3 {
@@ -443,6 +463,9 @@ func (a *Agent) peerRemoveLocal(r PeerRequest) (PeerResult, error) {
 	}
 	if len(objections) > 0 {
 		note += "; forced past: " + strings.Join(objections, "; ")
+	}
+	if self {
+		note += "; this node's raft has shut down: stop its agent (to undo, run the command below on another node, then restart this agent)"
 	}
 	a.log.Info("peer removed", "id", r.ID, "address", found.Address, "forced", r.Force, "voters_left", remaining, "undo", undo)
 	if len(objections) > 0 {

@@ -229,3 +229,99 @@ func TestJoinNewNode(t *testing.T) {
 	}
 	tc.assertNeverTwo()
 }
+
+// gone asserts that id has vanished from what node on knows: the Raft
+// configuration, the replicated members and health, and status (which is
+// also what `peers` lists).
+func (tc *testCluster) gone(on, id string) {
+	tc.t.Helper()
+	n := tc.nodes[on]
+	st := n.fsm.State()
+	if _, ok := st.Members[id]; ok {
+		tc.t.Errorf("%s: removed %s is still a replicated member", on, id)
+	}
+	if _, ok := st.Health[id]; ok {
+		tc.t.Errorf("%s: removed %s still has a replicated health report", on, id)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	for _, v := range n.agent.ClusterStatus(ctx, 0).Nodes {
+		if v.ID == id {
+			tc.t.Errorf("%s: status/peers still list removed %s: %+v", on, id, v)
+		}
+	}
+}
+
+func TestRemovedPeerVanishesAndStaysRemoved(t *testing.T) {
+	tc := newTestCluster(t, false)
+	h := tc.waitHolder(10 * time.Second)
+	o := other(h)
+	tc.waitAllHealthy(h)
+	// o is decommissioned: stopped, then removed (two voters are left, so
+	// it takes -force).
+	tc.stop(tc.nodes[o])
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if _, err := tc.nodes["witness"].agent.RemovePeer(ctx, PeerRequest{ID: o, Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	tc.eventually("witness applied the removal", 5*time.Second, func() bool {
+		_, ok := tc.nodes["witness"].fsm.State().Members[o]
+		return !ok
+	})
+	tc.gone(h, o)
+	tc.gone("witness", o)
+
+	// A new leader (the witness, which has o in its static config) does
+	// not add it back.
+	term := tc.nodes[h].cl.Term()
+	if err := tc.nodes[h].cl.TransferTo("witness"); err != nil {
+		t.Fatal(err)
+	}
+	tc.eventually("the VIP is back on "+h+" after the witness led", 15*time.Second, func() bool {
+		l := tc.leader()
+		return l != nil && l.id == h && l.cl.Term() > term && tc.holder() == h && l.fsm.State().Holder == h
+	})
+	tc.eventually("witness caught up", 5*time.Second, func() bool {
+		return tc.nodes["witness"].cl.AppliedIndex() >= tc.nodes[h].cl.AppliedIndex()
+	})
+	tc.gone(h, o)
+	tc.gone("witness", o)
+	tc.assertNeverTwo()
+}
+
+// The leader removing itself with -force steps down before it can forget
+// itself in the member list; the next leader must do it, and must not try
+// to hand leadership to the removed node in a loop.
+func TestForcedRemoveOfLeaderForgetsIt(t *testing.T) {
+	tc := newTestCluster(t, false)
+	h := tc.waitHolder(10 * time.Second)
+	o := other(h)
+	tc.waitAllHealthy(h)
+	tc.waitAllHealthy("witness")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	res, err := tc.nodes[h].agent.RemovePeer(ctx, PeerRequest{ID: h, Force: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Undo == "" || !strings.Contains(res.Note, "forced past") {
+		t.Fatalf("forced removal of the holder and leader: %+v", res)
+	}
+	tc.eventually("VIP on "+o, 15*time.Second, func() bool {
+		l := tc.leader()
+		return l != nil && l.id == o && tc.holder() == o && l.fsm.State().Holder == o
+	})
+	tc.eventually("witness caught up", 5*time.Second, func() bool {
+		return tc.nodes["witness"].cl.AppliedIndex() >= tc.nodes[o].cl.AppliedIndex()
+	})
+	tc.gone(o, h)
+	tc.gone("witness", h)
+	tc.logMu.Lock()
+	loops := strings.Count(tc.logs.String(), "leadership transfer failed")
+	tc.logMu.Unlock()
+	if loops > 1 {
+		t.Errorf("%d failed leadership transfers: the removed node is picked again and again", loops)
+	}
+	tc.assertNeverTwo()
+}

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hashicorp/raft"
 	"github.com/raftvip/raftvip/cluster"
 	"github.com/raftvip/raftvip/fsm"
 	"github.com/raftvip/raftvip/vrrpcompat"
@@ -121,6 +122,11 @@ func (a *Agent) HandleRPC(ctx context.Context, req cluster.Request) cluster.Resp
 		if c.Type != fsm.CmdHealth || c.Health == nil || c.Health.Node != req.From {
 			return cluster.Response{Err: fmt.Sprintf("forwarded %q command from %q refused", c.Type, req.From)}
 		}
+		if servers, err := a.raft.Servers(); err == nil && !inConfiguration(servers, req.From) {
+			// A removed node that still runs must not put its health
+			// back into the replicated state.
+			return cluster.Response{Err: fmt.Sprintf("health report from %q refused: not in the raft configuration", req.From)}
+		}
 		r, err := a.apply(c)
 		if err != nil {
 			return cluster.Response{Epoch: r.Epoch, Err: err.Error()}
@@ -157,6 +163,13 @@ func (a *Agent) ClusterStatus(ctx context.Context, historyN int) Status {
 
 	peers := map[string]Peer{}
 	for _, p := range a.opt.Peers {
+		// A configured peer that is neither in the Raft configuration nor
+		// a member was removed at run time: it is not shown. (With no
+		// configuration at all, e.g. a node waiting to join, the static
+		// list is all there is.)
+		if _, member := st.Members[p.ID]; len(suffrage) > 0 && suffrage[p.ID] == "" && !member {
+			continue
+		}
 		peers[p.ID] = p
 	}
 	for id, m := range st.Members {
@@ -244,4 +257,13 @@ func (a *Agent) ClusterStatus(ctx context.Context, historyN int) Status {
 		out.Warnings = append(out.Warnings, "this node knows no leader")
 	}
 	return out
+}
+
+func inConfiguration(servers []raft.Server, id string) bool {
+	for _, s := range servers {
+		if string(s.ID) == id {
+			return true
+		}
+	}
+	return false
 }

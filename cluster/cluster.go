@@ -409,8 +409,11 @@ func (c *Cluster) TransferTo(id string) error {
 			return c.raft.LeadershipTransferToServer(s.ID, s.Address).Error()
 		}
 	}
-	return fmt.Errorf("transfer to %s: not in the raft configuration", id)
+	return fmt.Errorf("transfer to %s: %w", id, ErrNotInConfiguration)
 }
+
+// ErrNotInConfiguration: the node named is not in the Raft configuration.
+var ErrNotInConfiguration = errors.New("not in the raft configuration")
 
 // AddServer adds a voter (or non-voter) to the Raft configuration (leader only).
 func (c *Cluster) AddServer(id, addr string, nonVoter bool, timeout time.Duration) error {
