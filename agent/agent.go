@@ -42,6 +42,11 @@ type Raft interface {
 	Apply(cmd []byte, timeout time.Duration) (interface{}, error)
 	Barrier(timeout time.Duration) error
 	VerifyLeader(timeout time.Duration) error
+	// Prove returns the instant from which a quorum provably still
+	// followed this node (cluster.Cluster.Prove).
+	Prove(timeout time.Duration) (time.Time, error)
+	// AnswerProof answers a leader's OpProve call.
+	AnswerProof() cluster.Response
 	TransferTo(id string) error
 	Forward(ctx context.Context, cmd []byte) (cluster.Response, error)
 	Call(ctx context.Context, addr string, req cluster.Request) (cluster.Response, error)
@@ -109,16 +114,26 @@ const (
 	VRRPActive  = "active"
 )
 
-// FenceWait is how long a leader that won an election must wait before the
-// previous holder's kernel lease has surely run out: the holder's last proof
-// of leadership needed an answer from a voter of the new quorum, which has
-// heard nothing for at least HeartbeatTimeout when it voted (docs/safety.md).
+// Terms are this node's lifetime terms, carried in its acquire records so
+// that whoever fences it waits by them (zero lease on a witness).
+func (o Options) Terms() fsm.HoldTerms {
+	return fsm.HoldTerms{Lease: o.Lease, Slack: o.RenewSlack, Margin: o.KernelMargin}
+}
+
+// FenceWait is this node's fence wait when every node runs its settings:
+// the value logged at start. A real fence waits by the holder's terms and the
+// voters' smallest heartbeat timeout (owner.FenceWait).
 func (o Options) FenceWait() time.Duration {
-	w := o.Lease - o.HeartbeatTimeout
-	if w < 0 {
-		w = 0
+	return owner.FenceWait(o.Terms(), o.Terms(), o.HeartbeatTimeout)
+}
+
+// Timings are what this node reports to the FSM about itself.
+func (o Options) Timings() fsm.Timings {
+	t := fsm.Timings{Node: o.NodeID, HeartbeatTimeout: o.HeartbeatTimeout}
+	if o.Role == fsm.RoleDB {
+		t.Terms = o.Terms()
 	}
-	return w + o.RenewSlack + o.KernelMargin
+	return t
 }
 
 // Agent is one node's loop.
@@ -160,6 +175,20 @@ type Agent struct {
 	// (fsm.Health): boot is random per process, reportSeq counts reports.
 	boot      string
 	reportSeq uint64
+	// pendingAdd is the epoch whose acquire this node committed without
+	// adding the VIP yet (the proof after the commit was slow or failed).
+	pendingAdd uint64
+	// removePending: addresses may be configured here although the agent
+	// could not confirm them (partial add, failed removal); holding is
+	// true meanwhile, so every branch of the rule removes them first.
+	removePending bool
+	// lifetimeEnd is when the longest kernel lifetime this agent may have
+	// set ends: the return of its last add or renew call + lease + kernel
+	// margin (the kernel starts valid_lft before the call returns). After
+	// it, no address of ours can be left, whatever became of the interface.
+	lifetimeEnd       time.Time
+	removeErrLogged   bool
+	lastTimingsReport time.Time
 }
 
 // SetVRRP attaches the VRRP speaker (vrrp.mode observe or active); call
@@ -302,6 +331,7 @@ func (a *Agent) step(ctx context.Context) time.Time {
 		}
 	}
 	a.reportHealth(ctx)
+	a.reportTimings(ctx)
 	return wakeAt
 }
 
@@ -390,6 +420,13 @@ func (a *Agent) reconcileMembers() fsm.State {
 func (a *Agent) input() owner.Input {
 	now := a.now()
 	st := a.fsm.Current()
+	leader := a.raft.IsLeader()
+	var fenceWait time.Duration
+	if leader && st.Holder != "" && st.Holder != a.opt.NodeID && st.Fence == nil {
+		// Only needed to fence: the holder's terms and the voters' shortest
+		// heartbeat timeout, whatever this node itself runs with.
+		fenceWait = owner.FenceWait(st.HolderTerms, a.opt.Terms(), owner.MinHeartbeat(st, a.voters()))
+	}
 	deadline, _ := a.fsm.FenceDeadline()
 	h := a.localHealth()
 	a.mu.Lock()
@@ -408,11 +445,13 @@ func (a *Agent) input() owner.Input {
 	}
 	return owner.Input{
 		Self: a.opt.NodeID, Role: a.opt.Role,
-		Leader: a.leaderReady && a.raft.IsLeader(), LeaderSince: a.leaderSince, Now: now,
-		LocalHealthy: a.health != nil && h.Healthy,
-		Holding:      a.holding,
-		LeaseFresh:   !a.lastProof.IsZero() && now.Sub(a.lastProof) < a.opt.Lease,
-		State:        st, FenceDeadline: deadline, FenceWait: a.opt.FenceWait(),
+		Leader: a.leaderReady && leader, LeaderSince: a.leaderSince, Now: now,
+		LocalHealthy:  a.health != nil && h.Healthy,
+		Holding:       a.holding,
+		LeaseFresh:    !a.lastProof.IsZero() && now.Sub(a.lastProof) < a.opt.Lease,
+		AddPending:    a.pendingAdd != 0 && a.pendingAdd == st.Epoch && st.Holder == a.opt.NodeID,
+		RemovePending: a.removePending,
+		State:         st, FenceDeadline: deadline, FenceWait: fenceWait,
 		Preempt: a.opt.Preempt, Preferred: a.opt.Preferred,
 		TransferBackoff: now.Before(a.transferBackoff),
 		Unreachable:     unreachable,
@@ -421,6 +460,25 @@ func (a *Agent) input() owner.Input {
 		VRRPBlock:       block,
 		VRRPYield:       yield,
 	}
+}
+
+// voters are the ids of the Raft configuration's voters; nil (no credit
+// for anyone's heartbeat timeout) when the configuration cannot be read.
+func (a *Agent) voters() []string {
+	servers, err := a.raft.Servers()
+	if err != nil {
+		return nil
+	}
+	var ids []string
+	for _, s := range servers {
+		if s.Suffrage == raft.Voter {
+			ids = append(ids, string(s.ID))
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	return ids
 }
 
 // switchoverTarget is the planned move in progress, if any (caller holds mu).
@@ -433,7 +491,7 @@ func (a *Agent) switchoverTarget(now time.Time) string {
 
 func touchesVIP(act owner.Action) bool {
 	switch act {
-	case owner.Acquire, owner.Renew, owner.Release, owner.Drop, owner.Advertise:
+	case owner.Acquire, owner.AddVIP, owner.Renew, owner.Release, owner.Drop, owner.Advertise:
 		return true
 	}
 	return false
@@ -483,6 +541,9 @@ func (a *Agent) execute(ctx context.Context, in owner.Input, d owner.Decision) (
 
 	case owner.Acquire:
 		return a.acquire(ctx, in, d), time.Time{}
+
+	case owner.AddVIP:
+		return a.addVIP(ctx, in.State.Epoch, d.Reason), time.Time{}
 
 	case owner.Renew:
 		a.renew()
@@ -561,35 +622,120 @@ func (a *Agent) acquire(ctx context.Context, in owner.Input, d owner.Decision) b
 	}
 	t0 := a.now()
 	r, err := a.apply(fsm.Command{Type: fsm.CmdAcquire, Acquire: &fsm.AcquireCmd{
-		Node: a.opt.NodeID, By: a.opt.NodeID, Time: t0, Reason: d.Reason}})
+		Node: a.opt.NodeID, By: a.opt.NodeID, Time: t0, Reason: d.Reason, Terms: a.opt.Terms()}})
 	if err != nil {
 		a.log.Warn("acquire not committed", "error", err)
 		return false
 	}
-	// The commit is our proof of leadership: a quorum accepted it after t0.
-	// Adding the VIP later than RenewSlack after t0 would stretch the lease
-	// past what the fence wait covers; record a release and try again.
+	// The commit may be slow (a slow disk) without harm: the VIP is added
+	// only after a fresh proof of leadership, which writes nothing to the
+	// log. The epoch is kept until then (AddVIP), so a slow log does not
+	// churn epochs.
+	a.mu.Lock()
+	a.pendingAdd = r.Epoch
+	a.mu.Unlock()
 	if el := a.now().Sub(t0); el > a.opt.RenewSlack {
-		a.log.Warn("acquire commit was slow; not adding the VIP on a stale proof", "took", el)
-		return true // the rule now sees holder==self, not holding: records a release
+		a.log.Info("acquire commit was slow; proving leadership afresh before adding the VIP", "epoch", r.Epoch, "took", el)
 	}
-	if err := a.addr.Acquire(a.opt.Lease); err != nil {
-		// The rule will record the release at once; wait before the next
-		// attempt so a broken interface does not churn epochs.
+	return a.addVIP(ctx, r.Epoch, d.Reason)
+}
+
+// addVIP adds the VIP for our committed epoch right after a proof of
+// leadership. It returns true when the rule should look again at once.
+func (a *Agent) addVIP(ctx context.Context, epoch uint64, reason string) bool {
+	if a.addr == nil {
+		return false
+	}
+	a.mu.Lock()
+	wait := a.now().Before(a.acquireBackoff)
+	a.mu.Unlock()
+	if wait {
+		return false
+	}
+	p, err := a.raft.Prove(a.opt.Lease / 3)
+	if err != nil {
+		a.log.Warn("leadership not proven; not adding the VIP yet", "epoch", epoch, "error", err)
+		return false
+	}
+	if el := a.now().Sub(p); el > a.opt.RenewSlack {
+		a.log.Warn("proof of leadership too old to add the VIP on; trying again", "epoch", epoch, "age", el)
+		return false
+	}
+	err = a.addr.Acquire(a.opt.Lease)
+	ret := a.now()
+	a.noteLifetime(ret)
+	if err != nil {
+		// Some addresses may have been added before the failure: remove
+		// them all before the rule records a release (a release means the
+		// VIP is gone from this host). Wait before the next attempt so a
+		// broken interface does not churn epochs.
 		a.mu.Lock()
-		a.acquireBackoff = a.now().Add(time.Second)
+		a.acquireBackoff = ret.Add(time.Second)
+		a.pendingAdd = 0
+		a.holding = true
+		a.removePending = true
 		a.mu.Unlock()
-		a.log.Error("could not add the VIP; retrying in 1s", "epoch", r.Epoch, "error", err)
+		a.log.Error("could not add the VIP; removing what was added, retrying in 1s", "epoch", epoch, "error", err)
 		return true
 	}
-	now := a.now()
+	if el := ret.Sub(p); el > a.opt.RenewSlack {
+		// The kernel started the lifetime when it processed the request,
+		// somewhere before ret: a late call is no proof. Take it off again.
+		a.log.Warn("adding the VIP took too long after the proof; removing it at once", "epoch", epoch, "age", el)
+		a.mu.Lock()
+		a.holding = true
+		a.mu.Unlock()
+		if a.removeNow("late add") {
+			a.mu.Lock()
+			a.holding = false
+			a.mu.Unlock()
+		}
+		return false
+	}
 	a.mu.Lock()
-	a.holding, a.epoch, a.lastProof, a.lastRenew = true, r.Epoch, t0, now
+	a.holding, a.epoch, a.lastProof, a.lastRenew, a.pendingAdd = true, epoch, p, ret, 0
 	actx, cancel := context.WithCancel(ctx)
 	a.announceCancel = cancel
 	a.mu.Unlock()
-	a.log.Info("acquired VIP", "epoch", r.Epoch, "lease", a.opt.Lease, "took", now.Sub(t0), "reason", d.Reason)
+	a.log.Info("acquired VIP", "epoch", epoch, "lease", a.opt.Lease, "proof_age", ret.Sub(p), "reason", reason)
 	a.startAnnouncing(actx)
+	return false
+}
+
+// noteLifetime records that an add or renew call returned at ret: every
+// lifetime it set ends before ret + lease + kernel margin.
+func (a *Agent) noteLifetime(ret time.Time) {
+	end := ret.Add(a.opt.Lease + a.opt.KernelMargin)
+	a.mu.Lock()
+	if end.After(a.lifetimeEnd) {
+		a.lifetimeEnd = end
+	}
+	a.mu.Unlock()
+}
+
+// removeNow removes every VIP address. It reports whether none can be left
+// here: removed now, or the kernel lifetime of any we set has ended (an
+// interface that vanished may live on under another name, so its absence
+// is no proof by itself). On false removePending stays set and the rule
+// retries.
+func (a *Agent) removeNow(why string) bool {
+	err := a.addr.Release()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if err == nil {
+		a.removePending, a.removeErrLogged = false, false
+		return true
+	}
+	if !a.now().Before(a.lifetimeEnd) {
+		a.log.Warn("could not remove the VIP, but the kernel lifetime of every address this agent set has ended", "why", why, "error", err)
+		a.removePending, a.removeErrLogged = false, false
+		return true
+	}
+	a.removePending = true
+	if !a.removeErrLogged {
+		a.removeErrLogged = true
+		a.log.Error("could not remove the VIP; retrying until removed or its kernel lifetime ends", "why", why, "lifetime_ends", a.lifetimeEnd.Format(time.RFC3339Nano), "error", err)
+	}
 	return false
 }
 
@@ -679,21 +825,38 @@ func (a *Agent) renew() {
 	if !due {
 		return
 	}
-	t0 := a.now()
-	if err := a.raft.VerifyLeader(a.opt.Lease / 3); err != nil {
+	p, err := a.raft.Prove(a.opt.Lease / 3)
+	if err != nil {
 		a.log.Warn("leadership not confirmed; not renewing the VIP", "error", err)
 		return
 	}
-	if el := a.now().Sub(t0); el > a.opt.RenewSlack {
-		a.log.Warn("quorum answered slowly; not renewing on a stale proof", "took", el)
+	if el := a.now().Sub(p); el > a.opt.RenewSlack {
+		a.log.Warn("quorum answered slowly; not renewing on a stale proof", "age", el)
 		return
 	}
-	if err := a.addr.Renew(a.opt.Lease); err != nil {
+	err = a.addr.Renew(a.opt.Lease)
+	ret := a.now()
+	a.noteLifetime(ret)
+	if err != nil {
 		a.log.Error("could not renew the VIP", "error", err)
 		return
 	}
+	if el := ret.Sub(p); el > a.opt.RenewSlack {
+		// The freshness check before the call is not enough: the kernel
+		// starts valid_lft when it processes the request, which can be late
+		// under CPU or RTNL contention. A late renewal is no proof; drop.
+		a.log.Warn("renewal took too long after the proof; dropping the VIP at once", "age", el)
+		if a.removeNow("late renewal") {
+			a.stopAnnouncing()
+			a.giveUpVRRP()
+			a.mu.Lock()
+			a.holding = false
+			a.mu.Unlock()
+		}
+		return
+	}
 	a.mu.Lock()
-	a.lastProof, a.lastRenew = t0, a.now()
+	a.lastProof, a.lastRenew = p, ret
 	a.mu.Unlock()
 }
 
@@ -702,9 +865,8 @@ func (a *Agent) renew() {
 // may still be up here.
 func (a *Agent) release(st fsm.State, d owner.Decision) bool {
 	a.stopAnnouncing()
-	if err := a.addr.Release(); err != nil {
-		a.log.Error("could not remove the VIP; not recording a release", "error", err)
-		return false
+	if !a.removeNow("release") {
+		return false // not recording a release while an address may be up
 	}
 	a.giveUpVRRP()
 	a.mu.Lock()
@@ -730,12 +892,9 @@ func (a *Agent) release(st fsm.State, d owner.Decision) bool {
 
 func (a *Agent) drop(reason string) bool {
 	a.stopAnnouncing()
-	if a.addr != nil {
-		if err := a.addr.Release(); err != nil {
-			// The kernel lease removes it anyway; keep trying meanwhile.
-			a.log.Error("could not remove the VIP", "error", err)
-			return false
-		}
+	if a.addr != nil && !a.removeNow("drop") {
+		// The kernel lease removes it anyway; keep trying meanwhile.
+		return false
 	}
 	a.giveUpVRRP()
 	a.mu.Lock()
@@ -870,6 +1029,52 @@ func (a *Agent) transfer(d owner.Decision) {
 		return
 	}
 	a.log.Info("leadership transferred", "target", d.Target, "took", a.now().Sub(t0), "reason", d.Reason)
+}
+
+// reportTimings makes the FSM's record of this node's timings match its
+// options, like reportHealth: fences use every voter's heartbeat timeout.
+func (a *Agent) reportTimings(ctx context.Context) {
+	want := a.opt.Timings()
+	if cur, ok := a.fsm.Current().Timings[a.opt.NodeID]; ok && cur == want {
+		return
+	}
+	a.mu.Lock()
+	recent := a.now().Sub(a.lastTimingsReport) < time.Second
+	if !recent {
+		a.lastTimingsReport = a.now()
+	}
+	a.mu.Unlock()
+	if recent {
+		return
+	}
+	a.send(ctx, fsm.Command{Type: fsm.CmdTimings, Timings: &want}, "timings")
+}
+
+// send commits a command about this node: applied here on the leader,
+// forwarded to the leader from a follower. Failures are retried by the
+// caller's next comparison with the FSM.
+func (a *Agent) send(ctx context.Context, cmd fsm.Command, what string) {
+	if a.raft.IsLeader() {
+		if _, err := a.apply(cmd); err != nil {
+			a.log.Warn("could not record "+what, "error", err)
+		}
+		return
+	}
+	b, err := fsm.Encode(cmd)
+	if err != nil {
+		return
+	}
+	fctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	resp, err := a.raft.Forward(fctx, b)
+	if err == nil && resp.Err != "" {
+		err = errors.New(resp.Err)
+	}
+	if err != nil {
+		a.log.Debug(what+" report to leader failed; will retry", "error", err)
+		return
+	}
+	a.log.Debug("reported " + what + " to leader")
 }
 
 // reportHealth makes the FSM's view of this node's health match the local

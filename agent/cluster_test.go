@@ -85,6 +85,10 @@ type node struct {
 	logs     raft.LogStore // the node's Raft log, for tests that count entries
 	vrrp     VRRP
 	join     bool // start without bootstrapping (a node added later)
+	// Set by a test's prep hook before the node starts:
+	timing    *cluster.Timing                     // this node's raft timings (default testTiming)
+	wrapTrans func(raft.Transport) raft.Transport // wraps the node's transport
+	wrapLogs  func(raft.LogStore) raft.LogStore   // wraps the node's log store
 }
 
 type testCluster struct {
@@ -97,6 +101,7 @@ type testCluster struct {
 	logs  *strings.Builder
 	logMu *sync.Mutex
 	tune  func(*node, *Options)
+	prep  func(*node)
 }
 
 type lockedWriter struct {
@@ -118,8 +123,15 @@ func newTestCluster(t *testing.T, persistent bool) *testCluster {
 // newTestClusterWith lets a test adjust each node's options before start.
 func newTestClusterWith(t *testing.T, persistent bool, tune func(*node, *Options)) *testCluster {
 	t.Helper()
+	return newTestClusterPrep(t, persistent, nil, tune)
+}
+
+// newTestClusterPrep also lets a test set a node's raft timing, transport
+// and log store wrappers (prep runs before each start of a node).
+func newTestClusterPrep(t *testing.T, persistent bool, prep func(*node), tune func(*node, *Options)) *testCluster {
+	t.Helper()
 	tc := &testCluster{t: t, tl: viptest.NewTimeline(), rpc: cluster.NewInmemRPC(), nodes: map[string]*node{},
-		logs: &strings.Builder{}, logMu: &sync.Mutex{}, tune: tune}
+		logs: &strings.Builder{}, logMu: &sync.Mutex{}, tune: tune, prep: prep}
 	tc.log = hclog.New(&hclog.LoggerOptions{Level: hclog.Debug, Output: lockedWriter{tc.logMu, tc.logs}, TimeFormat: "15:04:05.000"})
 	for _, p := range []Peer{{"hosta", "hosta", fsm.RoleDB}, {"hostb", "hostb", fsm.RoleDB}, {"witness", "witness", fsm.RoleWitness}} {
 		tc.peers = append(tc.peers, p)
@@ -155,6 +167,9 @@ func newTestClusterWith(t *testing.T, persistent bool, tune func(*node, *Options
 
 func (tc *testCluster) start(n *node) {
 	t := tc.t
+	if tc.prep != nil {
+		tc.prep(n)
+	}
 	_, n.trans = raft.NewInmemTransport(n.addr)
 	for _, o := range tc.nodes {
 		if o != n && o.trans != nil {
@@ -181,21 +196,32 @@ func (tc *testCluster) start(n *node) {
 		s := raft.NewInmemStore()
 		logs, stable, snaps = s, s, raft.NewInmemSnapshotStore()
 	}
+	if n.wrapLogs != nil {
+		logs = n.wrapLogs(logs)
+	}
 	n.logs = logs
+	var trans raft.Transport = n.trans
+	if n.wrapTrans != nil {
+		trans = n.wrapTrans(trans)
+	}
+	timing := testTiming
+	if n.timing != nil {
+		timing = *n.timing
+	}
 	n.fsm = fsm.New()
 	log := tc.log.Named(n.id)
 	var cps []cluster.Peer
 	for _, p := range tc.peers {
 		cps = append(cps, cluster.Peer{ID: p.ID, Address: p.Address})
 	}
-	cl, err := cluster.OpenWith(cluster.Config{NodeID: n.id, Peers: cps, Timing: testTiming, Logger: log, Join: n.join},
-		n.fsm, n.trans, logs, stable, snaps, tc.rpc.From(string(n.addr)))
+	cl, err := cluster.OpenWith(cluster.Config{NodeID: n.id, Peers: cps, Timing: timing, Logger: log, Join: n.join},
+		n.fsm, trans, logs, stable, snaps, tc.rpc.From(string(n.addr)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	n.cl = cl
 	opt := Options{NodeID: n.id, Role: n.role, Peers: tc.peers, Lease: testLease,
-		HeartbeatTimeout: testTiming.HeartbeatTimeout, Tick: 20 * time.Millisecond}
+		HeartbeatTimeout: timing.HeartbeatTimeout, Tick: 20 * time.Millisecond}
 	if tc.tune != nil {
 		tc.tune(n, &opt)
 	}
@@ -227,6 +253,15 @@ func (tc *testCluster) stop(n *node) {
 		n.bolt.Close()
 	}
 	n.cancel = nil
+}
+
+// freeze stops n's agent loop without any shutdown step and cuts n off, like
+// a holder whose agent was killed with -9 or paused: its VIP stays until the
+// kernel lifetime runs out.
+func (tc *testCluster) freeze(n *node) {
+	n.cancel()
+	<-n.done
+	tc.partition(n, true)
 }
 
 // partition cuts n off from every other node (Raft and RPC), or heals it.

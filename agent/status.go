@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/raft"
 	"github.com/raftvip/raftvip/cluster"
 	"github.com/raftvip/raftvip/fsm"
+	"github.com/raftvip/raftvip/owner"
 	"github.com/raftvip/raftvip/vrrpcompat"
 )
 
@@ -101,6 +102,8 @@ func (a *Agent) Self() NodeStatus {
 // HandleRPC serves intra-cluster requests (cluster.Handler).
 func (a *Agent) HandleRPC(ctx context.Context, req cluster.Request) cluster.Response {
 	switch req.Op {
+	case cluster.OpProve:
+		return a.raft.AnswerProof()
 	case cluster.OpStatus:
 		b, err := json.Marshal(a.Self())
 		if err != nil {
@@ -117,9 +120,11 @@ func (a *Agent) HandleRPC(ctx context.Context, req cluster.Request) cluster.Resp
 		if err != nil {
 			return cluster.Response{Err: err.Error()}
 		}
-		// Followers may only report their own health; every change of the
+		// Followers may only report their own health and timings; every change of the
 		// VIP's ownership is decided by the leader itself.
-		if c.Type != fsm.CmdHealth || c.Health == nil || c.Health.Node != req.From {
+		own := (c.Type == fsm.CmdHealth && c.Health != nil && c.Health.Node == req.From) ||
+			(c.Type == fsm.CmdTimings && c.Timings != nil && c.Timings.Node == req.From)
+		if !own {
 			return cluster.Response{Err: fmt.Sprintf("forwarded %q command from %q refused", c.Type, req.From)}
 		}
 		if servers, err := a.raft.Servers(); err == nil && !inConfiguration(servers, req.From) {
@@ -255,6 +260,9 @@ func (a *Agent) ClusterStatus(ctx context.Context, historyN int) Status {
 	}
 	if self.Leader == "" {
 		out.Warnings = append(out.Warnings, "this node knows no leader")
+	}
+	if w := owner.TimingMismatch(st); w != "" {
+		out.Warnings = append(out.Warnings, w)
 	}
 	return out
 }

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"sync"
 	"time"
 
@@ -396,6 +397,121 @@ func (c *Cluster) VerifyLeader(timeout time.Duration) error {
 	case <-time.After(timeout):
 		return fmt.Errorf("verify leader: no quorum answer within %s", timeout)
 	}
+}
+
+// Prove shows that a quorum still follows this node and returns the proof's
+// instant: a time such that every voter of some quorum last heard from this
+// node as leader at or after it. That is what the VIP's safety needs
+// (docs/safety.md, rules 1 and 3–4): such a voter cannot vote for anyone
+// else before instant + its heartbeat timeout.
+//
+// raft.VerifyLeader alone does not give that instant: it counts heartbeat
+// answers that were in flight when it began, answers a follower may have
+// given before the call (seen up to 190 ms early with a slow follower). So
+// VerifyLeader only refreshes the followers' contact here; the proof is a
+// round of OpProve calls sent after it returns, in which each voter tells
+// how long ago it last accepted an AppendEntries from this leader. The
+// instant is counted back from when the round was sent, with durations
+// only, so no clocks need to agree.
+func (c *Cluster) Prove(timeout time.Duration) (time.Time, error) {
+	deadline := time.Now().Add(timeout)
+	term := c.raft.CurrentTerm()
+	if err := c.VerifyLeader(timeout); err != nil {
+		return time.Time{}, err
+	}
+	servers, err := c.Servers()
+	if err != nil {
+		return time.Time{}, err
+	}
+	var voters []raft.Server
+	selfVoter := false
+	for _, s := range servers {
+		if s.Suffrage != raft.Voter {
+			continue
+		}
+		if string(s.ID) == c.cfg.NodeID {
+			selfVoter = true
+			continue
+		}
+		voters = append(voters, s)
+	}
+	if !selfVoter {
+		return time.Time{}, errors.New("prove: this node is not a voter")
+	}
+	quorum := (len(voters)+1)/2 + 1 // of all voters, this node included
+	need := quorum - 1              // answers needed from the others
+	sent := time.Now()
+	if need == 0 {
+		return sent, nil
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+	type answer struct {
+		at  time.Time
+		err error
+	}
+	answers := make(chan answer, len(voters))
+	for _, v := range voters {
+		go func(v raft.Server) {
+			resp, err := c.caller.Call(ctx, string(v.Address), Request{Op: OpProve, From: c.cfg.NodeID})
+			switch {
+			case err != nil:
+			case resp.Err != "":
+				err = errors.New(resp.Err)
+			case resp.Proof == nil:
+				err = errors.New("no proof in answer")
+			case resp.Proof.Leader != c.cfg.NodeID || resp.Proof.Term != term:
+				err = fmt.Errorf("follows %q in term %d", resp.Proof.Leader, resp.Proof.Term)
+			case resp.Proof.SinceContact < 0:
+				err = errors.New("negative contact age")
+			}
+			if err != nil {
+				answers <- answer{err: fmt.Errorf("%s: %w", v.ID, err)}
+				return
+			}
+			answers <- answer{at: sent.Add(-resp.Proof.SinceContact)}
+		}(v)
+	}
+	var ok []time.Time
+	var errs []error
+	for range voters {
+		a := <-answers
+		if a.err != nil {
+			errs = append(errs, a.err)
+		} else {
+			ok = append(ok, a.at)
+		}
+		if len(ok) >= need {
+			break
+		}
+		if len(errs) > len(voters)-need {
+			break
+		}
+	}
+	if len(ok) < need {
+		return time.Time{}, fmt.Errorf("prove: %d of %d voters confirmed (need %d): %w", len(ok), len(voters), need, errors.Join(errs...))
+	}
+	if c.raft.CurrentTerm() != term || !c.IsLeader() {
+		return time.Time{}, errors.New("prove: leadership changed during the proof")
+	}
+	// The quorum is the `need` freshest answers; the proof holds from the
+	// stalest of them.
+	sort.Slice(ok, func(i, j int) bool { return ok[i].After(ok[j]) })
+	return ok[need-1], nil
+}
+
+// AnswerProof answers an OpProve call from a leader (see Prove).
+func (c *Cluster) AnswerProof() Response {
+	term := c.raft.CurrentTerm()
+	_, leader := c.raft.LeaderWithID()
+	last := c.raft.LastContact()
+	// Read the leader again: if it changed in between, the contact time may
+	// belong to another leader.
+	_, leader2 := c.raft.LeaderWithID()
+	if leader != leader2 || term != c.raft.CurrentTerm() || last.IsZero() || c.IsLeader() {
+		return Response{Proof: &ProofAnswer{}}
+	}
+	return Response{Proof: &ProofAnswer{Leader: string(leader), Term: term, SinceContact: time.Since(last)}}
 }
 
 // TransferTo hands leadership to node id (leader only).

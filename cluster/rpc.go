@@ -21,6 +21,7 @@ const RPCVersion = 1
 const (
 	OpApply  = "apply"  // apply Command on the leader (forwarded by a follower)
 	OpStatus = "status" // return the node's own status (opaque JSON)
+	OpProve  = "prove"  // a voter says whom it follows and how long ago it heard from it
 )
 
 // Request is one intra-cluster call.
@@ -49,6 +50,19 @@ type Response struct {
 	// the asking node waits until it has applied as much, so what it shows
 	// next already includes the change.
 	Index uint64 `json:"index,omitempty"`
+	// Proof is a voter's answer to OpProve.
+	Proof *ProofAnswer `json:"proof,omitempty"`
+}
+
+// ProofAnswer is a voter's view of its leader at the instant it answered.
+type ProofAnswer struct {
+	Leader string `json:"leader"` // the leader it follows ("" when none)
+	Term   uint64 `json:"term"`
+	// SinceContact is how long before answering it last accepted an
+	// AppendEntries from that leader: its heartbeat timer counts from
+	// there, so it cannot vote for another node earlier than
+	// (answer − SinceContact + its heartbeat timeout).
+	SinceContact time.Duration `json:"since_contact_ns"`
 }
 
 // Handler serves requests on a node.

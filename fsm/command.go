@@ -21,6 +21,9 @@ const (
 	CmdMembers = "members"
 	// CmdMaintenance turns maintenance mode on or off.
 	CmdMaintenance = "maintenance"
+	// CmdTimings records one node's timings (the fence wait needs every
+	// voter's heartbeat timeout and the holder's lease).
+	CmdTimings = "timings"
 )
 
 // Command is one replicated change. Exactly one of the payload fields is set,
@@ -34,7 +37,9 @@ type Command struct {
 	Members *MembersCmd `json:"members,omitempty"`
 	// Maintenance carries the new maintenance state.
 	Maintenance *Maintenance    `json:"maintenance,omitempty"`
-	Extra       json.RawMessage `json:"extra,omitempty"` // reserved for later versions
+	// Timings carries a node's timings (CmdTimings).
+	Timings *Timings        `json:"timings,omitempty"`
+	Extra         json.RawMessage `json:"extra,omitempty"` // reserved for later versions
 }
 
 // AcquireCmd asks to start a new epoch held by Node. It is refused while
@@ -44,6 +49,9 @@ type AcquireCmd struct {
 	By     string    `json:"by"`
 	Time   time.Time `json:"time"`
 	Reason string    `json:"reason"`
+	// Terms are the holder's own lifetime terms: a later fencer waits by
+	// these, not by its own settings, since nodes may run different ones.
+	Terms HoldTerms `json:"terms"`
 }
 
 // ReleaseCmd ends epoch Epoch held by Node. By is the leader that commits it:

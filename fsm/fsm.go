@@ -144,6 +144,7 @@ func (f *FSM) applyLocked(c Command) Result {
 		s.Epoch++
 		s.Holder = a.Node
 		s.Acquired = a.Time
+		s.HolderTerms = a.Terms
 		e := Event{Epoch: s.Epoch, Op: OpAcquire, Node: a.Node, By: a.By, Time: a.Time, Reason: a.Reason}
 		if !s.Released.IsZero() && a.Time.After(s.Released) {
 			e.Handover = a.Time.Sub(s.Released)
@@ -191,6 +192,17 @@ func (f *FSM) applyLocked(c Command) Result {
 		s.Maintenance = *m
 		return Result{Epoch: s.Epoch}
 
+	case CmdTimings:
+		t := c.Timings
+		if t == nil || t.Node == "" {
+			return Result{Err: fmt.Errorf("%w: timings without node", ErrBadCommand)}
+		}
+		if t.HeartbeatTimeout < 0 || t.Terms.Lease < 0 || t.Terms.Slack < 0 || t.Terms.Margin < 0 {
+			return Result{Err: fmt.Errorf("%w: negative timing from %s", ErrBadCommand, t.Node)}
+		}
+		s.Timings[t.Node] = *t
+		return Result{Epoch: s.Epoch}
+
 	case CmdMembers:
 		m := c.Members
 		if m == nil {
@@ -207,6 +219,7 @@ func (f *FSM) applyLocked(c Command) Result {
 		for _, id := range m.Remove {
 			delete(s.Members, id)
 			delete(s.Health, id)
+			delete(s.Timings, id)
 		}
 		return Result{Epoch: s.Epoch}
 	}
@@ -241,6 +254,9 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	}
 	if st.Health == nil {
 		st.Health = map[string]Health{}
+	}
+	if st.Timings == nil {
+		st.Timings = map[string]Timings{}
 	}
 	f.mu.Lock()
 	f.state = st

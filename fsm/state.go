@@ -98,6 +98,29 @@ type Fence struct {
 	Wait   time.Duration `json:"wait_ns"`
 }
 
+// HoldTerms bound how long a holder's VIP can outlive its last proof of
+// leadership: every kernel lifetime it sets ends before
+// proof + Slack + Lease + Margin (docs/safety.md, rule 1). They are the
+// holder's own settings, carried in its acquire record, because the node that
+// fences it later may run with different ones.
+type HoldTerms struct {
+	Lease  time.Duration `json:"lease_ns"`
+	Slack  time.Duration `json:"slack_ns"`
+	Margin time.Duration `json:"margin_ns"`
+}
+
+// Exposure is Slack + Lease + Margin: how long after its last proof a
+// holder's VIP may still be configured.
+func (t HoldTerms) Exposure() time.Duration { return t.Slack + t.Lease + t.Margin }
+
+// Timings are one node's settings that the safety argument depends on, as
+// the node itself reported them.
+type Timings struct {
+	Node             string        `json:"node"`
+	HeartbeatTimeout time.Duration `json:"heartbeat_timeout_ns"`
+	Terms            HoldTerms     `json:"terms"` // zero on a witness (it never holds)
+}
+
 // State is the whole replicated state. Values returned by FSM.State are deep
 // copies and safe to use without locks.
 type State struct {
@@ -106,6 +129,11 @@ type State struct {
 	Epoch    uint64            `json:"epoch"`  // the newest epoch number ever handed out
 	Holder   string            `json:"holder"` // node holding epoch Epoch; "" when released
 	Acquired time.Time         `json:"acquired,omitempty"`
+	// HolderTerms are the current (or last) holder's lifetime terms, from
+	// its acquire record; zero for records written before they existed.
+	HolderTerms HoldTerms `json:"holder_terms"`
+	// Timings are every node's reported timings, by node id.
+	Timings map[string]Timings `json:"timings,omitempty"`
 	Released time.Time         `json:"released,omitempty"` // when the last holder released (for handover times)
 	Fence    *Fence            `json:"fence,omitempty"`
 	History  []Event           `json:"history"`
@@ -122,7 +150,7 @@ type Maintenance struct {
 }
 
 func newState() State {
-	return State{Members: map[string]Member{}, Health: map[string]Health{}}
+	return State{Members: map[string]Member{}, Health: map[string]Health{}, Timings: map[string]Timings{}}
 }
 
 func (s State) clone() State { return s.copyWith(true) }
@@ -136,6 +164,10 @@ func (s State) copyWith(history bool) State {
 	c.Health = make(map[string]Health, len(s.Health))
 	for k, v := range s.Health {
 		c.Health[k] = v
+	}
+	c.Timings = make(map[string]Timings, len(s.Timings))
+	for k, v := range s.Timings {
+		c.Timings[k] = v
 	}
 	if s.Fence != nil {
 		f := *s.Fence

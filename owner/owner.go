@@ -20,6 +20,7 @@
 package owner
 
 import (
+	"strings"
 	"time"
 
 	"github.com/raftvip/raftvip/fsm"
@@ -55,9 +56,13 @@ const (
 	// Advertise: send a VRRP advert (without holding the VIP) so a
 	// lower-priority foreign master (keepalived) yields before we add it.
 	Advertise
+	// AddVIP: our acquire is committed but the VIP is not added yet (the
+	// proof right after the commit was too slow or failed): prove
+	// leadership afresh and add it, keeping the epoch.
+	AddVIP
 )
 
-var actionNames = [...]string{"none", "acquire", "renew", "release", "drop", "record-release", "fence", "expire-fence", "wait", "transfer", "advertise"}
+var actionNames = [...]string{"none", "acquire", "renew", "release", "drop", "record-release", "fence", "expire-fence", "wait", "transfer", "advertise", "add-vip"}
 
 func (a Action) String() string {
 	if int(a) < len(actionNames) {
@@ -87,8 +92,17 @@ type Input struct {
 	FenceDeadline time.Time // local deadline of State.Fence (see fsm)
 
 	// FenceWait is how long after winning an election a leader must wait
-	// before the previous holder's kernel lease has surely run out.
+	// before the previous holder's kernel lease has surely run out
+	// (FenceWait below computes it).
 	FenceWait time.Duration
+
+	// AddPending: this node committed the acquire of the current epoch but
+	// has not added the VIP yet.
+	AddPending bool
+	// RemovePending: an add failed part-way or a removal failed, so some of
+	// the addresses may still be configured here; they must be removed
+	// before a release may be recorded.
+	RemovePending bool
 
 	Preempt   bool
 	Preferred string
@@ -136,34 +150,17 @@ func Decide(in Input) Decision {
 
 	switch {
 	case st.Holder == in.Self:
-		if !in.Holding {
-			return Decision{Action: RecordRelease, Reason: "this node no longer has the VIP configured (restart or lapsed lease)"}
+		if in.RemovePending {
+			return Decision{Action: Drop, Reason: "addresses from a failed add or removal may still be configured; removing them before recording a release"}
 		}
-		if !in.LeaseFresh {
-			return Decision{Action: Drop, Reason: "leadership not confirmed by a quorum within the lease"}
+		d := holderDecision(in)
+		if in.Holding {
+			return d
 		}
-		if in.Role != fsm.RoleDB {
-			return Decision{Action: Release, Reason: "a witness never holds the VIP"}
+		if in.AddPending && d.Action == Renew {
+			return Decision{Action: AddVIP, Reason: "acquire committed; adding the VIP after a fresh proof of leadership"}
 		}
-		if in.VRRPBlock != "" {
-			return Decision{Action: Release, Reason: in.VRRPBlock}
-		}
-		if t := in.SwitchoverTo; t != "" && t != in.Self && eligible(in, t) {
-			return Decision{Action: Release, Target: t, Reason: "switchover to " + t}
-		}
-		if in.Maintenance {
-			if !in.LocalHealthy {
-				return Decision{Action: Renew, Reason: "maintenance mode: keeping the VIP although mysql is unhealthy"}
-			}
-			return Decision{Action: Renew, Reason: "holder, healthy, leader (maintenance mode)"}
-		}
-		if !in.LocalHealthy {
-			return Decision{Action: Release, Reason: "mysql unhealthy"}
-		}
-		if p := preemptTarget(in); p != "" && !in.TransferBackoff {
-			return Decision{Action: Release, Target: p, Reason: "preempt: handing back to preferred node " + p}
-		}
-		return Decision{Action: Renew, Reason: "holder, healthy, leader"}
+		return Decision{Action: RecordRelease, Reason: "this node no longer has the VIP configured (restart or lapsed lease)"}
 
 	case st.Holder != "":
 		if in.Holding {
@@ -222,6 +219,122 @@ func Decide(in Input) Decision {
 		}
 		return Decision{Action: None, Reason: "no healthy db node: nobody holds the VIP"}
 	}
+}
+
+// holderDecision is the rule for the node the FSM names as holder, as if it
+// had the VIP configured.
+func holderDecision(in Input) Decision {
+	st := in.State
+	if f := st.Fence; f != nil && f.Holder == in.Self && f.Epoch == st.Epoch {
+		// Another leader fenced our epoch while we were cut off: its
+		// deadline assumes our last lifetime ends with our last proof
+		// before the fence. Renewing now would outlive that deadline, so
+		// give the epoch up cleanly instead (remove, then release).
+		return Decision{Action: Release, Reason: "our epoch was fenced by " + f.By + " while we were cut off; never renewing through a fence"}
+	}
+	if in.Holding && !in.LeaseFresh {
+		return Decision{Action: Drop, Reason: "leadership not confirmed by a quorum within the lease"}
+	}
+	if in.Role != fsm.RoleDB {
+		return Decision{Action: Release, Reason: "a witness never holds the VIP"}
+	}
+	if in.VRRPBlock != "" {
+		return Decision{Action: Release, Reason: in.VRRPBlock}
+	}
+	if t := in.SwitchoverTo; t != "" && t != in.Self && eligible(in, t) {
+		return Decision{Action: Release, Target: t, Reason: "switchover to " + t}
+	}
+	if in.Maintenance {
+		if !in.LocalHealthy {
+			return Decision{Action: Renew, Reason: "maintenance mode: keeping the VIP although mysql is unhealthy"}
+		}
+		return Decision{Action: Renew, Reason: "holder, healthy, leader (maintenance mode)"}
+	}
+	if !in.LocalHealthy {
+		return Decision{Action: Release, Reason: "mysql unhealthy"}
+	}
+	if p := preemptTarget(in); p != "" && !in.TransferBackoff {
+		return Decision{Action: Release, Target: p, Reason: "preempt: handing back to preferred node " + p}
+	}
+	return Decision{Action: Renew, Reason: "holder, healthy, leader"}
+}
+
+// FenceWait is how long after LeaderSince a leader that won an election
+// must wait before the unreleased holder's kernel lifetime has surely ended
+// (docs/safety.md, rules 1–5): the holder's last proof p was at least
+// minHeartbeat before LeaderSince (a voter of the new quorum answered p and
+// then waited out its own heartbeat timeout before voting), and its
+// lifetime ends before p + holder.Exposure(). holder are the terms from the
+// holder's acquire record; fallback (this node's own terms) stands in for
+// any term the record lacks (records written before terms existed).
+// minHeartbeat is the smallest heartbeat timeout among the voters, 0 when
+// any voter's is unknown: no credit is taken that a voter may not give.
+func FenceWait(holder, fallback fsm.HoldTerms, minHeartbeat time.Duration) time.Duration {
+	if holder.Lease <= 0 {
+		holder.Lease = fallback.Lease
+	}
+	if holder.Slack <= 0 {
+		holder.Slack = fallback.Slack
+	}
+	if holder.Margin <= 0 {
+		holder.Margin = fallback.Margin
+	}
+	credit := minHeartbeat
+	if credit > holder.Lease {
+		credit = holder.Lease
+	}
+	if credit < 0 {
+		credit = 0
+	}
+	return holder.Exposure() - credit
+}
+
+// MinHeartbeat is the smallest heartbeat timeout that the voters reported
+// (st.Timings), or 0 when a voter has not reported one.
+func MinHeartbeat(st fsm.State, voters []string) time.Duration {
+	var lo time.Duration
+	for i, id := range voters {
+		t, ok := st.Timings[id]
+		if !ok || t.HeartbeatTimeout <= 0 {
+			return 0
+		}
+		if i == 0 || t.HeartbeatTimeout < lo {
+			lo = t.HeartbeatTimeout
+		}
+	}
+	return lo
+}
+
+// TimingMismatch says how the nodes' reported timings differ ("" when they
+// agree). Differing timings are safe (FenceWait uses the holder's terms and
+// the smallest heartbeat timeout) but cost failover time and usually mean a
+// rolling change is half done.
+func TimingMismatch(st fsm.State) string {
+	var hts, leases []string
+	seenHT, seenLease := map[time.Duration]bool{}, map[time.Duration]bool{}
+	for _, id := range st.MemberIDs() {
+		t, ok := st.Timings[id]
+		if !ok {
+			continue
+		}
+		seenHT[t.HeartbeatTimeout] = true
+		hts = append(hts, id+"="+t.HeartbeatTimeout.String())
+		if m, ok := st.Members[id]; ok && m.Role == fsm.RoleDB {
+			seenLease[t.Terms.Lease] = true
+			leases = append(leases, id+"="+t.Terms.Lease.String())
+		}
+	}
+	var parts []string
+	if len(seenHT) > 1 {
+		parts = append(parts, "raft.heartbeat_timeout differs between nodes ("+strings.Join(hts, ", ")+")")
+	}
+	if len(seenLease) > 1 {
+		parts = append(parts, "vip.lease differs between db nodes ("+strings.Join(leases, ", ")+")")
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return strings.Join(parts, "; ") + ": safe, but fences wait for the longest lease and the shortest heartbeat timeout"
 }
 
 func canHold(in Input) bool { return in.Role == fsm.RoleDB && in.LocalHealthy }

@@ -213,11 +213,39 @@ type FakeAddresser struct {
 	node string
 
 	// Guarded by tl.mu.
-	held     bool
-	expires  time.Time
-	lease    time.Duration
-	failNext error
-	failAll  error // every call fails while set (FailAll)
+	held        bool
+	expires     time.Time
+	lease       time.Duration
+	failNext    error
+	failAll     error         // every call fails while set (FailAll)
+	failRelease error         // every Release fails while set (FailRelease)
+	partialNext error         // the next Acquire adds, then returns this (PartialNext)
+	delay       time.Duration // Acquire and Renew take this long (Delay)
+}
+
+// FailRelease makes every Release fail with err until FailRelease(nil),
+// while Acquire and Renew keep working: an address that cannot be removed.
+func (a *FakeAddresser) FailRelease(err error) {
+	a.tl.mu.Lock()
+	defer a.tl.mu.Unlock()
+	a.failRelease = err
+}
+
+// PartialNext makes the next Acquire add the address and then return err,
+// like a group of addresses of which only the first could be added.
+func (a *FakeAddresser) PartialNext(err error) {
+	a.tl.mu.Lock()
+	defer a.tl.mu.Unlock()
+	a.partialNext = err
+}
+
+// Delay makes Acquire and Renew take d before the address (and its
+// lifetime) takes effect, like a netlink call processed late under CPU or
+// RTNL contention.
+func (a *FakeAddresser) Delay(d time.Duration) {
+	a.tl.mu.Lock()
+	defer a.tl.mu.Unlock()
+	a.delay = d
 }
 
 var _ vip.Addresser = (*FakeAddresser)(nil)
@@ -244,6 +272,12 @@ func (a *FakeAddresser) replace(op string, lease time.Duration) error {
 		return err
 	}
 	a.tl.mu.Lock()
+	d := a.delay
+	a.tl.mu.Unlock()
+	if d > 0 {
+		time.Sleep(d)
+	}
+	a.tl.mu.Lock()
 	defer a.tl.mu.Unlock()
 	if err := a.takeFailLocked(); err != nil {
 		return err
@@ -252,6 +286,11 @@ func (a *FakeAddresser) replace(op string, lease time.Duration) error {
 	a.settleLocked(now)
 	a.held, a.expires, a.lease = true, now.Add(lease), lease
 	a.tl.recordLocked(Event{Time: now, Node: a.node, Op: op, Lease: lease})
+	if op == OpAcquire && a.partialNext != nil {
+		err := a.partialNext
+		a.partialNext = nil
+		return err
+	}
 	return nil
 }
 
@@ -262,6 +301,9 @@ func (a *FakeAddresser) Release() error {
 	defer a.tl.mu.Unlock()
 	if err := a.takeFailLocked(); err != nil {
 		return err
+	}
+	if a.failRelease != nil {
+		return a.failRelease
 	}
 	now := a.tl.now()
 	a.settleLocked(now)
