@@ -435,10 +435,10 @@ func (a *Agent) input() owner.Input {
 	if a.vrrp != nil {
 		block, yield = a.vrrp.Block(now), a.vrrp.Yield(now)
 	}
-	unreachable := a.raft.Unreachable()
+	suspects := map[string]bool{}
 	for id, s := range a.suspects {
 		if owner.SuspectHolds(s.Suspect, now, st.Health[id], a.raft.Resumed(id), a.opt.SuspectFor) {
-			unreachable[id] = true
+			suspects[id] = true
 		} else {
 			delete(a.suspects, id)
 		}
@@ -454,7 +454,8 @@ func (a *Agent) input() owner.Input {
 		State:         st, FenceDeadline: deadline, FenceWait: fenceWait,
 		Preempt: a.opt.Preempt, Preferred: a.opt.Preferred,
 		TransferBackoff: now.Before(a.transferBackoff),
-		Unreachable:     unreachable,
+		Unreachable:     a.raft.Unreachable(),
+		Suspects:        suspects,
 		Maintenance:     st.Maintenance.On,
 		SwitchoverTo:    a.switchoverTarget(now),
 		VRRPBlock:       block,
@@ -955,7 +956,8 @@ func (a *Agent) reprobeSuspects(ctx context.Context) {
 }
 
 // probe asks the target for its own status over the cluster RPC: it must
-// answer and say its MySQL is healthy (the FSM's report may be stale).
+// answer and, unless it is a witness, say its MySQL is healthy (the FSM's
+// report may be stale).
 func (a *Agent) probe(target string) error {
 	return a.probeCtx(context.Background(), target)
 }
@@ -995,7 +997,9 @@ func (a *Agent) probeStatusCtx(ctx context.Context, target string) (NodeStatus, 
 	if err := json.Unmarshal(resp.Status, &ns); err != nil {
 		return NodeStatus{}, fmt.Errorf("bad status answer: %w", err)
 	}
-	if !ns.Healthy {
+	// A witness is a transfer target only to relay leadership (it holds
+	// nothing); answering is all it must do.
+	if !ns.Healthy && ns.Role != fsm.RoleWitness {
 		return ns, fmt.Errorf("reports mysql %s", ns.CheckClass)
 	}
 	return ns, nil

@@ -1,11 +1,13 @@
 package agent
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/raftvip/raftvip/cluster"
+	"github.com/raftvip/raftvip/fsm"
 )
 
 // Transfer, relay, preemption and switchover scenarios (issue 8, cases 9,
@@ -39,5 +41,93 @@ func TestFailedProbeDoesNotBarAnsweringTarget(t *testing.T) {
 	if failed < 0 || answered < failed || moved < answered {
 		t.Fatalf("want probe failed → answered again → transferred, got positions %d, %d, %d", failed, answered, moved)
 	}
+	tc.assertNeverTwo()
+}
+
+// cutLink cuts (or heals) only the link between a and b, for Raft and the
+// cluster RPC; both still reach every other node.
+func (tc *testCluster) cutLink(a, b string, cut bool) {
+	na, nb := tc.nodes[a], tc.nodes[b]
+	if cut {
+		na.trans.Disconnect(nb.addr)
+		nb.trans.Disconnect(na.addr)
+	} else {
+		na.trans.Connect(nb.addr, nb.trans)
+		nb.trans.Connect(na.addr, na.trans)
+	}
+	tc.rpc.CutLink(string(na.addr), string(nb.addr), cut)
+}
+
+// The link between the two DB hosts is down (both reach the witness) and
+// the holder's MySQL dies: the leader cannot reach the healthy DB, so it
+// hands leadership to the witness, which can, and the healthy DB gets the
+// VIP (case 9).
+func TestDBLinkDownHealthyDBGetsVIP(t *testing.T) {
+	tc := newTestCluster(t, false)
+	h := tc.waitHolder(10 * time.Second)
+	o := other(h)
+	tc.waitAllHealthy(h)
+
+	tc.cutLink(h, o, true)
+	tc.eventually("leader "+h+" notices it cannot reach "+o, 5*time.Second, func() bool { return tc.nodes[h].cl.Unreachable()[o] })
+	tc.nodes[h].health.Set(false)
+	tc.eventually("VIP on "+o, 10*time.Second, func() bool { return tc.holder() == o })
+	if l := tc.leader(); l == nil || l.id != o {
+		t.Fatalf("leader is %v, want %s", l, o)
+	}
+	tc.assertNeverTwo()
+	tc.logMu.Lock()
+	logs := tc.logs.String()
+	tc.logMu.Unlock()
+	if !strings.Contains(logs, h+".agent: leadership transferred: target=witness") ||
+		!strings.Contains(logs, "witness.agent: leadership transferred: target="+o) {
+		t.Fatalf("leadership did not go %s → witness → %s", h, o)
+	}
+	// A clean handover through the witness: no fence was needed.
+	for _, e := range tc.nodes[o].fsm.State().History {
+		if e.Op == fsm.OpFence {
+			t.Fatalf("handover used a fence: %+v", e)
+		}
+	}
+}
+
+// When no node that leads can reach the healthy DB, nobody holds the VIP and
+// status says what is really wrong, not "no healthy db node" (case 9).
+func TestHealthyButUnreachableDBNamedInStatus(t *testing.T) {
+	tc := newTestCluster(t, false)
+	h := tc.waitHolder(10 * time.Second)
+	o := other(h)
+	tc.waitAllHealthy(h)
+	tc.eventually("witness knows both healthy", 5*time.Second, func() bool {
+		st := tc.nodes["witness"].fsm.State()
+		return st.Healthy("hosta") && st.Healthy("hostb")
+	})
+
+	// o is cut off from everyone; its last report (healthy) stays in the FSM.
+	tc.partition(tc.nodes[o], true)
+	tc.eventually("leader "+h+" notices it cannot reach "+o, 5*time.Second, func() bool { return tc.nodes[h].cl.Unreachable()[o] })
+	tc.nodes[h].health.Set(false)
+	var st Status
+	want := o + " is healthy but unreachable from the leader"
+	tc.eventually("status names "+o+" as healthy but unreachable", 10*time.Second, func() bool {
+		l := tc.leader()
+		if l == nil || l.id == o {
+			return false
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		st = l.agent.ClusterStatus(ctx, 10)
+		return st.Holder == "" && strings.Contains(st.Note, want)
+	})
+	t.Logf("status note: %s", st.Note)
+	if strings.Contains(st.Note, "no healthy db node") {
+		t.Fatalf("status note %q still says no healthy db node", st.Note)
+	}
+	if hs := tc.tl.Holders(time.Now()); len(hs) != 0 {
+		t.Fatalf("%v hold the VIP", hs)
+	}
+	// o comes back: it gets the VIP.
+	tc.partition(tc.nodes[o], false)
+	tc.eventually("VIP on "+o+" after it is reachable again", 15*time.Second, func() bool { return tc.holder() == o })
 	tc.assertNeverTwo()
 }

@@ -8,8 +8,10 @@
 //  1. Only the Raft leader, only a db node, only while its MySQL is healthy
 //     and its quorum lease is fresh, holds the VIP.
 //  2. An unhealthy holder releases first (VIP removed, release committed),
-//     then hands leadership to a db peer the FSM shows healthy; with none,
-//     it stays leader and holds nothing.
+//     then hands leadership to a db peer the FSM shows healthy; when that
+//     peer is healthy but its Raft heartbeats fail (the db-to-db link is
+//     down), it hands leadership to the witness, which may reach it; with
+//     none, it stays leader and holds nothing.
 //  3. A witness leader hands leadership to a healthy db node at once.
 //  4. Leadership never goes to a node the FSM shows unhealthy.
 //  5. preempt=false: nothing is taken back. preempt=true: the holder hands
@@ -112,6 +114,10 @@ type Input struct {
 	// Unreachable: peers the leader currently fails to heartbeat. Their
 	// last health report may be stale, so they are no transfer target.
 	Unreachable map[string]bool
+	// Suspects: peers that failed the probe before a transfer and have not
+	// shown life since (SuspectHolds); no transfer target either. Unlike
+	// Unreachable, Raft may still reach them.
+	Suspects map[string]bool
 
 	// Maintenance (from the FSM): the holder keeps the VIP whatever its
 	// health says; no release for health, no preemption. Safety rules
@@ -181,9 +187,12 @@ func Decide(in Input) Decision {
 		}
 		// The wait is the same wherever leadership goes: a witness or an
 		// unhealthy leader hands over now and the target keeps waiting.
-		if !canHold(in) {
-			if t := TransferTarget(in); t != "" && !in.TransferBackoff {
+		if !canHold(in) && !in.TransferBackoff {
+			if t := TransferTarget(in); t != "" {
 				return Decision{Action: Transfer, Target: t, Reason: transferReason(in)}
+			}
+			if r, why := relayTarget(in); r != "" {
+				return Decision{Action: Transfer, Target: r, Reason: why}
 			}
 		}
 		return Decision{Action: Wait, Until: in.FenceDeadline, Target: st.Holder,
@@ -216,6 +225,15 @@ func Decide(in Input) Decision {
 				return Decision{Action: None, Reason: "waiting to retry transfer to " + t}
 			}
 			return Decision{Action: Transfer, Target: t, Reason: transferReason(in)}
+		}
+		if r, why := relayTarget(in); r != "" {
+			if in.TransferBackoff {
+				return Decision{Action: None, Reason: "waiting to retry transfer to " + r + ": " + why}
+			}
+			return Decision{Action: Transfer, Target: r, Reason: why}
+		}
+		if s := stranded(in); len(s) > 0 {
+			return Decision{Action: None, Reason: strandedText(s)}
 		}
 		return Decision{Action: None, Reason: "no healthy db node: nobody holds the VIP"}
 	}
@@ -337,6 +355,57 @@ func TimingMismatch(st fsm.State) string {
 	return strings.Join(parts, "; ") + ": safe, but fences wait for the longest lease and the shortest heartbeat timeout"
 }
 
+// stranded lists the db members, not us, that the FSM shows healthy but the
+// leader cannot reach (sorted): they could hold the VIP, but no transfer
+// from here reaches them.
+func stranded(in Input) []string {
+	var out []string
+	for _, id := range in.State.MemberIDs() {
+		m := in.State.Members[id]
+		if id != in.Self && m.Role == fsm.RoleDB && in.State.Healthy(id) && !reachable(in, id) {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+func strandedText(ids []string) string {
+	if len(ids) == 1 {
+		return ids[0] + " is healthy but unreachable from the leader"
+	}
+	return strings.Join(ids, " and ") + " are healthy but unreachable from the leader"
+}
+
+// relayTarget: a db leader that cannot hold the VIP and reaches no healthy
+// db node, while the FSM shows one healthy that its Raft heartbeats do not
+// reach (the link between the db hosts is down), hands leadership to a
+// reachable witness, which may reach it. A peer that only failed a probe
+// (a suspect, Raft still reaches it) is not relayed around: its next answer
+// makes it a target again without a leadership change. Only a db leader
+// relays, and a witness hands leadership only to a db node it can reach
+// that is healthy (TransferTarget), so leadership never bounces between
+// relays: the witness either reaches a healthy db node or stays leader and
+// holds nothing.
+func relayTarget(in Input) (target, reason string) {
+	if in.Role != fsm.RoleDB {
+		return "", ""
+	}
+	s := stranded(in)
+	cut := false
+	for _, id := range s {
+		cut = cut || in.Unreachable[id]
+	}
+	if !cut {
+		return "", ""
+	}
+	for _, id := range in.State.MemberIDs() {
+		if id != in.Self && in.State.Members[id].Role == fsm.RoleWitness && reachable(in, id) {
+			return id, strandedText(s) + "; handing leadership to " + id + ", which may reach it"
+		}
+	}
+	return "", ""
+}
+
 func canHold(in Input) bool { return in.Role == fsm.RoleDB && in.LocalHealthy }
 
 func transferReason(in Input) string {
@@ -354,7 +423,7 @@ func preemptTarget(in Input) string {
 		return ""
 	}
 	m, ok := in.State.Members[p]
-	if !ok || m.Role != fsm.RoleDB || !in.State.Healthy(p) || in.Unreachable[p] {
+	if !ok || m.Role != fsm.RoleDB || !in.State.Healthy(p) || !reachable(in, p) {
 		return ""
 	}
 	return p
@@ -364,8 +433,11 @@ func preemptTarget(in Input) string {
 // shows healthy and the leader can reach.
 func eligible(in Input, id string) bool {
 	m, found := in.State.Members[id]
-	return found && m.Role == fsm.RoleDB && in.State.Healthy(id) && !in.Unreachable[id]
+	return found && m.Role == fsm.RoleDB && in.State.Healthy(id) && reachable(in, id)
 }
+
+// reachable: neither Raft's heartbeats nor the last probe failed.
+func reachable(in Input, id string) bool { return !in.Unreachable[id] && !in.Suspects[id] }
 
 // Eligible is the exported form of the transfer-target test, for callers
 // that must refuse an operator's request early with a clear reason.

@@ -1,6 +1,7 @@
 package owner
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -327,6 +328,77 @@ func TestSuspectHolds(t *testing.T) {
 			}
 			if got := SuspectHolds(s, tc.now, tc.report, tc.resumed, 3*time.Second); got != tc.want {
 				t.Fatalf("SuspectHolds = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// The link between the db hosts is down: a db leader that cannot hold the
+// VIP relays leadership to the witness, which may reach the healthy db node
+// (issue 8 case 9); nothing relays in a loop.
+func TestRelayAroundCutDBLink(t *testing.T) {
+	// hosta leads, its MySQL is down, hostb healthy in the FSM.
+	down := func(in *Input) {
+		in.LocalHealthy = false
+		in.State.Health = health("hostb")
+	}
+	cases := []struct {
+		name   string
+		mod    func(*Input)
+		want   Action
+		target string
+		reason string
+	}{
+		{"hostb cut off from the leader: relay to the witness", func(in *Input) {
+			down(in)
+			in.Unreachable = map[string]bool{"hostb": true}
+		}, Transfer, "witness", "hostb is healthy but unreachable from the leader; handing leadership to witness"},
+		{"fence pending, hostb cut off: relay, the fence goes with it", func(in *Input) {
+			down(in)
+			in.State.Holder = "hostb"
+			in.State.Fence = &fsm.Fence{Epoch: 7, Holder: "hostb", Wait: time.Second}
+			in.FenceDeadline = t0.Add(time.Second)
+			in.Unreachable = map[string]bool{"hostb": true}
+		}, Transfer, "witness", "handing leadership to witness"},
+		{"witness unreachable too: nothing, and say why", func(in *Input) {
+			down(in)
+			in.Unreachable = map[string]bool{"hostb": true, "witness": true}
+		}, None, "", "hostb is healthy but unreachable from the leader"},
+		{"hostb only failed a probe (raft reaches it): no relay, wait for its answer", func(in *Input) {
+			down(in)
+			in.Suspects = map[string]bool{"hostb": true}
+		}, None, "", "hostb is healthy but unreachable from the leader"},
+		{"relay backing off: nothing", func(in *Input) {
+			down(in)
+			in.Unreachable = map[string]bool{"hostb": true}
+			in.TransferBackoff = true
+		}, None, "", "waiting to retry transfer to witness"},
+		{"healthy leader with hostb cut off: acquire, no relay", func(in *Input) {
+			in.Unreachable = map[string]bool{"hostb": true}
+		}, Acquire, "", ""},
+		{"both unhealthy: no healthy db node", func(in *Input) {
+			in.LocalHealthy = false
+			in.State.Health = health()
+			in.Unreachable = map[string]bool{"hostb": true}
+		}, None, "", "no healthy db node"},
+		{"witness leads, cannot reach healthy hostb: never relays back", func(in *Input) {
+			in.Self, in.Role, in.LocalHealthy = "witness", fsm.RoleWitness, false
+			in.State.Health = health("hostb")
+			in.Unreachable = map[string]bool{"hostb": true}
+		}, None, "", "hostb is healthy but unreachable from the leader"},
+		{"witness leads, reaches healthy hostb: transfer to it", func(in *Input) {
+			in.Self, in.Role, in.LocalHealthy = "witness", fsm.RoleWitness, false
+			in.State.Health = health("hostb")
+			in.Unreachable = map[string]bool{"hosta": true}
+		}, Transfer, "hostb", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			in := base()
+			tc.mod(&in)
+			d := Decide(in)
+			if d.Action != tc.want || d.Target != tc.target || !strings.Contains(d.Reason, tc.reason) {
+				t.Fatalf("Decide = %v target %q (%s); want %v target %q reason containing %q", d.Action, d.Target, d.Reason, tc.want, tc.target, tc.reason)
 			}
 		})
 	}
