@@ -114,6 +114,21 @@ const (
 	VRRPActive  = "active"
 )
 
+// WithDefaults fills in the settings left zero, as New does: what the agent
+// really runs with (and what the start-up log must show).
+func (o Options) WithDefaults() Options {
+	if o.RenewSlack == 0 {
+		o.RenewSlack = 100 * time.Millisecond
+	}
+	if o.KernelMargin == 0 {
+		o.KernelMargin = 300 * time.Millisecond
+	}
+	if o.Tick == 0 {
+		o.Tick = 100 * time.Millisecond
+	}
+	return o
+}
+
 // Terms are this node's lifetime terms, carried in its acquire records so
 // that whoever fences it waits by them (zero lease on a witness).
 func (o Options) Terms() fsm.HoldTerms {
@@ -191,6 +206,18 @@ type Agent struct {
 	lastTimingsReport time.Time
 }
 
+// AssumeLeftovers tells a starting agent that a predecessor's VIP may still
+// be configured where it cannot be removed (its interface is missing, maybe
+// renamed): the agent treats it as held, so it records no release of its old
+// epoch until the removal works or the longest lifetime the predecessor can
+// have set (this node's lease + slack + margin from now) has ended.
+func (a *Agent) AssumeLeftovers() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.holding, a.removePending = true, true
+	a.lifetimeEnd = a.now().Add(a.opt.Terms().Exposure())
+}
+
 // SetVRRP attaches the VRRP speaker (vrrp.mode observe or active); call
 // before Run.
 func (a *Agent) SetVRRP(v VRRP) {
@@ -203,15 +230,7 @@ func (a *Agent) observing() bool { return a.opt.VRRPMode == VRRPObserve }
 
 // New builds an agent. addr, ann and health are nil on a witness.
 func New(opt Options, r Raft, f *fsm.FSM, addr vip.Addresser, ann vip.Announcer, health Health, log hclog.Logger) *Agent {
-	if opt.RenewSlack == 0 {
-		opt.RenewSlack = 100 * time.Millisecond
-	}
-	if opt.KernelMargin == 0 {
-		opt.KernelMargin = 300 * time.Millisecond
-	}
-	if opt.Tick == 0 {
-		opt.Tick = 100 * time.Millisecond
-	}
+	opt = opt.WithDefaults()
 	if opt.SuspectFor == 0 {
 		opt.SuspectFor = suspectFor
 	}

@@ -335,3 +335,15 @@ func TestSlowDiskStillHoldsTheVIP(t *testing.T) {
 	}
 }
 
+// Case 24: the start-up log showed the fence wait before New filled in the
+// defaults (500 ms logged, 900 ms used).
+func TestFenceWaitWithDefaults(t *testing.T) {
+	opt := Options{NodeID: "hosta", Role: fsm.RoleDB, Lease: time.Second, HeartbeatTimeout: 500 * time.Millisecond}
+	if got := opt.WithDefaults().FenceWait(); got != 900*time.Millisecond {
+		t.Fatalf("fence wait with defaults = %s, want 900ms (1s lease − 500ms HT + 100ms slack + 300ms margin)", got)
+	}
+	a := New(opt, nil, fsm.New(), nil, nil, nil, nil)
+	if got, want := a.opt.FenceWait(), opt.WithDefaults().FenceWait(); got != want {
+		t.Fatalf("agent runs with fence wait %s, the log shows %s", got, want)
+	}
+}

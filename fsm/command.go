@@ -36,10 +36,10 @@ type Command struct {
 	Fence   *FenceCmd   `json:"fence,omitempty"`
 	Members *MembersCmd `json:"members,omitempty"`
 	// Maintenance carries the new maintenance state.
-	Maintenance *Maintenance    `json:"maintenance,omitempty"`
+	Maintenance *Maintenance `json:"maintenance,omitempty"`
 	// Timings carries a node's timings (CmdTimings).
 	Timings *Timings        `json:"timings,omitempty"`
-	Extra         json.RawMessage `json:"extra,omitempty"` // reserved for later versions
+	Extra   json.RawMessage `json:"extra,omitempty"` // reserved for later versions
 }
 
 // AcquireCmd asks to start a new epoch held by Node. It is refused while

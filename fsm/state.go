@@ -133,10 +133,10 @@ type State struct {
 	// its acquire record; zero for records written before they existed.
 	HolderTerms HoldTerms `json:"holder_terms"`
 	// Timings are every node's reported timings, by node id.
-	Timings map[string]Timings `json:"timings,omitempty"`
-	Released time.Time         `json:"released,omitempty"` // when the last holder released (for handover times)
-	Fence    *Fence            `json:"fence,omitempty"`
-	History  []Event           `json:"history"`
+	Timings  map[string]Timings `json:"timings,omitempty"`
+	Released time.Time          `json:"released,omitempty"` // when the last holder released (for handover times)
+	Fence    *Fence             `json:"fence,omitempty"`
+	History  []Event            `json:"history"`
 	// Maintenance, while On, stops every automatic move of the VIP.
 	Maintenance Maintenance `json:"maintenance"`
 }

@@ -148,9 +148,13 @@ func TestNetlinkErrorsNameMissingInterface(t *testing.T) {
 			t.Errorf("%s on a missing interface: error = %v; want one naming rvnosuch0", name, err)
 		}
 	}
-	// An address cannot be on an interface that does not exist.
-	if err := n.Release(); err != nil {
-		t.Errorf("Release on a missing interface = %v; want nil", err)
+	// A missing interface is no proof that its addresses are gone: they may
+	// live on under its new name (issue 8, case 7).
+	if err := n.Release(); !errors.Is(err, ErrInterfaceGone) || !strings.Contains(err.Error(), "rvnosuch0") {
+		t.Errorf("Release on a missing interface = %v; want ErrInterfaceGone naming rvnosuch0", err)
+	}
+	if _, err := n.ReleaseLeftovers(); !errors.Is(err, ErrInterfaceGone) {
+		t.Errorf("ReleaseLeftovers on a missing interface = %v; want ErrInterfaceGone", err)
 	}
 }
 

@@ -409,3 +409,42 @@ func TestReleaseLeftoversKeepsForeignAddresses(t *testing.T) {
 		t.Errorf("kept %v, want [%s]", kept, theirs)
 	}
 }
+
+// Issue 8, case 7: a missing interface used to count as released, although
+// its addresses live on under the interface's new name.
+func TestReleaseOfARenamedInterfaceIsNoRelease(t *testing.T) {
+	l := newLab(t)
+	vipAddr := netip.MustParsePrefix("10.99.0.10/24")
+	var n *Netlink
+	must(t, l.a, func() (err error) {
+		n, err = NewNetlink(Config{Interface: "eth0", Addresses: []netip.Prefix{vipAddr}}, testLogger(t))
+		if err != nil {
+			return err
+		}
+		return n.Acquire(5 * time.Second)
+	})
+	ipCmd(t, "-n", l.a, "link", "set", "dev", "eth0", "down")
+	ipCmd(t, "-n", l.a, "link", "set", "dev", "eth0", "name", "lan0")
+	ipCmd(t, "-n", l.a, "link", "set", "dev", "lan0", "up")
+	err := in(l.a, n.Release)
+	if !errors.Is(err, ErrInterfaceGone) {
+		t.Fatalf("Release with eth0 renamed to lan0 = %v, want ErrInterfaceGone", err)
+	}
+	var still bool
+	must(t, l.a, func() error {
+		link, err := netlink.LinkByName("lan0")
+		if err != nil {
+			return err
+		}
+		addrs, err := netlink.AddrList(link, netlink.FAMILY_V4)
+		for _, a := range addrs {
+			if p, ok := prefixOf(a); ok && p == vipAddr {
+				still = true
+			}
+		}
+		return err
+	})
+	if !still {
+		t.Fatalf("%s is not on lan0: the test did not keep the address alive under the new name", vipAddr)
+	}
+}

@@ -86,16 +86,21 @@ func (n *Netlink) replace(verb string, lease time.Duration) error {
 	return nil
 }
 
+// ErrInterfaceGone is returned by Release when the interface is missing.
+// That is no proof the addresses are gone: a renamed interface (udev, an
+// operator's `ip link set name`) keeps them under its new name until their
+// lifetime ends. The agent then waits for that lifetime instead.
+var ErrInterfaceGone = errors.New("interface is gone; its addresses may live on under another name until their lifetime ends")
+
 // Release deletes every configured address. Addresses that are already gone
-// (for example expired by the kernel) count as released, and so does a
-// missing interface, which cannot hold any address.
+// (for example expired by the kernel) count as released; a missing interface
+// does not (ErrInterfaceGone).
 func (n *Netlink) Release() error {
 	link, err := netlink.LinkByName(n.iface)
 	if err != nil {
 		var notFound netlink.LinkNotFoundError
 		if errors.As(err, &notFound) {
-			n.log.Warn("interface is gone; nothing to release", "iface", n.iface, "addrs", addrStrings(n.addrs))
-			return nil
+			return fmt.Errorf("vip: release %s on %s: %w", strings.Join(addrStrings(n.addrs), ","), n.iface, ErrInterfaceGone)
 		}
 		return fmt.Errorf("vip: find interface %s: %w", n.iface, err)
 	}
@@ -135,7 +140,7 @@ func (n *Netlink) ReleaseLeftovers() (kept []netip.Prefix, err error) {
 	if err != nil {
 		var notFound netlink.LinkNotFoundError
 		if errors.As(err, &notFound) {
-			return nil, nil
+			return nil, fmt.Errorf("vip: release leftovers on %s: %w", n.iface, ErrInterfaceGone)
 		}
 		return nil, err
 	}

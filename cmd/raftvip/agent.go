@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/netip"
@@ -70,6 +71,9 @@ func serveAgent(ctx context.Context, cfg *config.Config, log hclog.Logger, join 
 		checker *mysqlcheck.Checker
 		lease   = config.DefaultLease
 		refresh time.Duration
+		// leftovers: the interface is missing at start, so a predecessor's
+		// VIP may live on under another name; see Agent.AssumeLeftovers.
+		leftovers bool
 	)
 	if cfg.Role == config.RoleDB {
 		vc := vip.Config{Interface: cfg.VIP.Interface, Addresses: cfg.VIP.Addresses, GARPCount: cfg.VIP.GARPCount, GARPInterval: cfg.VIP.GARPInterval}
@@ -88,7 +92,9 @@ func serveAgent(ctx context.Context, cfg *config.Config, log hclog.Logger, join 
 			// infinite lifetime and is not ours to remove; ours always
 			// carries the lease.
 			kept, err := nl.ReleaseLeftovers()
-			if err != nil {
+			if errors.Is(err, vip.ErrInterfaceGone) {
+				leftovers = true
+			} else if err != nil {
 				return fmt.Errorf("remove leftover VIP: %w", err)
 			}
 			if len(kept) > 0 {
@@ -98,7 +104,9 @@ func serveAgent(ctx context.Context, cfg *config.Config, log hclog.Logger, join 
 			if held, _ := nl.Held(); held {
 				log.Warn("removing a VIP left on the interface (crash leftover)", "interface", vc.Interface)
 			}
-			if err := nl.Release(); err != nil {
+			if err := nl.Release(); errors.Is(err, vip.ErrInterfaceGone) {
+				leftovers = true
+			} else if err != nil {
 				return fmt.Errorf("remove leftover VIP: %w", err)
 			}
 		}
@@ -167,6 +175,11 @@ func serveAgent(ctx context.Context, cfg *config.Config, log hclog.Logger, join 
 		health = checker
 	}
 	a := agent.New(opt, cl, f, addr, ann, health, log)
+	if leftovers {
+		log.Warn("VIP interface is missing: a VIP left by a previous agent may live on under another name; holding off until its lifetime has surely ended",
+			"interface", cfg.VIP.Interface, "wait", opt.WithDefaults().Terms().Exposure())
+		a.AssumeLeftovers()
+	}
 	if cfg.Role == config.RoleDB && cfg.VRRP.Mode != config.VRRPOff {
 		sp, err := openVRRP(cfg, log)
 		if err != nil {
@@ -184,7 +197,7 @@ func serveAgent(ctx context.Context, cfg *config.Config, log hclog.Logger, join 
 			"priority", cfg.VRRP.Priority, "advert_int", cfg.VRRP.AdvertInt, "unicast_peers", len(cfg.VRRP.UnicastPeers), "listen_window", sp.ListenWindow())
 	}
 	ag.Store(a)
-	log.Info("fencing bound", "lease", lease, "heartbeat_timeout", cfg.Raft.HeartbeatTimeout, "fence_wait", opt.FenceWait())
+	log.Info("fencing bound", "lease", lease, "heartbeat_timeout", cfg.Raft.HeartbeatTimeout, "fence_wait", opt.WithDefaults().FenceWait())
 
 	adm, err := admin.Serve(cfg.Admin, a, log.Named("admin"))
 	if err != nil {
