@@ -64,12 +64,13 @@ type Status struct {
 
 // Checker runs the checks; see the package documentation.
 type Checker struct {
-	cfgMu     sync.RWMutex // guards cfg: Reconfigure changes it while Run reads it
-	cfg       Config
-	log       hclog.Logger
-	addr      string // "net:addr" of the server, for logs
-	scrub     scrubber
-	connector driver.Connector
+	cfgMu sync.RWMutex // guards cfg: Reconfigure changes it while Run reads it
+	cfg   Config
+	log   hclog.Logger
+	tgt   atomic.Pointer[target] // the server and login in use; Reconfigure swaps it
+	// reopen asks the watcher to drop its connection and open one with the
+	// current target (the DSN changed), capacity 1.
+	reopen chan struct{}
 
 	checkNow    chan struct{} // CheckNow requests, capacity 1
 	watchEvents chan struct{} // the watched connection closed, capacity 1
@@ -80,6 +81,56 @@ type Checker struct {
 	mu       sync.Mutex
 	status   Status
 	settling bool // run the next check after settlePause, not Interval
+}
+
+// target is what a DSN makes: how to connect, where to (for logs), and
+// which secrets to scrub from text. Replaced whole when the DSN changes.
+type target struct {
+	connector driver.Connector
+	addr      string // "net:addr" of the server, for logs
+	scrub     scrubber
+}
+
+func (c *Checker) target() *target { return c.tgt.Load() }
+
+// scrub removes the passwords of the current and earlier DSNs from text.
+func (c *Checker) scrub(text string) string { return c.target().scrub.scrub(text) }
+
+// switching is the connector the sql.DB uses: each new connection (every
+// check makes one) goes to the current target.
+type switching struct{ c *Checker }
+
+func (s switching) Connect(ctx context.Context) (driver.Conn, error) {
+	return s.c.target().connector.Connect(ctx)
+}
+func (s switching) Driver() driver.Driver { return s.c.target().connector.Driver() }
+
+// newTarget parses dsn into a target. Its scrubber also keeps the secrets
+// of prev, since text about an old connection may still come in.
+func (c *Checker) newTarget(dsn string, prev *target) (*target, error) {
+	scrub := newScrubber(dsn, "")
+	if prev != nil {
+		scrub.secrets = append(scrub.secrets, prev.scrub.secrets...)
+	}
+	dsnCfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		// Parse errors may echo pieces of the DSN; the password must not
+		// leak through them.
+		return nil, errors.New(scrub.scrub(fmt.Sprintf("mysqlcheck: parse DSN %q: %v", Redact(dsn), err)))
+	}
+	scrub = newScrubber(dsn, dsnCfg.Passwd)
+	if prev != nil {
+		scrub.secrets = append(scrub.secrets, prev.scrub.secrets...)
+	}
+	// Our dialer replaces the driver's so that the watched connection's
+	// socket can be captured; it dials plain "tcp"/"unix" like the driver.
+	dsnCfg.DialFunc = c.dial
+	dsnCfg.Logger = driverLogger{log: c.log, scrub: scrub}
+	connector, err := mysql.NewConnector(dsnCfg)
+	if err != nil {
+		return nil, errors.New(scrub.scrub(fmt.Sprintf("mysqlcheck: DSN %q: %v", Redact(dsn), err)))
+	}
+	return &target{connector: connector, addr: dsnCfg.Net + ":" + dsnCfg.Addr, scrub: scrub}, nil
 }
 
 // captureKey marks a Connect call whose raw network connection the dialer
@@ -96,14 +147,6 @@ func New(cfg Config, log hclog.Logger) (*Checker, error) {
 	if cfg.DSN == "" {
 		return nil, errors.New("mysqlcheck: DSN is empty")
 	}
-	scrub := newScrubber(cfg.DSN, "")
-	dsnCfg, err := mysql.ParseDSN(cfg.DSN)
-	if err != nil {
-		// Parse errors may echo pieces of the DSN; the password must not
-		// leak through them.
-		return nil, errors.New(scrub.scrub(fmt.Sprintf("mysqlcheck: parse DSN %q: %v", Redact(cfg.DSN), err)))
-	}
-	scrub = newScrubber(cfg.DSN, dsnCfg.Passwd)
 	if cfg.Query == "" {
 		cfg.Query = DefaultQuery
 	}
@@ -135,21 +178,16 @@ func New(cfg Config, log hclog.Logger) (*Checker, error) {
 	c := &Checker{
 		cfg:         cfg,
 		log:         log.Named("mysqlcheck"),
-		addr:        dsnCfg.Net + ":" + dsnCfg.Addr,
-		scrub:       scrub,
+		reopen:      make(chan struct{}, 1),
 		checkNow:    make(chan struct{}, 1),
 		watchEvents: make(chan struct{}, 1),
 		changes:     make(chan Status, changesBuffer),
 	}
-	// Our dialer replaces the driver's so that the watched connection's
-	// socket can be captured; it dials plain "tcp"/"unix" like the driver.
-	dsnCfg.DialFunc = c.dial
-	dsnCfg.Logger = driverLogger{log: c.log, scrub: scrub}
-	connector, err := mysql.NewConnector(dsnCfg)
+	t, err := c.newTarget(cfg.DSN, nil)
 	if err != nil {
-		return nil, errors.New(scrub.scrub(fmt.Sprintf("mysqlcheck: DSN %q: %v", Redact(cfg.DSN), err)))
+		return nil, err
 	}
-	c.connector = connector
+	c.tgt.Store(t)
 	c.status = Status{Class: ClassStarting, Since: time.Now()}
 	return c, nil
 }
@@ -160,35 +198,62 @@ func (c *Checker) conf() Config {
 	return c.cfg
 }
 
-// Reconfigure changes the query, timings and fall/rise of a running checker
-// (SIGHUP reload). The DSN cannot change: it names the server being watched;
-// a different DSN is refused so the caller reports "restart needed". Zero
-// values keep the current setting.
+// Reconfigure changes a running checker (SIGHUP reload). A new DSN (a
+// rotated password, another address) is used from the next check on, and
+// the watched connection is reopened with it; a check runs at once. Zero
+// values keep the current setting. It logs only what changed, and never the
+// password.
 func (c *Checker) Reconfigure(n Config) error {
 	c.cfgMu.Lock()
 	defer c.cfgMu.Unlock()
-	if n.DSN != "" && n.DSN != c.cfg.DSN {
-		return errors.New("mysqlcheck: the DSN cannot change while running; restart the agent")
-	}
 	if n.Interval < 0 || n.Timeout < 0 || n.Fall < 0 || n.Rise < 0 {
 		return errors.New("mysqlcheck: negative setting")
 	}
-	if n.Query != "" {
+	var changed []any
+	newDSN := n.DSN != "" && n.DSN != c.cfg.DSN
+	if newDSN {
+		old := c.target()
+		t, err := c.newTarget(n.DSN, old)
+		if err != nil {
+			return err
+		}
+		changed = append(changed, "dsn", strings.Join(DSNChanges(c.cfg.DSN, n.DSN), ", "))
+		if t.addr != old.addr {
+			changed = append(changed, "server", t.addr)
+		}
+		c.cfg.DSN = n.DSN
+		c.tgt.Store(t)
+	}
+	set := func(name string, cur *time.Duration, v time.Duration) {
+		if v > 0 && v != *cur {
+			*cur = v
+			changed = append(changed, name, v)
+		}
+	}
+	setN := func(name string, cur *int, v int) {
+		if v > 0 && v != *cur {
+			*cur = v
+			changed = append(changed, name, v)
+		}
+	}
+	if n.Query != "" && n.Query != c.cfg.Query {
 		c.cfg.Query = n.Query
+		changed = append(changed, "query", n.Query)
 	}
-	if n.Interval > 0 {
-		c.cfg.Interval = n.Interval
+	set("interval", &c.cfg.Interval, n.Interval)
+	set("timeout", &c.cfg.Timeout, n.Timeout)
+	setN("fall", &c.cfg.Fall, n.Fall)
+	setN("rise", &c.cfg.Rise, n.Rise)
+	if len(changed) > 0 {
+		c.log.Info("reconfigured", changed...)
 	}
-	if n.Timeout > 0 {
-		c.cfg.Timeout = n.Timeout
+	if newDSN {
+		select {
+		case c.reopen <- struct{}{}:
+		default:
+		}
+		c.CheckNow()
 	}
-	if n.Fall > 0 {
-		c.cfg.Fall = n.Fall
-	}
-	if n.Rise > 0 {
-		c.cfg.Rise = n.Rise
-	}
-	c.log.Info("reconfigured", "interval", c.cfg.Interval, "timeout", c.cfg.Timeout, "fall", c.cfg.Fall, "rise", c.cfg.Rise)
 	return nil
 }
 
@@ -220,7 +285,7 @@ func (c *Checker) Run(ctx context.Context) {
 		c.log.Error("Run called twice; ignoring the second call")
 		return
 	}
-	db := sql.OpenDB(c.connector)
+	db := sql.OpenDB(switching{c})
 	// No idle connections: every check makes a fresh one (see package doc).
 	db.SetMaxIdleConns(0)
 	db.SetMaxOpenConns(1)
@@ -229,7 +294,7 @@ func (c *Checker) Run(ctx context.Context) {
 	c.mu.Lock()
 	c.status.Since = time.Now()
 	c.mu.Unlock()
-	c.log.Info("starting", "server", c.addr, "interval", c.conf().Interval, "timeout", c.conf().Timeout,
+	c.log.Info("starting", "server", c.target().addr, "interval", c.conf().Interval, "timeout", c.conf().Timeout,
 		"fall", c.conf().Fall, "rise", c.conf().Rise)
 
 	var wg sync.WaitGroup
@@ -246,7 +311,7 @@ func (c *Checker) Run(ctx context.Context) {
 		var trigger string
 		select {
 		case <-ctx.Done():
-			c.log.Info("stopping", "server", c.addr)
+			c.log.Info("stopping", "server", c.target().addr)
 			return
 		case <-timer.C:
 			trigger = "timer"
@@ -267,7 +332,7 @@ func (c *Checker) Run(ctx context.Context) {
 		if ctx.Err() != nil {
 			// Shutdown cut the check short; its outcome says nothing
 			// about the server.
-			c.log.Info("stopping", "server", c.addr)
+			c.log.Info("stopping", "server", c.target().addr)
 			return
 		}
 		next := c.record(err, time.Now(), latency, trigger)
@@ -305,7 +370,7 @@ func (c *Checker) record(err error, checked time.Time, latency time.Duration, tr
 	class := Classify(err)
 	msg := ""
 	if err != nil {
-		msg = c.scrub.scrub(err.Error())
+		msg = c.scrub(err.Error())
 		if class == ClassTimeout {
 			// "context deadline exceeded" alone does not say how long
 			// we waited.
@@ -355,7 +420,7 @@ func (c *Checker) record(err error, checked time.Time, latency time.Duration, tr
 		if !snapshot.Healthy {
 			after = snapshot.Failures
 		}
-		c.log.Info("health changed", "server", c.addr, "from", healthWord(wasHealthy),
+		c.log.Info("health changed", "server", c.target().addr, "from", healthWord(wasHealthy),
 			"to", healthWord(snapshot.Healthy), "class", class, "error", msg, "after_checks", after)
 		c.publish(snapshot)
 	}

@@ -563,10 +563,50 @@ func TestReconfigure(t *testing.T) {
 	if got.Interval != 3*time.Second || got.Fall != 5 || got.Rise != 2 || got.Timeout != time.Second {
 		t.Fatalf("after reconfigure: %+v", got)
 	}
-	if err := c.Reconfigure(Config{DSN: "u:other@tcp(127.0.0.1:1)/"}); err == nil || strings.Contains(err.Error(), "other") {
-		t.Fatalf("DSN change: %v", err)
+	if err := c.Reconfigure(Config{DSN: "u:other@tcp(127.0.0.1:1/"}); err == nil || strings.Contains(err.Error(), "other") {
+		t.Fatalf("bad DSN: %v", err)
+	}
+	if c.conf().DSN != "u:pw@tcp(127.0.0.1:1)/" {
+		t.Fatal("a refused DSN replaced the running one")
 	}
 	if err := c.Reconfigure(Config{Timeout: -time.Second}); err == nil {
 		t.Fatal("negative timeout accepted")
+	}
+}
+
+// A new DSN (SIGHUP after a password rotation or a move) is used from the
+// next check on, by the checks and by the watched connection, and neither
+// password reaches a log line or a status.
+func TestReconfigureDSN(t *testing.T) {
+	a, b := startFakeServer(t), startFakeServer(t)
+	h := startChecker(t, Config{DSN: dsnFor(a.addr), Interval: 10 * time.Second, Timeout: 2 * time.Second, Fall: 1, Rise: 1})
+	if st := h.nextChange(2 * time.Second); !st.Healthy {
+		t.Fatalf("first change %+v, want healthy", st)
+	}
+	eventually(t, 2*time.Second, "watched connection to a", func() bool { return a.authed.Load() == 1 })
+
+	newDSN := "checker:" + testPassword + "-rotated@tcp(" + b.addr + ")/"
+	if err := h.c.Reconfigure(Config{DSN: newDSN}); err != nil {
+		t.Fatal(err)
+	}
+	// The watched connection moves to b; a then dies and nobody notices,
+	// because the checks go to b too.
+	eventually(t, 2*time.Second, "watched connection moved to b", func() bool { return b.authed.Load() == 1 && a.authed.Load() == 0 })
+	a.Kill()
+	before := b.queries.Load()
+	if st := h.checkNowAndWait(2 * time.Second); !st.Healthy || st.Class != ClassOK {
+		t.Fatalf("check after the DSN change: %+v, want healthy from b", st)
+	}
+	if b.queries.Load() == before {
+		t.Fatal("the check after the DSN change did not query b")
+	}
+	h.noMoreChanges()
+	// And b's loss is seen through the new watched connection.
+	b.Kill()
+	if st := h.nextChange(3 * time.Second); st.Healthy {
+		t.Fatalf("b killed: %+v, want unhealthy", st)
+	}
+	if logs := h.logs.String(); !strings.Contains(logs, "reconfigured") || !strings.Contains(logs, b.addr) {
+		t.Errorf("no reconfigured line naming the new server:\n%s", logs)
 	}
 }

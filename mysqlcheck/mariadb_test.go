@@ -186,7 +186,7 @@ func TestRealMariaDB(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db := sql.OpenDB(bad.connector)
+	db := sql.OpenDB(switching{bad})
 	err = bad.check(context.Background(), db)
 	db.Close()
 	if Classify(err) != ClassAuth {
@@ -214,6 +214,26 @@ func TestRealMariaDB(t *testing.T) {
 
 	m.start()
 	waitHealthyAgain(h, "after restart")
+	h.noMoreChanges()
+
+	// Password rotation: the server takes a new password, the check fails
+	// on auth until the checker gets the new DSN, then is healthy again
+	// without a restart. (The new password contains testPassword, so the
+	// harness's leak check covers it too.)
+	rotated := testPassword + "-rotated"
+	admin = m.admin()
+	defer admin.Close()
+	if _, err := admin.Exec(fmt.Sprintf("ALTER USER 'rvcheck'@'127.0.0.1' IDENTIFIED BY '%s'", rotated)); err != nil {
+		t.Fatalf("rotate password: %v", err)
+	}
+	h.c.CheckNow()
+	if st := h.nextChange(5 * time.Second); st.Healthy || st.Class != ClassAuth {
+		t.Fatalf("old password after rotation: %+v, want unhealthy auth", st)
+	}
+	if err := h.c.Reconfigure(Config{DSN: fmt.Sprintf("rvcheck:%s@tcp(127.0.0.1:%d)/", rotated, m.port)}); err != nil {
+		t.Fatal(err)
+	}
+	waitHealthyAgain(h, "after the new DSN")
 	h.noMoreChanges()
 }
 

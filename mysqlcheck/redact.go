@@ -1,6 +1,11 @@
 package mysqlcheck
 
-import "strings"
+import (
+	"fmt"
+	"strings"
+
+	"github.com/go-sql-driver/mysql"
+)
 
 // redactedPassword replaces the password wherever one would be shown.
 const redactedPassword = "****"
@@ -70,4 +75,39 @@ func (s scrubber) scrub(text string) string {
 		text = strings.ReplaceAll(text, secret, redactedPassword)
 	}
 	return text
+}
+
+// DSNChanges names the parts in which two DSNs differ, without any value
+// that could be secret: "password" says only that it changed. For logs of a
+// reload.
+func DSNChanges(old, new string) []string {
+	a, errA := mysql.ParseDSN(old)
+	b, errB := mysql.ParseDSN(new)
+	if errA != nil || errB != nil {
+		if old == new {
+			return nil
+		}
+		return []string{"changed"}
+	}
+	var out []string
+	if a.User != b.User {
+		out = append(out, fmt.Sprintf("user %s -> %s", a.User, b.User))
+	}
+	if a.Passwd != b.Passwd {
+		out = append(out, "password")
+	}
+	if a.Net != b.Net || a.Addr != b.Addr {
+		out = append(out, fmt.Sprintf("server %s:%s -> %s:%s", a.Net, a.Addr, b.Net, b.Addr))
+	}
+	if a.DBName != b.DBName {
+		out = append(out, fmt.Sprintf("database %q -> %q", a.DBName, b.DBName))
+	}
+	// The rest (parameters) by their formatted form, with the parts above
+	// made equal; their values may quote anything, so none is shown.
+	same := a.Clone()
+	same.User, same.Passwd, same.Net, same.Addr, same.DBName = b.User, b.Passwd, b.Net, b.Addr, b.DBName
+	if same.FormatDSN() != b.FormatDSN() {
+		out = append(out, "parameters")
+	}
+	return out
 }

@@ -22,6 +22,10 @@ func (c *Checker) watch(ctx context.Context) {
 	backoff := minBackoff
 	lost := false // the server was unreachable or dropped us since the last open
 	for {
+		select {
+		case <-c.reopen: // this open uses the current target anyway
+		default:
+		}
 		conn, raw, err := c.openWatched(ctx)
 		if ctx.Err() != nil {
 			if conn != nil {
@@ -30,8 +34,8 @@ func (c *Checker) watch(ctx context.Context) {
 			return
 		}
 		if err != nil {
-			c.log.Debug("watched connection: open failed", "server", c.addr, "class", Classify(err),
-				"error", c.scrub.scrub(err.Error()), "retry_in", backoff)
+			c.log.Debug("watched connection: open failed", "server", c.target().addr, "class", Classify(err),
+				"error", c.scrub(err.Error()), "retry_in", backoff)
 			lost = true
 			if !sleepCtx(ctx, backoff) {
 				return
@@ -39,7 +43,7 @@ func (c *Checker) watch(ctx context.Context) {
 			backoff = min(backoff*2, c.conf().Interval)
 			continue
 		}
-		c.log.Debug("watched connection: open", "server", c.addr, "local", raw.LocalAddr().String())
+		c.log.Debug("watched connection: open", "server", c.target().addr, "local", raw.LocalAddr().String())
 		if lost && !c.Current().Healthy {
 			// The server accepts us again: find out now rather than at
 			// the next Interval.
@@ -51,7 +55,7 @@ func (c *Checker) watch(ctx context.Context) {
 			return
 		}
 		lived := time.Since(opened)
-		c.log.Debug("watched connection: lost", "server", c.addr, "reason", reason, "lived", lived)
+		c.log.Debug("watched connection: lost", "server", c.target().addr, "reason", reason, "lived", lived)
 		select {
 		case c.watchEvents <- struct{}{}:
 		default: // an event is already pending
@@ -76,7 +80,7 @@ func (c *Checker) openWatched(ctx context.Context) (driver.Conn, net.Conn, error
 	capture := &capturedConn{}
 	octx, cancel := context.WithTimeout(context.WithValue(ctx, captureKey{}, capture), c.conf().Timeout)
 	defer cancel()
-	conn, err := c.connector.Connect(octx)
+	conn, err := c.target().connector.Connect(octx)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -99,10 +103,10 @@ func (c *Checker) waitClosed(ctx context.Context, conn driver.Conn, raw net.Conn
 		var buf [512]byte
 		n, err := raw.Read(buf[:])
 		if n > 0 {
-			result <- c.scrub.scrub(describeUnsolicited(buf[:n]))
+			result <- c.scrub(describeUnsolicited(buf[:n]))
 			return
 		}
-		result <- Classify(err) + ": " + c.scrub.scrub(err.Error())
+		result <- Classify(err) + ": " + c.scrub(err.Error())
 	}()
 	select {
 	case <-ctx.Done():
@@ -110,6 +114,11 @@ func (c *Checker) waitClosed(ctx context.Context, conn driver.Conn, raw net.Conn
 		raw.Close()  // in case the driver considered itself closed already
 		<-result
 		return "shutdown"
+	case <-c.reopen:
+		conn.Close()
+		raw.Close()
+		<-result
+		return "DSN changed: reopening with the new one"
 	case reason := <-result:
 		conn.Close()
 		raw.Close()

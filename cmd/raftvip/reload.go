@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"reflect"
+	"strings"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/raftvip/raftvip/agent"
@@ -28,6 +30,38 @@ type setting struct {
 	old, new any
 }
 
+// mysqlChanges lists the changed mysql settings for the reload line; a DSN
+// by its changed parts only (mysqlcheck.DSNChanges: never the password).
+func mysqlChanges(cur, next *config.MySQL) []string {
+	var out []string
+	if cur.DSNFile != next.DSNFile {
+		out = append(out, "dsn_file="+next.DSNFile)
+	}
+	if cur.DSN != next.DSN {
+		out = append(out, "dsn ("+strings.Join(mysqlcheck.DSNChanges(cur.DSN, next.DSN), ", ")+")")
+	}
+	if cur.Query != next.Query {
+		out = append(out, fmt.Sprintf("query=%q", next.Query))
+	}
+	for _, d := range []struct {
+		name      string
+		old, next time.Duration
+	}{{"interval", cur.Interval, next.Interval}, {"timeout", cur.Timeout, next.Timeout}} {
+		if d.old != d.next {
+			out = append(out, d.name+"="+d.next.String())
+		}
+	}
+	for _, n := range []struct {
+		name      string
+		old, next int
+	}{{"fall", cur.Fall, next.Fall}, {"rise", cur.Rise, next.Rise}} {
+		if n.old != n.next {
+			out = append(out, fmt.Sprintf("%s=%d", n.name, n.next))
+		}
+	}
+	return out
+}
+
 // reload returns the lines it logged, for tests.
 func (r *reloader) reload() (applied, refused []string, err error) {
 	next, err := config.Load(r.path)
@@ -47,9 +81,6 @@ func (r *reloader) reload() (applied, refused []string, err error) {
 			setting{"vip.addresses", cur.VIP.Addresses, next.VIP.Addresses},
 			setting{"vip.lease", cur.VIP.Lease, next.VIP.Lease})
 	}
-	if cur.MySQL != nil && next.MySQL != nil && cur.MySQL.DSN != next.MySQL.DSN {
-		refused = append(refused, "mysql.dsn")
-	}
 	for _, f := range fixed {
 		if !reflect.DeepEqual(f.old, f.new) {
 			refused = append(refused, f.name)
@@ -66,12 +97,19 @@ func (r *reloader) reload() (applied, refused []string, err error) {
 	if cur.LogJSON != next.LogJSON {
 		refused = append(refused, "log_json")
 	}
-	if r.checker != nil && next.MySQL != nil && !reflect.DeepEqual(*cur.MySQL, *next.MySQL) {
-		m := next.MySQL
-		if err := r.checker.Reconfigure(mysqlcheck.Config{Query: m.Query, Interval: m.Interval, Timeout: m.Timeout, Fall: m.Fall, Rise: m.Rise}); err != nil {
-			refused = append(refused, "mysql: "+err.Error())
-		} else {
-			applied = append(applied, fmt.Sprintf("mysql interval=%s timeout=%s fall=%d rise=%d", m.Interval, m.Timeout, m.Fall, m.Rise))
+	mysqlApplied := false
+	if r.checker != nil && cur.MySQL != nil && next.MySQL != nil {
+		if changes := mysqlChanges(cur.MySQL, next.MySQL); len(changes) > 0 {
+			// A new DSN (a rotated password in dsn_file, another address)
+			// applies like the rest: the checker logs in with it from the
+			// next check on.
+			m := next.MySQL
+			if err := r.checker.Reconfigure(mysqlcheck.Config{DSN: m.DSN, Query: m.Query, Interval: m.Interval, Timeout: m.Timeout, Fall: m.Fall, Rise: m.Rise}); err != nil {
+				refused = append(refused, "mysql: "+err.Error())
+			} else {
+				mysqlApplied = true
+				applied = append(applied, "mysql "+strings.Join(changes, " "))
+			}
 		}
 	}
 	live := agent.Live{Preempt: next.Failover.Preempt, Preferred: next.Failover.Preferred}
@@ -83,7 +121,14 @@ func (r *reloader) reload() (applied, refused []string, err error) {
 				refused = append(refused, "vip.garp_*: "+err.Error())
 			} else {
 				live.Announcer = g
-				applied = append(applied, fmt.Sprintf("garp_count=%d garp_interval=%s", vc.GARPCount, vc.GARPInterval))
+				var parts []string
+				if cur.VIP.GARPCount != vc.GARPCount {
+					parts = append(parts, fmt.Sprintf("garp_count=%d", vc.GARPCount))
+				}
+				if cur.VIP.GARPInterval != vc.GARPInterval {
+					parts = append(parts, "garp_interval="+vc.GARPInterval.String())
+				}
+				applied = append(applied, strings.Join(parts, " "))
 			}
 		}
 		if cur.VIP != nil && cur.VIP.GARPRefresh != next.VIP.GARPRefresh {
@@ -91,7 +136,14 @@ func (r *reloader) reload() (applied, refused []string, err error) {
 		}
 	}
 	if cur.Failover != next.Failover {
-		applied = append(applied, fmt.Sprintf("failover preempt=%t preferred=%q", next.Failover.Preempt, next.Failover.Preferred))
+		var parts []string
+		if cur.Failover.Preempt != next.Failover.Preempt {
+			parts = append(parts, fmt.Sprintf("preempt=%t", next.Failover.Preempt))
+		}
+		if cur.Failover.Preferred != next.Failover.Preferred {
+			parts = append(parts, fmt.Sprintf("preferred=%q", next.Failover.Preferred))
+		}
+		applied = append(applied, "failover "+strings.Join(parts, " "))
 	}
 	r.agent.Reconfigure(live)
 
@@ -107,11 +159,10 @@ func (r *reloader) reload() (applied, refused []string, err error) {
 	} else {
 		merged.VIP = cur.VIP
 	}
-	if cur.MySQL != nil && next.MySQL != nil {
-		m := *next.MySQL
-		m.DSN, m.DSNFile = cur.MySQL.DSN, cur.MySQL.DSNFile
-		merged.MySQL = &m
-	} else {
+	switch {
+	case cur.MySQL != nil && next.MySQL != nil && (mysqlApplied || r.checker == nil):
+		merged.MySQL = next.MySQL
+	default:
 		merged.MySQL = cur.MySQL
 	}
 	r.cur = &merged

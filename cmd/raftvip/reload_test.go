@@ -86,3 +86,69 @@ func TestReload(t *testing.T) {
 		t.Fatal("reload logged the MySQL password")
 	}
 }
+
+// Password rotation (issue 8, case 20): SIGHUP applies a rewritten dsn_file
+// (or a new dsn) without a restart, and the reload line lists only what
+// changed, never the password.
+func TestReloadRotatesDSN(t *testing.T) {
+	src, err := os.ReadFile(filepath.Join("..", "..", "config", "testdata", "example-db.hcl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	dsnPath := filepath.Join(dir, "mysql.dsn")
+	const oldPW, newPW = "0ld-Pa55-x1", "n3w-Pa55-y2"
+	os.WriteFile(dsnPath, []byte("raftvip:"+oldPW+"@tcp(127.0.0.1:3306)/\n"), 0o600)
+	const dsnLine = `dsn      = "raftvip:s3cret@tcp(127.0.0.1:3306)/"`
+	if !strings.Contains(string(src), dsnLine) {
+		t.Fatalf("example config lacks %q", dsnLine)
+	}
+	path := filepath.Join(dir, "db.hcl")
+	os.WriteFile(path, []byte(strings.Replace(string(src), dsnLine, `dsn_file = "mysql.dsn"`, 1)), 0o600)
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checker, err := mysqlcheck.New(mysqlcheck.Config{DSN: cfg.MySQL.DSN, Query: cfg.MySQL.Query, Interval: cfg.MySQL.Interval,
+		Timeout: cfg.MySQL.Timeout, Fall: cfg.MySQL.Fall, Rise: cfg.MySQL.Rise}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs strings.Builder
+	log := hclog.New(&hclog.LoggerOptions{Output: &logs, Level: hclog.Debug})
+	a := agent.New(agent.Options{NodeID: cfg.NodeID, Role: cfg.Role}, nil, fsm.New(), nil, nil, nil, log)
+	r := &reloader{path: path, cur: cfg, log: log, checker: checker, agent: a}
+
+	// Only the password changes.
+	os.WriteFile(dsnPath, []byte("raftvip:"+newPW+"@tcp(127.0.0.1:3306)/\n"), 0o600)
+	applied, refused, err := r.reload()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(refused) != 0 || len(applied) != 1 || applied[0] != "mysql dsn (password)" {
+		t.Errorf("password rotation: applied %q, not applied %q; want only \"mysql dsn (password)\"", applied, refused)
+	}
+	if r.cur.MySQL.DSN != "raftvip:"+newPW+"@tcp(127.0.0.1:3306)/" {
+		t.Error("the running config keeps the old DSN")
+	}
+
+	// The DSN moves to the socket, with the same password: the line says so.
+	os.WriteFile(dsnPath, []byte("raftvip:"+newPW+"@unix(/run/mysqld/mysqld.sock)/\n"), 0o600)
+	applied, refused, _ = r.reload()
+	if len(refused) != 0 || len(applied) != 1 || applied[0] != "mysql dsn (server tcp:127.0.0.1:3306 -> unix:/run/mysqld/mysqld.sock)" {
+		t.Errorf("server change: applied %q, not applied %q", applied, refused)
+	}
+	// Nothing changed: nothing applied.
+	applied, refused, _ = r.reload()
+	if len(applied) != 0 || len(refused) != 0 {
+		t.Errorf("unchanged file: applied %q, not applied %q", applied, refused)
+	}
+	for _, pw := range []string{oldPW, newPW} {
+		if strings.Contains(logs.String(), pw) {
+			t.Fatalf("reload logged a MySQL password:\n%s", logs.String())
+		}
+	}
+	if !strings.Contains(logs.String(), "mysql dsn (password)") {
+		t.Errorf("the reload log line does not name the change:\n%s", logs.String())
+	}
+}
