@@ -204,6 +204,7 @@ type Agent struct {
 	lifetimeEnd       time.Time
 	removeErrLogged   bool
 	lastTimingsReport time.Time
+	peerCheck         peerCheck
 }
 
 // AssumeLeftovers tells a starting agent that a predecessor's VIP may still
@@ -351,6 +352,7 @@ func (a *Agent) step(ctx context.Context) time.Time {
 	}
 	a.reportHealth(ctx)
 	a.reportTimings(ctx)
+	a.checkPeers()
 	return wakeAt
 }
 
@@ -403,23 +405,26 @@ func (a *Agent) reconcileMembers() fsm.State {
 		a.log.Warn("could not read the raft configuration; members not reconciled", "error", err)
 		return st
 	}
-	inRaft := map[string]bool{}
+	inRaft := map[string]string{} // id -> the address Raft dials
 	for _, s := range servers {
-		inRaft[string(s.ID)] = true
+		inRaft[string(s.ID)] = string(s.Address)
 	}
 	var missing []fsm.Member
 	for _, p := range a.opt.Peers {
-		if !inRaft[p.ID] {
+		addr, ok := inRaft[p.ID]
+		if !ok {
 			continue // removed at run time (or never added): not ours to re-add
 		}
+		// Raft's address, not the file's: followers compare it with
+		// their own (checkPeers), and status shows it.
 		m, ok := st.Members[p.ID]
-		if !ok || m.Role != p.Role || m.Address != p.Address {
-			missing = append(missing, fsm.Member{ID: p.ID, Address: p.Address, Role: p.Role})
+		if !ok || m.Role != p.Role || m.Address != addr {
+			missing = append(missing, fsm.Member{ID: p.ID, Address: addr, Role: p.Role})
 		}
 	}
 	var stale []string
 	for _, id := range st.MemberIDs() {
-		if !inRaft[id] {
+		if _, ok := inRaft[id]; !ok {
 			stale = append(stale, id)
 		}
 	}
@@ -991,8 +996,10 @@ func (a *Agent) probeStatus(target string) (NodeStatus, error) {
 }
 
 func (a *Agent) probeStatusCtx(ctx context.Context, target string) (NodeStatus, error) {
-	addr := ""
-	if m, ok := a.fsm.Current().Members[target]; ok {
+	// The address this node's Raft uses for the target comes first: a
+	// transfer goes there too.
+	addr := a.raftAddresses()[target]
+	if m, ok := a.fsm.Current().Members[target]; ok && addr == "" {
 		addr = m.Address
 	}
 	for _, p := range a.opt.Peers {

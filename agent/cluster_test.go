@@ -89,6 +89,7 @@ type node struct {
 	timing    *cluster.Timing                     // this node's raft timings (default testTiming)
 	wrapTrans func(raft.Transport) raft.Transport // wraps the node's transport
 	wrapLogs  func(raft.LogStore) raft.LogStore   // wraps the node's log store
+	peers     []Peer                              // this node's config file's peers (default the cluster's; a test gives one a typo)
 }
 
 type testCluster struct {
@@ -210,8 +211,12 @@ func (tc *testCluster) start(n *node) {
 	}
 	n.fsm = fsm.New()
 	log := tc.log.Named(n.id)
+	peers := tc.peers
+	if n.peers != nil {
+		peers = n.peers
+	}
 	var cps []cluster.Peer
-	for _, p := range tc.peers {
+	for _, p := range peers {
 		cps = append(cps, cluster.Peer{ID: p.ID, Address: p.Address})
 	}
 	cl, err := cluster.OpenWith(cluster.Config{NodeID: n.id, Peers: cps, Timing: timing, Logger: log, Join: n.join},
@@ -220,7 +225,7 @@ func (tc *testCluster) start(n *node) {
 		t.Fatal(err)
 	}
 	n.cl = cl
-	opt := Options{NodeID: n.id, Role: n.role, Peers: tc.peers, Lease: testLease,
+	opt := Options{NodeID: n.id, Role: n.role, Peers: peers, Lease: testLease,
 		HeartbeatTimeout: timing.HeartbeatTimeout, Tick: 20 * time.Millisecond}
 	if tc.tune != nil {
 		tc.tune(n, &opt)

@@ -44,6 +44,9 @@ type SwitchoverResult struct {
 	Handover time.Duration `json:"handover_ns"` // VIP free: old release → new acquire
 	Took     time.Duration `json:"took_ns"`     // whole command
 	Note     string        `json:"note,omitempty"`
+	// Warnings are problems seen on the way that did not stop the move
+	// (e.g. the new leader cannot reach a peer at the address it has).
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // MaintenanceRequest turns maintenance mode on or off.
@@ -171,6 +174,11 @@ func (a *Agent) Switchover(ctx context.Context, r SwitchoverRequest) (Switchover
 	return out, err
 }
 
+// seenGrace is how long a switchover that the target reports done waits for
+// this node to apply the move too (normally a few milliseconds) before it
+// answers from the target's word.
+const seenGrace = time.Second
+
 func (a *Agent) switchoverLocal(ctx context.Context, r SwitchoverRequest) (SwitchoverResult, error) {
 	start := a.now()
 	if r.Timeout <= 0 {
@@ -225,6 +233,7 @@ func (a *Agent) switchoverLocal(ctx context.Context, r SwitchoverRequest) (Switc
 	a.log.Info("switchover requested", "from", from, "to", to, "timeout", r.Timeout)
 	a.Wake()
 	startEpoch := st.Epoch
+	var lastAsked, seen time.Time
 	for {
 		st = a.fsm.State()
 		if st.Holder == to && st.Epoch > startEpoch {
@@ -234,6 +243,30 @@ func (a *Agent) switchoverLocal(ctx context.Context, r SwitchoverRequest) (Switc
 			}
 			a.log.Info("switchover done", "from", from, "to", to, "epoch", st.Epoch, "handover", res.Handover, "took", res.Took)
 			return res, nil
+		}
+		if !a.raft.IsLeader() && a.now().Sub(lastAsked) >= 100*time.Millisecond {
+			// Leadership moved: this node learns of the acquire only if
+			// the new leader replicates to it, which it may not (e.g. it
+			// has this node at a wrong address). Ask the target itself,
+			// and answer from its word once this node had a fair chance
+			// (seenGrace) to apply the move itself.
+			lastAsked = a.now()
+			if ns, _ := a.probeStatus(to); ns.Holding && ns.Epoch > startEpoch {
+				if seen.IsZero() {
+					seen = a.now()
+				}
+				if a.now().Sub(seen) >= seenGrace || a.now().After(deadline) {
+					res := SwitchoverResult{From: from, To: to, Epoch: ns.Epoch, Took: a.now().Sub(start)}
+					if mine := a.fsm.Current().Epoch; mine < ns.Epoch {
+						res.Warnings = append(res.Warnings, fmt.Sprintf("%s has not received the move from the new leader %s (%s holds epoch %d, %s has applied %d)",
+							a.opt.NodeID, to, to, ns.Epoch, a.opt.NodeID, mine))
+					}
+					res.Warnings = append(res.Warnings, raftDisagreements(map[string]map[string]string{a.opt.NodeID: a.raftAddresses(), to: ns.RaftServers})...)
+					res.Warnings = append(res.Warnings, ns.ConfigWarnings...)
+					a.log.Warn("switchover done, seen on the target only", "from", from, "to", to, "epoch", ns.Epoch, "took", res.Took, "warnings", res.Warnings)
+					return res, nil
+				}
+			}
 		}
 		if a.now().After(deadline) {
 			return SwitchoverResult{}, fmt.Errorf("switchover to %s not finished within %s (holder now %q, epoch %d)", to, r.Timeout, st.Holder, st.Epoch)

@@ -36,6 +36,15 @@ type NodeStatus struct {
 	// AppliedIndex is the last Raft entry this node applied: how far
 	// behind the leader it is.
 	AppliedIndex uint64 `json:"applied_index"`
+	// Epoch is the newest epoch in this node's replicated state (with
+	// Holding: proof of a move that the asking node has not applied yet).
+	Epoch uint64 `json:"epoch"`
+	// RaftServers is this node's Raft configuration (id -> address): what
+	// its Raft dials, compared across nodes by status and switchover.
+	RaftServers map[string]string `json:"raft_servers,omitempty"`
+	// ConfigWarnings are differences between this node's config file and
+	// its Raft configuration.
+	ConfigWarnings []string `json:"config_warnings,omitempty"`
 }
 
 // NodeView is one row of the cluster status: the replicated view merged with
@@ -71,6 +80,9 @@ type Status struct {
 	Nodes    []NodeView  `json:"nodes"`
 	History  []fsm.Event `json:"history"`
 	Warnings []string    `json:"warnings,omitempty"`
+	// PeerWarnings are the warnings about peer addresses (also in
+	// Warnings), for `peers`.
+	PeerWarnings []string `json:"peer_warnings,omitempty"`
 	// Maintenance is the cluster-wide maintenance switch.
 	Maintenance fsm.Maintenance `json:"maintenance"`
 	// VRRPMode and VRRP are the answering node's VRRP view: foreign
@@ -95,7 +107,8 @@ func (a *Agent) Self() NodeStatus {
 		ID: a.opt.NodeID, Role: a.opt.Role, RaftState: a.raft.State(), Term: a.raft.Term(), Leader: lid,
 		LastContact: lc, Healthy: a.health != nil && h.Healthy, CheckClass: h.Class, CheckError: h.Error,
 		Checked: h.Checked, Holding: holding, Decision: d.Action.String(), Reason: d.Reason, Version: a.opt.Version,
-		AppliedIndex: a.raft.AppliedIndex(),
+		AppliedIndex: a.raft.AppliedIndex(), Epoch: a.fsm.Current().Epoch,
+		RaftServers: a.raftAddresses(), ConfigWarnings: a.fileWarnings(),
 	}
 }
 
@@ -160,9 +173,11 @@ func (a *Agent) ClusterStatus(ctx context.Context, historyN int) Status {
 		out.VRRPMode = VRRPOff
 	}
 	suffrage := map[string]string{}
+	raftAddr := map[string]string{}
 	if servers, err := a.raft.Servers(); err == nil {
 		for _, s := range servers {
 			suffrage[string(s.ID)] = strings.ToLower(s.Suffrage.String())
+			raftAddr[string(s.ID)] = string(s.Address)
 		}
 	}
 
@@ -182,6 +197,14 @@ func (a *Agent) ClusterStatus(ctx context.Context, historyN int) Status {
 			peers[id] = Peer{ID: id, Address: m.Address, Role: m.Role}
 		}
 	}
+	// Show (and ask) the address Raft dials, not the file's: they differ
+	// after a typo fixed in the file only, or a peer re-added elsewhere.
+	for id, p := range peers {
+		if ra, ok := raftAddr[id]; ok {
+			p.Address = ra
+			peers[id] = p
+		}
+	}
 	ids := make([]string, 0, len(peers))
 	for id := range peers {
 		ids = append(ids, id)
@@ -189,6 +212,7 @@ func (a *Agent) ClusterStatus(ctx context.Context, historyN int) Status {
 	sort.Strings(ids)
 
 	views := make([]NodeView, len(ids))
+	nodeStatus := make([]*NodeStatus, len(ids))
 	var wg sync.WaitGroup
 	for i, id := range ids {
 		p := peers[id]
@@ -220,6 +244,7 @@ func (a *Agent) ClusterStatus(ctx context.Context, historyN int) Status {
 					return
 				}
 			}
+			nodeStatus[i] = &ns
 			v := &views[i]
 			v.Reachable = true
 			v.RaftState = ns.RaftState
@@ -252,6 +277,22 @@ func (a *Agent) ClusterStatus(ctx context.Context, historyN int) Status {
 			holders++
 		}
 	}
+	// Peer addresses: the reachable nodes' Raft configurations compared
+	// with each other (a typo on one host), then each node's file against
+	// its own Raft configuration.
+	raftViews := map[string]map[string]string{}
+	for _, ns := range nodeStatus {
+		if ns != nil && ns.RaftServers != nil {
+			raftViews[ns.ID] = ns.RaftServers
+		}
+	}
+	out.PeerWarnings = raftDisagreements(raftViews)
+	for _, ns := range nodeStatus {
+		if ns != nil {
+			out.PeerWarnings = append(out.PeerWarnings, ns.ConfigWarnings...)
+		}
+	}
+	out.Warnings = append(out.Warnings, out.PeerWarnings...)
 	if holders > 1 {
 		out.Warnings = append(out.Warnings, fmt.Sprintf("%d nodes report holding the VIP", holders))
 	}

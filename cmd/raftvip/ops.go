@@ -158,6 +158,9 @@ func printPeers(w io.Writer, st agent.Status) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", v.ID, v.Address, v.Role, v.Suffrage, v.RaftState, mysql, ago(st.Time, v.LastContact), held)
 	}
 	tw.Flush()
+	for _, warn := range st.PeerWarnings {
+		fmt.Fprintf(w, "WARNING: %s\n", warn)
+	}
 }
 
 func runHistory(args []string, stdout, stderr io.Writer) int {
@@ -211,8 +214,17 @@ func runSwitchover(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, res.Note)
 		return exitOK
 	}
-	fmt.Fprintf(stdout, "VIP moved %s → %s (epoch %d): VIP free for %s, command took %s\n",
-		res.From, res.To, res.Epoch, res.Handover.Round(time.Millisecond), res.Took.Round(time.Millisecond))
+	if res.Handover > 0 {
+		fmt.Fprintf(stdout, "VIP moved %s → %s (epoch %d): VIP free for %s, command took %s\n",
+			res.From, res.To, res.Epoch, res.Handover.Round(time.Millisecond), res.Took.Round(time.Millisecond))
+	} else {
+		// Seen on the target, not in this node's log: no handover time.
+		fmt.Fprintf(stdout, "VIP moved %s → %s (epoch %d, as %s reports): command took %s\n",
+			res.From, res.To, res.Epoch, res.To, res.Took.Round(time.Millisecond))
+	}
+	for _, w := range res.Warnings {
+		fmt.Fprintf(stdout, "WARNING: %s\n", w)
+	}
 	return exitOK
 }
 
