@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -240,6 +241,32 @@ func (c *Client) RemovePeer(ctx context.Context, id string, force bool) (agent.P
 	return out, err
 }
 
+// callErr words a failed call for the operator. http.Client names the
+// request's URL (http://raftvip/v1/...), which is internal: the socket is
+// what the operator can act on, with what the kernel said about it.
+func (c *Client) callErr(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	var cause error = err
+	var op *net.OpError
+	if errors.As(err, &op) {
+		cause = op.Err // "connect: permission denied", without "dial unix PATH"
+	}
+	switch {
+	case errors.Is(err, syscall.EACCES), errors.Is(err, syscall.EPERM):
+		return fmt.Errorf("admin socket %s: permission denied: the socket is mode 0600, for the agent's user only; run this as that user (e.g. with sudo)", c.path)
+	case errors.Is(err, syscall.ENOENT):
+		return fmt.Errorf("admin socket %s does not exist: is the agent running? (or do -admin and the agent's admin setting differ?)", c.path)
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return fmt.Errorf("admin socket %s: connection refused: no agent listens on it; is the agent running?", c.path)
+	case errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("admin socket %s: no answer in time (the agent is busy or stuck)", c.path)
+	}
+	return fmt.Errorf("admin socket %s: %w", c.path, cause)
+}
+
 // Refused reports whether err is the cluster refusing a request (exit 1 with
 // its reason) rather than a failure to reach it.
 func Refused(err error) bool { return errors.Is(err, agent.ErrRefused) }
@@ -266,7 +293,7 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return fmt.Errorf("admin socket %s: %w (is the agent running?)", c.path, err)
+		return c.callErr(err)
 	}
 	defer resp.Body.Close()
 	respBody, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))

@@ -119,7 +119,7 @@ func Load(path string) (*Config, error) {
 // resolve a relative mysql.dsn_file. On any problem it returns a nil
 // *Config and an *Errors listing every problem found.
 func Parse(src []byte, filename string) (*Config, error) {
-	c := &collector{file: filename}
+	c := &collector{file: filename, src: src}
 	file, ds := hclparse.NewParser().ParseHCL(src, filename)
 	if ds.HasErrors() {
 		// A file with syntax errors is only partially understood; checking

@@ -619,3 +619,17 @@ func TestBindMatchesOwnPeerAddress(t *testing.T) {
 		}
 	}
 }
+
+// keepalived writes `interface eth0`; the same unquoted in HCL is a
+// variable reference, and HCL's own message says only that variables are
+// not allowed.
+func TestUnquotedStringHint(t *testing.T) {
+	list := parseErrs(t, edit(t, `interface = "eth0"`, `interface = eth0`), "q.hcl")
+	if len(list) != 1 || !strings.Contains(list[0].Error(), `q.hcl:18:15: vip.interface: eth0 needs quotes: write interface = "eth0"`) {
+		t.Errorf("unquoted interface: %v", list)
+	}
+	list = parseErrs(t, edit(t, `interface = "eth0"`, `interface = eth0.100`), "q.hcl")
+	if len(list) != 1 || !strings.Contains(list[0].Error(), `eth0.100 needs quotes: write interface = "eth0.100"`) {
+		t.Errorf("unquoted VLAN interface: %v", list)
+	}
+}

@@ -111,6 +111,12 @@ func (c *collector) eval(a *hcl.Attribute, key string) (cty.Value, state) {
 	}
 	v, ds := a.Expr.Value(nil)
 	if ds.HasErrors() {
+		if text, ok := c.bareWord(a.Expr); ok {
+			// keepalived writes `interface eth0`; unquoted in HCL that is a
+			// variable, and HCL says only "Variables not allowed".
+			c.at(a.Expr.Range(), `%s: %s needs quotes: write %s = "%s" (HCL reads a bare word as a variable)`, key, text, a.Name, text)
+			return cty.NilVal, invalid
+		}
 		c.diagsFor(key, ds)
 		return cty.NilVal, invalid
 	}
@@ -122,6 +128,25 @@ func (c *collector) eval(a *hcl.Attribute, key string) (cty.Value, state) {
 		return cty.NilVal, invalid
 	}
 	return v, valid
+}
+
+// bareWord reports whether e is an unquoted name (eth0, eth0.100, hosta)
+// that was meant as a string, and returns its text.
+func (c *collector) bareWord(e hcl.Expression) (string, bool) {
+	if _, ok := e.(*hclsyntax.ScopeTraversalExpr); !ok {
+		return "", false
+	}
+	r := e.Range()
+	if c.src == nil || r.Start.Byte < 0 || r.End.Byte > len(c.src) || r.Start.Byte >= r.End.Byte {
+		return "", false
+	}
+	text := string(c.src[r.Start.Byte:r.End.Byte])
+	for _, ch := range text {
+		if !(ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z' || ch >= '0' && ch <= '9' || ch == '.' || ch == '-' || ch == '_') {
+			return "", false
+		}
+	}
+	return text, true
 }
 
 func typeName(v cty.Value) string {

@@ -46,6 +46,7 @@ func (e *Errors) Error() string {
 // collector accumulates positioned problems while a file is decoded.
 type collector struct {
 	file  string
+	src   []byte // the file's text, to quote an expression in a hint
 	list  []Error
 	warns []Error // accepted, but worth a look; they do not fail the file
 }

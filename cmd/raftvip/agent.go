@@ -21,6 +21,7 @@ import (
 	"github.com/raftvip/raftvip/mysqlcheck"
 	"github.com/raftvip/raftvip/vip"
 	"github.com/raftvip/raftvip/vrrpcompat"
+	"golang.org/x/sys/unix"
 )
 
 // shutdownBudget: SIGTERM to exit must stay under 5 s; the VIP goes first.
@@ -81,35 +82,11 @@ func serveAgent(ctx context.Context, cfg *config.Config, log hclog.Logger, join 
 		if err != nil {
 			return err
 		}
-		// Whatever a crashed predecessor left is not ours: we hold nothing
-		// until the cluster says so. In VRRP observe mode keepalived owns
-		// the VIP on this host: leave it alone.
-		switch cfg.VRRP.Mode {
-		case config.VRRPObserve:
-			log.Info("VRRP observe mode: the VIP is never touched by this agent")
-		case config.VRRPActive:
-			// A keepalived may run beside us (a migration): its VIP has an
-			// infinite lifetime and is not ours to remove; ours always
-			// carries the lease.
-			kept, err := nl.ReleaseLeftovers()
-			if errors.Is(err, vip.ErrInterfaceGone) {
-				leftovers = true
-			} else if err != nil {
-				return fmt.Errorf("remove leftover VIP: %w", err)
-			}
-			if len(kept) > 0 {
-				log.Info("VIP present with an infinite lifetime: another owner's (keepalived?), left alone", "addrs", fmt.Sprint(kept))
-			}
-		default:
-			if held, _ := nl.Held(); held {
-				log.Warn("removing a VIP left on the interface (crash leftover)", "interface", vc.Interface)
-			}
-			if err := nl.Release(); errors.Is(err, vip.ErrInterfaceGone) {
-				leftovers = true
-			} else if err != nil {
-				return fmt.Errorf("remove leftover VIP: %w", err)
-			}
+		gone, err := releaseAtStart(cfg.VRRP.Mode, nl, vc.Interface, log)
+		if err != nil {
+			return err
 		}
+		leftovers = gone
 		addr = nl
 		if vc.GARPCount > 0 {
 			g, err := vip.NewGARP(vc, log.Named("garp"))
@@ -184,7 +161,7 @@ func serveAgent(ctx context.Context, cfg *config.Config, log hclog.Logger, join 
 		sp, err := openVRRP(cfg, log)
 		if err != nil {
 			cl.Close()
-			return err
+			return capHint(err, "CAP_NET_RAW", "send and receive VRRP")
 		}
 		defer sp.Close()
 		go func() {
@@ -248,6 +225,51 @@ wait:
 	log.Info("stopped", "took", time.Since(start).Round(time.Millisecond))
 	_ = os.Stderr.Sync()
 	return nil
+}
+
+// releaseAtStart removes what a crashed predecessor left: it is not ours, we
+// hold nothing until the cluster says so. In VRRP observe mode keepalived
+// owns the VIP on this host: leave it alone. It is also the agent's first
+// netlink change, so a missing capability shows here, before the cluster
+// counts on this node. interfaceGone: the interface is missing, so a
+// predecessor's VIP may live on under another name (Agent.AssumeLeftovers).
+func releaseAtStart(mode string, nl *vip.Netlink, iface string, log hclog.Logger) (interfaceGone bool, err error) {
+	switch mode {
+	case config.VRRPObserve:
+		log.Info("VRRP observe mode: the VIP is never touched by this agent")
+	case config.VRRPActive:
+		// A keepalived may run beside us (a migration): its VIP has an
+		// infinite lifetime and is not ours to remove; ours always
+		// carries the lease.
+		kept, err := nl.ReleaseLeftovers()
+		if errors.Is(err, vip.ErrInterfaceGone) {
+			return true, nil
+		} else if err != nil {
+			return false, fmt.Errorf("remove leftover VIP: %w", capHint(err, "CAP_NET_ADMIN", "add and remove the VIP"))
+		}
+		if len(kept) > 0 {
+			log.Info("VIP present with an infinite lifetime: another owner's (keepalived?), left alone", "addrs", fmt.Sprint(kept))
+		}
+	default:
+		if held, _ := nl.Held(); held {
+			log.Warn("removing a VIP left on the interface (crash leftover)", "interface", iface)
+		}
+		if err := nl.Release(); errors.Is(err, vip.ErrInterfaceGone) {
+			return true, nil
+		} else if err != nil {
+			return false, fmt.Errorf("remove leftover VIP: %w", capHint(err, "CAP_NET_ADMIN", "add and remove the VIP"))
+		}
+	}
+	return false, nil
+}
+
+// capHint names the capability behind a kernel "operation not permitted"
+// and how to grant it; the bare errno does not say what is missing.
+func capHint(err error, capability, what string) error {
+	if !errors.Is(err, unix.EPERM) && !errors.Is(err, unix.EACCES) {
+		return err
+	}
+	return fmt.Errorf("%w: the agent needs %s to %s: run it as root, or grant it (systemd: AmbientCapabilities=CAP_NET_ADMIN CAP_NET_RAW; CAP_NET_RAW sends gratuitous ARP and VRRP)", err, capability, what)
 }
 
 // openVRRP builds the VRRP speaker from the config: our advert carries the

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strings"
 )
 
 // version is set by the Makefile (-ldflags -X main.version=...).
@@ -73,11 +74,62 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	c, ok := commands[args[0]]
 	if !ok {
+		if near := closest(args[0]); near != "" {
+			fmt.Fprintf(stderr, "raftvip: unknown subcommand %q: did you mean %q?\n\n", args[0], near)
+			usage(stderr)
+			return exitUsage
+		}
 		fmt.Fprintf(stderr, "raftvip: unknown subcommand %q\n\n", args[0])
 		usage(stderr)
 		return exitUsage
 	}
 	return c.run(args[1:], stdout, stderr)
+}
+
+// closest is the subcommand a typo most likely meant: within two edits
+// (a swap of neighbours counts as one, so "stauts" is one from "status"),
+// or one that the word is a prefix of; "" when none is near.
+func closest(word string) string {
+	best, bestD := "", 3
+	for name := range commands {
+		d := editDistance(word, name)
+		if len(word) >= 3 && strings.HasPrefix(name, word) {
+			d = 1
+		}
+		if d < bestD || (d == bestD && name < best) {
+			best, bestD = name, d
+		}
+	}
+	if bestD > 2 || bestD >= len(word) {
+		return ""
+	}
+	return best
+}
+
+// editDistance is the optimal string alignment distance: insertions,
+// deletions, substitutions and swaps of adjacent letters each cost one.
+func editDistance(a, b string) int {
+	d := make([][]int, len(a)+1)
+	for i := range d {
+		d[i] = make([]int, len(b)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
+		}
+	}
+	return d[len(a)][len(b)]
 }
 
 func main() {

@@ -264,7 +264,7 @@ func TestOperatorCommands(t *testing.T) {
 		{[]string{"peers", "remove", "-force", "hostc", "-admin", sock}, 0, "removed hostc (db voter at 10.99.0.14:7400); 2 voters remain: one more failure stops the cluster\nto undo: raftvip peers add hostc 10.99.0.14:7400 -role db\n", "remove hostc force=true"},
 		{[]string{"peers", "frob", "-admin", sock}, 2, "unknown verb", ""},
 		{[]string{"history", "-admin", sock, "-n", "5"}, 0, "acquire", ""},
-		{[]string{"history", "-n", "0", "-admin", sock}, 2, "want 1 to 1000", ""},
+		{[]string{"history", "-n", "1001", "-admin", sock}, 2, "want 0 to 1000", ""},
 	}
 	for _, tc := range cases {
 		calls = nil

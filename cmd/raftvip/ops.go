@@ -12,6 +12,7 @@ import (
 
 	"github.com/raftvip/raftvip/admin"
 	"github.com/raftvip/raftvip/agent"
+	"github.com/raftvip/raftvip/fsm"
 )
 
 // target holds the flags every operator command shares: which agent to ask
@@ -164,13 +165,19 @@ func printPeers(w io.Writer, st agent.Status) {
 }
 
 func runHistory(args []string, stdout, stderr io.Writer) int {
-	st, asJSON, code := fetchStatus("history", args, 20, 1, stderr)
+	st, asJSON, n, code := fetchStatus("history", args, 20, stderr)
 	if code >= 0 {
 		return code
 	}
 	if asJSON {
+		if st.History == nil {
+			st.History = []fsm.Event{} // [] rather than null, also for -n 0
+		}
 		printJSON(stdout, st.History)
 		return exitOK
+	}
+	if n == 0 {
+		return exitOK // none asked for
 	}
 	if len(st.History) == 0 {
 		fmt.Fprintln(stdout, "no epochs yet")
@@ -231,9 +238,12 @@ func runSwitchover(args []string, stdout, stderr io.Writer) int {
 func runMaintenance(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("maintenance", stderr)
 	t := targetFlags(fs)
-	reason := fs.String("reason", "", "why (shown in status and the log)")
+	reason := fs.String("reason", "", "why: required with on (the next person on call reads it in status and the log)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: raftvip maintenance on|off [-reason TEXT]   (no word: show the state)")
+		fmt.Fprintln(stderr, "usage: raftvip maintenance on -reason TEXT   turn maintenance on (-reason is required)")
+		fmt.Fprintln(stderr, "       raftvip maintenance off               turn it off")
+		fmt.Fprintln(stderr, "       raftvip maintenance                   show the state")
+		fmt.Fprintln(stderr, "exit: 0 ok, 1 refused or failed, 2 bad usage")
 		fs.PrintDefaults()
 	}
 	words, code := parse(fs, args)

@@ -10,10 +10,11 @@ import (
 	"time"
 
 	"github.com/raftvip/raftvip/agent"
+	"github.com/raftvip/raftvip/config"
 )
 
 func runStatus(args []string, stdout, stderr io.Writer) int {
-	st, asJSON, code := fetchStatus("status", args, 10, 0, stderr)
+	st, asJSON, _, code := fetchStatus("status", args, 10, stderr)
 	if code >= 0 {
 		return code
 	}
@@ -25,47 +26,55 @@ func runStatus(args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
+// maxN is the most epoch events status and history show; both take -n from
+// 0 (none) to maxN, so one habit works for both.
+const maxN = 1000
+
 // fetchStatus is the shared front of status and history: the operator flags
-// plus -n (epoch events, minN..1000), then one status call. code >= 0 means
-// stop with that exit code.
-func fetchStatus(name string, args []string, defaultN, minN int, stderr io.Writer) (agent.Status, bool, int) {
+// plus -n (epoch events, 0..maxN), then one status call. It returns the
+// status, -json, -n, and code >= 0 when the command should stop with it.
+func fetchStatus(name string, args []string, defaultN int, stderr io.Writer) (agent.Status, bool, int, int) {
 	fs := newFlags(name, stderr)
 	t := targetFlags(fs)
-	n := fs.Int("n", defaultN, fmt.Sprintf("how many recent epoch events to show (%d to 1000)", minN))
+	n := fs.Int("n", defaultN, fmt.Sprintf("how many recent epoch events to show (0 to %d)", maxN))
 	words, code := parse(fs, args)
 	if code >= 0 {
-		return agent.Status{}, false, code
+		return agent.Status{}, false, 0, code
 	}
 	if c := noWords(fs, words, stderr); c >= 0 {
-		return agent.Status{}, false, c
+		return agent.Status{}, false, 0, c
 	}
-	if *n < minN || *n > 1000 {
-		fmt.Fprintf(stderr, "raftvip %s: -n %d: want %d to 1000\n", name, *n, minN)
-		return agent.Status{}, false, exitUsage
+	if *n < 0 || *n > maxN {
+		fmt.Fprintf(stderr, "raftvip %s: -n %d: want 0 to %d\n", name, *n, maxN)
+		return agent.Status{}, false, 0, exitUsage
 	}
 	c, code := t.client(stderr)
 	if code >= 0 {
-		return agent.Status{}, false, code
+		return agent.Status{}, false, 0, code
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	st, err := c.Status(ctx, *n)
 	if err != nil {
-		return agent.Status{}, false, failed(stderr, name, err)
+		return agent.Status{}, false, 0, failed(stderr, name, err)
 	}
-	return st, *t.json, -1
+	return st, *t.json, *n, -1
 }
 
-// adminSocket resolves -admin or the config's admin path.
+// adminSocket resolves -admin or the config's admin path. Only the admin
+// path is read from the config: the operator's user may not be allowed to
+// read the rest (a dsn_file of the agent's user), and need not.
 func adminSocket(path, sock string, stderr io.Writer) (string, int) {
 	if sock != "" {
 		return sock, -1
 	}
-	cfg, ok := loadConfig(path, stderr)
-	if !ok {
+	s, err := config.AdminSocket(path)
+	if err != nil {
+		printConfigErr(path, err, stderr)
+		fmt.Fprintln(stderr, "(or name the agent's socket with -admin SOCKET)")
 		return "", exitUsage
 	}
-	return cfg.Admin, -1
+	return s, -1
 }
 
 func ago(now, t time.Time) string {

@@ -64,15 +64,19 @@ func flagSet(fs interface{ Visit(func(*flag.Flag)) }, name string) bool {
 func loadConfig(path string, stderr io.Writer) (*config.Config, bool) {
 	cfg, err := config.Load(path)
 	if err != nil {
-		if errs, ok := err.(*config.Errors); ok {
-			for _, e := range errs.List {
-				fmt.Fprintln(stderr, e.Error())
-			}
-			fmt.Fprintf(stderr, "%s: %d problem(s)\n", path, len(errs.List))
-		} else {
-			fmt.Fprintln(stderr, err)
-		}
+		printConfigErr(path, err, stderr)
 		return nil, false
 	}
 	return cfg, true
+}
+
+func printConfigErr(path string, err error, stderr io.Writer) {
+	if errs, ok := err.(*config.Errors); ok {
+		for _, e := range errs.List {
+			fmt.Fprintln(stderr, e.Error())
+		}
+		fmt.Fprintf(stderr, "%s: %d problem(s)\n", path, len(errs.List))
+	} else {
+		fmt.Fprintln(stderr, err)
+	}
 }
