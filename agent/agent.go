@@ -333,6 +333,7 @@ func (a *Agent) step(ctx context.Context) time.Time {
 			return time.Time{}
 		}
 		a.observeLeadership()
+		a.expireMaintenance()
 		a.reprobeSuspects(ctx)
 		in := a.input()
 		d := owner.Decide(in)
@@ -480,7 +481,7 @@ func (a *Agent) input() owner.Input {
 		TransferBackoff: now.Before(a.transferBackoff),
 		Unreachable:     a.raft.Unreachable(),
 		Suspects:        suspects,
-		Maintenance:     st.Maintenance.On,
+		Maintenance:     owner.MaintenanceActive(st.Maintenance, now),
 		SwitchoverTo:    a.switchoverTarget(now),
 		VRRPBlock:       block,
 		VRRPYield:       yield,

@@ -53,6 +53,9 @@ type SwitchoverResult struct {
 type MaintenanceRequest struct {
 	On     bool   `json:"on"`
 	Reason string `json:"reason,omitempty"`
+	// For, when set, ends maintenance by itself that long after it is
+	// committed.
+	For time.Duration `json:"for_ns,omitempty"`
 }
 
 // PeerRequest adds or removes a member.
@@ -317,14 +320,24 @@ func (a *Agent) SetMaintenance(ctx context.Context, r MaintenanceRequest) (fsm.M
 }
 
 func (a *Agent) maintenanceLocal(r MaintenanceRequest, from string) (fsm.Maintenance, error) {
+	if r.For < 0 || (r.For > 0 && !r.On) {
+		return fsm.Maintenance{}, refused("maintenance: a duration (%s) only goes with on, and must be positive", r.For)
+	}
 	m := fsm.Maintenance{On: r.On, Reason: r.Reason, By: from, Since: a.now()}
-	if cur := a.fsm.State().Maintenance; cur.On == r.On && (!r.On || cur.Reason == r.Reason) {
-		return cur, nil // idempotent
+	if r.For > 0 {
+		m.Until = m.Since.Add(r.For)
+	}
+	// Idempotent, except that an "on" with a duration always sets a new
+	// end, and one without clears an old end.
+	if cur := a.fsm.State().Maintenance; cur.On == r.On && (!r.On || (cur.Reason == r.Reason && r.For == 0 && cur.Until.IsZero())) {
+		return cur, nil
 	}
 	if _, err := a.apply(fsm.Command{Type: fsm.CmdMaintenance, Maintenance: &m}); err != nil {
 		return fsm.Maintenance{}, err
 	}
-	if r.On {
+	if r.On && !m.Until.IsZero() {
+		a.log.Warn("maintenance mode ON: no automatic VIP moves", "reason", r.Reason, "requested_via", from, "for", r.For, "until", m.Until.Format(time.RFC3339))
+	} else if r.On {
 		a.log.Warn("maintenance mode ON: no automatic VIP moves", "reason", r.Reason, "requested_via", from)
 	} else {
 		a.log.Info("maintenance mode off", "requested_via", from)
@@ -505,4 +518,33 @@ func (a *Agent) peerRemoveLocal(r PeerRequest) (PeerResult, error) {
 		a.log.Warn("peer removed with -force past objections", "id", r.ID, "objections", strings.Join(objections, "; "))
 	}
 	return PeerResult{Changed: true, Note: note, Undo: undo}, nil
+}
+
+// expireMaintenance commits maintenance off on the leader once its end has
+// passed. The end is replicated as the proposer's wall time and turned off
+// by a committed record, not by a local apply-time deadline as fences are:
+// a local deadline restarts whenever a node replays the log or restores a
+// snapshot, so a restarted node that becomes leader would keep automatic
+// failover off for up to another full duration; for a fence a later end is
+// the safe side, for maintenance it is the unsafe one. The committed "off"
+// also makes every node's status agree and names who ended it. Maintenance
+// is no safety mechanism, so comparing one host's clock with another's
+// (seconds of skew against hours of maintenance) is good enough; and the
+// leader's rule stops honouring it at its end already (MaintenanceActive),
+// before the "off" commits.
+func (a *Agent) expireMaintenance() {
+	a.mu.Lock()
+	ready := a.leaderReady
+	a.mu.Unlock()
+	m := a.fsm.Current().Maintenance
+	now := a.now()
+	if !ready || !a.raft.IsLeader() || !m.On || m.Until.IsZero() || owner.MaintenanceActive(m, now) {
+		return
+	}
+	off := fsm.Maintenance{On: false, Reason: fmt.Sprintf("expired (was: %s, until %s)", m.Reason, m.Until.Format(time.RFC3339)), By: a.opt.NodeID, Since: now}
+	if _, err := a.apply(fsm.Command{Type: fsm.CmdMaintenance, Maintenance: &off}); err != nil {
+		a.log.Warn("could not turn expired maintenance off; retrying", "error", err)
+		return
+	}
+	a.log.Info("maintenance mode expired: automatic VIP moves enabled again", "reason", m.Reason, "until", m.Until.Format(time.RFC3339))
 }

@@ -325,3 +325,50 @@ func TestForcedRemoveOfLeaderForgetsIt(t *testing.T) {
 	}
 	tc.assertNeverTwo()
 }
+
+func TestMaintenanceWithExpiryEndsForEveryNode(t *testing.T) {
+	tc := newTestCluster(t, false)
+	first := tc.waitHolder(10 * time.Second)
+	tc.waitAllHealthy(first)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	const window = 2 * time.Second
+	if _, err := tc.nodes["witness"].agent.SetMaintenance(ctx, MaintenanceRequest{On: true, Reason: "patching", For: -time.Second}); !errors.Is(err, ErrRefused) {
+		t.Fatalf("a negative duration: %v, want a refusal", err)
+	}
+	m, err := tc.nodes["witness"].agent.SetMaintenance(ctx, MaintenanceRequest{On: true, Reason: "patching", For: window})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !m.On || m.Until.Sub(m.Since) != window {
+		t.Fatalf("maintenance %+v: want on, ending %s after it began", m, window)
+	}
+	for id, n := range tc.nodes {
+		if got := n.fsm.State().Maintenance.Until; !got.Equal(m.Until) {
+			tc.eventually(id+" has the replicated end", 5*time.Second, func() bool { return n.fsm.State().Maintenance.Until.Equal(m.Until) })
+		}
+	}
+	st := tc.nodes["witness"].agent.ClusterStatus(ctx, 0)
+	if w := strings.Join(st.Warnings, ";"); !strings.Contains(w, "MAINTENANCE") || !strings.Contains(w, "left)") {
+		t.Fatalf("status does not show the time left: %v", st.Warnings)
+	}
+	// Within the window an unhealthy holder keeps the VIP.
+	tc.nodes[first].health.Set(false)
+	for time.Until(m.Until) > 300*time.Millisecond {
+		if h := tc.holder(); h != first {
+			t.Fatalf("maintenance still on, VIP on %q, want it to stay on %s", h, first)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// After it, maintenance is off on every node (a committed record) and
+	// the automatic move happens.
+	second := other(first)
+	tc.eventually("VIP moves to "+second+" after maintenance expired", 10*time.Second, func() bool { return tc.holder() == second })
+	for id, n := range tc.nodes {
+		tc.eventually("maintenance off on "+id, 5*time.Second, func() bool {
+			mm := n.fsm.State().Maintenance
+			return !mm.On && strings.Contains(mm.Reason, "expired")
+		})
+	}
+	tc.assertNeverTwo()
+}

@@ -297,7 +297,11 @@ func (a *Agent) ClusterStatus(ctx context.Context, historyN int) Status {
 		out.Warnings = append(out.Warnings, fmt.Sprintf("%d nodes report holding the VIP", holders))
 	}
 	if st.Maintenance.On {
-		out.Warnings = append(out.Warnings, fmt.Sprintf("MAINTENANCE MODE since %s (%s): no automatic VIP moves", st.Maintenance.Since.Format(time.RFC3339), st.Maintenance.Reason))
+		w := fmt.Sprintf("MAINTENANCE MODE since %s (%s): no automatic VIP moves", st.Maintenance.Since.Format(time.RFC3339), st.Maintenance.Reason)
+		if u := st.Maintenance.Until; !u.IsZero() {
+			w += "; " + MaintenanceLeft(u, out.Time)
+		}
+		out.Warnings = append(out.Warnings, w)
 	}
 	if self.Leader == "" {
 		out.Warnings = append(out.Warnings, "this node knows no leader")
@@ -315,4 +319,12 @@ func inConfiguration(servers []raft.Server, id string) bool {
 		}
 	}
 	return false
+}
+
+// MaintenanceLeft says when maintenance with end until ends, seen at now.
+func MaintenanceLeft(until, now time.Time) string {
+	if left := until.Sub(now); left > 0 {
+		return fmt.Sprintf("ends %s (%s left)", until.Format(time.RFC3339), left.Round(time.Second))
+	}
+	return fmt.Sprintf("ended %s (the leader is turning it off)", until.Format(time.RFC3339))
 }

@@ -147,6 +147,9 @@ type Maintenance struct {
 	Reason string    `json:"reason,omitempty"`
 	By     string    `json:"by,omitempty"` // node that committed it
 	Since  time.Time `json:"since,omitempty"`
+	// Until, when set, is when maintenance ends by itself (the proposing
+	// leader's clock): the leader then commits it off (agent).
+	Until time.Time `json:"until,omitempty"`
 }
 
 func newState() State {

@@ -488,3 +488,10 @@ func SuspectHolds(s Suspect, now time.Time, report fsm.Health, resumed uint64, m
 	}
 	return true
 }
+
+// MaintenanceActive reports whether maintenance m freezes automatic moves at
+// now: it is on and its expiry, if it has one, has not passed. Once it has,
+// the leader stops honouring it at once and commits it off.
+func MaintenanceActive(m fsm.Maintenance, now time.Time) bool {
+	return m.On && (m.Until.IsZero() || now.Before(m.Until))
+}

@@ -403,3 +403,23 @@ func TestRelayAroundCutDBLink(t *testing.T) {
 		})
 	}
 }
+
+func TestMaintenanceActive(t *testing.T) {
+	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		name string
+		m    fsm.Maintenance
+		want bool
+	}{
+		{"off", fsm.Maintenance{}, false},
+		{"on, no end", fsm.Maintenance{On: true}, true},
+		{"on, end ahead", fsm.Maintenance{On: true, Until: now.Add(time.Minute)}, true},
+		{"on, end now", fsm.Maintenance{On: true, Until: now}, false},
+		{"on, end passed", fsm.Maintenance{On: true, Until: now.Add(-time.Second)}, false},
+		{"off with a stale end", fsm.Maintenance{Until: now.Add(time.Hour)}, false},
+	} {
+		if got := MaintenanceActive(c.m, now); got != c.want {
+			t.Errorf("%s: MaintenanceActive = %v, want %v", c.name, got, c.want)
+		}
+	}
+}

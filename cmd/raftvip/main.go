@@ -41,7 +41,7 @@ var commands = map[string]command{
 	"history":           {runHistory, "the VIP's epoch log: raftvip history [-n N]"},
 	"switchover":        {runSwitchover, "planned move of the VIP: raftvip switchover [-to NODE]"},
 	"import-keepalived": {runImport, "write the raftvip config for a keepalived.conf: raftvip import-keepalived [flags] FILE"},
-	"maintenance":       {runMaintenance, "stop automatic moves: raftvip maintenance on|off -reason TEXT"},
+	"maintenance":       {runMaintenance, "stop automatic moves: raftvip maintenance on|off -reason TEXT [-for 2h]"},
 }
 
 func usage(w io.Writer) {

@@ -146,7 +146,12 @@ func (f fakeBackend) Switchover(ctx context.Context, r agent.SwitchoverRequest) 
 
 func (f fakeBackend) SetMaintenance(ctx context.Context, r agent.MaintenanceRequest) (fsm.Maintenance, error) {
 	f.record(fmt.Sprintf("maintenance on=%v reason=%s", r.On, r.Reason))
-	return fsm.Maintenance{On: r.On, Reason: r.Reason, By: "hosta", Since: time.Now()}, nil
+	m := fsm.Maintenance{On: r.On, Reason: r.Reason, By: "hosta", Since: time.Now()}
+	if r.For > 0 {
+		f.record("for=" + r.For.String())
+		m.Until = m.Since.Add(r.For)
+	}
+	return m, nil
 }
 
 func (f fakeBackend) AddPeer(ctx context.Context, r agent.PeerRequest) (agent.PeerResult, error) {
@@ -250,6 +255,11 @@ func TestOperatorCommands(t *testing.T) {
 		{[]string{"maintenance", "-reason", "patching", "on", "-admin", sock}, 0, "maintenance: ON", "maintenance on=true reason=patching"},
 		{[]string{"maintenance", "off", "-admin", sock}, 0, "maintenance: off", "maintenance on=false reason="},
 		{[]string{"maintenance", "on", "-admin", sock}, 2, "-reason TEXT is required", ""},
+		{[]string{"maintenance", "on", "-reason", "patching", "-for", "2h", "-admin", sock}, 0, "(no automatic VIP moves; ends ", "maintenance on=true reason=patching;for=2h0m0s"},
+		{[]string{"maintenance", "on", "-reason", "patching", "-for", "2h", "-admin", sock}, 0, " left)", "maintenance on=true reason=patching;for=2h0m0s"},
+		{[]string{"maintenance", "off", "-for", "2h", "-admin", sock}, 2, "-for 2h0m0s: want a positive duration, and only with on", ""},
+		{[]string{"maintenance", "on", "-reason", "x", "-for", "-1h", "-admin", sock}, 2, "-for -1h0m0s", ""},
+		{[]string{"maintenance", "on", "-reason", "x", "-for", "soon", "-admin", sock}, 2, "soon", ""},
 		{[]string{"maintenance", "sideways", "-admin", sock}, 2, "want on or off", ""},
 		{[]string{"switchover", "-to", "hostb", "-admin", sock}, 0, "VIP moved hosta → hostb (epoch 3): VIP free for 12ms", "switchover to=hostb timeout=30s"},
 		{[]string{"switchover", "-admin", sock, "-to", "witness", "-timeout", "5s"}, 1, "refused", "switchover to=witness timeout=5s"},
@@ -287,5 +297,15 @@ func TestOperatorCommands(t *testing.T) {
 	var res agent.SwitchoverResult
 	if code != 0 || json.Unmarshal([]byte(stdout), &res) != nil || res.Handover != 12*time.Millisecond {
 		t.Fatalf("switchover -json: %d %q", code, stdout)
+	}
+}
+
+func TestStatusShowsMaintenanceTimeLeft(t *testing.T) {
+	now := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	var b strings.Builder
+	printStatus(&b, agent.Status{Node: "hosta", Time: now, Leader: "hosta",
+		Maintenance: fsm.Maintenance{On: true, Reason: "patching", By: "hosta", Since: now.Add(-time.Hour), Until: now.Add(90 * time.Minute)}})
+	if want := "no automatic VIP moves; ends 2026-12-01T10:30:00Z (1h30m0s left)"; !strings.Contains(b.String(), want) {
+		t.Fatalf("status output lacks %q:\n%s", want, b.String())
 	}
 }

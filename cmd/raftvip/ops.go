@@ -239,10 +239,11 @@ func runMaintenance(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("maintenance", stderr)
 	t := targetFlags(fs)
 	reason := fs.String("reason", "", "why: required with on (the next person on call reads it in status and the log)")
+	forDur := fs.Duration("for", 0, "with on: end maintenance by itself after this long (e.g. 2h); default: until 'maintenance off'")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: raftvip maintenance on -reason TEXT   turn maintenance on (-reason is required)")
-		fmt.Fprintln(stderr, "       raftvip maintenance off               turn it off")
-		fmt.Fprintln(stderr, "       raftvip maintenance                   show the state")
+		fmt.Fprintln(stderr, "usage: raftvip maintenance on -reason TEXT [-for 2h]   turn maintenance on (-reason is required; -for ends it by itself)")
+		fmt.Fprintln(stderr, "       raftvip maintenance off                         turn it off")
+		fmt.Fprintln(stderr, "       raftvip maintenance                             show the state")
 		fmt.Fprintln(stderr, "exit: 0 ok, 1 refused or failed, 2 bad usage")
 		fs.PrintDefaults()
 	}
@@ -269,7 +270,7 @@ func runMaintenance(args []string, stdout, stderr io.Writer) int {
 			printJSON(stdout, st.Maintenance)
 			return exitOK
 		}
-		printMaintenance(stdout, st.Maintenance.On, st.Maintenance.Reason, st.Maintenance.By, st.Maintenance.Since)
+		printMaintenance(stdout, st.Maintenance, st.Time)
 		return exitOK
 	}
 	on := words[0] == "on"
@@ -277,7 +278,11 @@ func runMaintenance(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "raftvip maintenance on: -reason TEXT is required (the next person on call will read it)")
 		return exitUsage
 	}
-	m, err := c.SetMaintenance(ctx, agent.MaintenanceRequest{On: on, Reason: *reason})
+	if *forDur < 0 || (*forDur > 0 && !on) {
+		fmt.Fprintf(stderr, "raftvip maintenance %s: -for %s: want a positive duration, and only with on\n", words[0], *forDur)
+		return exitUsage
+	}
+	m, err := c.SetMaintenance(ctx, agent.MaintenanceRequest{On: on, Reason: *reason, For: *forDur})
 	if err != nil {
 		return failed(stderr, "maintenance", err)
 	}
@@ -285,14 +290,18 @@ func runMaintenance(args []string, stdout, stderr io.Writer) int {
 		printJSON(stdout, m)
 		return exitOK
 	}
-	printMaintenance(stdout, m.On, m.Reason, m.By, m.Since)
+	printMaintenance(stdout, m, time.Now())
 	return exitOK
 }
 
-func printMaintenance(w io.Writer, on bool, reason, by string, since time.Time) {
-	if !on {
+func printMaintenance(w io.Writer, m fsm.Maintenance, now time.Time) {
+	if !m.On {
 		fmt.Fprintln(w, "maintenance: off (automatic VIP moves enabled)")
 		return
 	}
-	fmt.Fprintf(w, "maintenance: ON since %s via %s: %s (no automatic VIP moves)\n", since.Format(time.RFC3339), by, reason)
+	end := ""
+	if !m.Until.IsZero() {
+		end = "; " + agent.MaintenanceLeft(m.Until, now)
+	}
+	fmt.Fprintf(w, "maintenance: ON since %s via %s: %s (no automatic VIP moves%s)\n", m.Since.Format(time.RFC3339), m.By, m.Reason, end)
 }

@@ -109,7 +109,11 @@ func printStatus(w io.Writer, st agent.Status) {
 		fmt.Fprintf(w, "WARNING: %s\n", warn)
 	}
 	if st.Maintenance.On {
-		fmt.Fprintf(w, "MAINTENANCE MODE: %s (since %s via %s) — no automatic VIP moves\n", st.Maintenance.Reason, st.Maintenance.Since.Format(time.RFC3339), st.Maintenance.By)
+		end := ""
+		if u := st.Maintenance.Until; !u.IsZero() {
+			end = "; " + agent.MaintenanceLeft(u, st.Time)
+		}
+		fmt.Fprintf(w, "MAINTENANCE MODE: %s (since %s via %s) — no automatic VIP moves%s\n", st.Maintenance.Reason, st.Maintenance.Since.Format(time.RFC3339), st.Maintenance.By, end)
 	}
 	fmt.Fprintf(w, "asked:   %s at %s\n\n", st.Node, st.Time.Format(time.RFC3339))
 
