@@ -337,13 +337,6 @@ func (a *Agent) step(ctx context.Context) time.Time {
 		a.reprobeSuspects(ctx)
 		in := a.input()
 		d := owner.Decide(in)
-		if a.observing() && touchesVIP(d.Action) {
-			// Step one of a migration: keepalived still owns the VIP;
-			// say what raftvip would do and do nothing.
-			d.Reason = "observe mode, VIP untouched: would " + d.Action.String() + ": " + d.Reason
-			a.noteDecision(d)
-			break
-		}
 		a.noteDecision(d)
 		again, at := a.execute(ctx, in, d)
 		wakeAt = at
@@ -471,12 +464,14 @@ func (a *Agent) input() owner.Input {
 	return owner.Input{
 		Self: a.opt.NodeID, Role: a.opt.Role,
 		Leader: a.leaderReady && leader, LeaderSince: a.leaderSince, Now: now,
-		LocalHealthy:  a.health != nil && h.Healthy,
-		Holding:       a.holding,
-		LeaseFresh:    !a.lastProof.IsZero() && now.Sub(a.lastProof) < a.opt.Lease,
-		AddPending:    a.pendingAdd != 0 && a.pendingAdd == st.Epoch && st.Holder == a.opt.NodeID,
-		RemovePending: a.removePending,
-		State:         st, FenceDeadline: deadline, FenceWait: fenceWait,
+		LocalHealthy:   a.health != nil && h.Healthy,
+		Holding:        a.holding,
+		LeaseFresh:     !a.lastProof.IsZero() && now.Sub(a.lastProof) < a.opt.Lease,
+		Observe:        a.observing(),
+		AcquireBackoff: now.Before(a.acquireBackoff),
+		AddPending:     a.pendingAdd != 0 && a.pendingAdd == st.Epoch && st.Holder == a.opt.NodeID,
+		RemovePending:  a.removePending,
+		State:          st, FenceDeadline: deadline, FenceWait: fenceWait,
 		Preempt: a.opt.Preempt, Preferred: a.opt.Preferred,
 		TransferBackoff: now.Before(a.transferBackoff),
 		Unreachable:     a.raft.Unreachable(),
@@ -513,14 +508,6 @@ func (a *Agent) switchoverTarget(now time.Time) string {
 		return ""
 	}
 	return a.switchover.to
-}
-
-func touchesVIP(act owner.Action) bool {
-	switch act {
-	case owner.Acquire, owner.AddVIP, owner.Renew, owner.Release, owner.Drop, owner.Advertise:
-		return true
-	}
-	return false
 }
 
 func (a *Agent) noteDecision(d owner.Decision) {
@@ -640,12 +627,6 @@ func (a *Agent) acquire(ctx context.Context, in owner.Input, d owner.Decision) b
 	if a.addr == nil {
 		return false
 	}
-	a.mu.Lock()
-	wait := a.now().Before(a.acquireBackoff)
-	a.mu.Unlock()
-	if wait {
-		return false
-	}
 	t0 := a.now()
 	r, err := a.apply(fsm.Command{Type: fsm.CmdAcquire, Acquire: &fsm.AcquireCmd{
 		Node: a.opt.NodeID, By: a.opt.NodeID, Time: t0, Reason: d.Reason, Terms: a.opt.Terms()}})
@@ -670,12 +651,6 @@ func (a *Agent) acquire(ctx context.Context, in owner.Input, d owner.Decision) b
 // leadership. It returns true when the rule should look again at once.
 func (a *Agent) addVIP(ctx context.Context, epoch uint64, reason string) bool {
 	if a.addr == nil {
-		return false
-	}
-	a.mu.Lock()
-	wait := a.now().Before(a.acquireBackoff)
-	a.mu.Unlock()
-	if wait {
 		return false
 	}
 	p, err := a.raft.Prove(a.opt.Lease / 3)
@@ -846,7 +821,7 @@ func (a *Agent) giveUpVRRP() {
 // Never on a timer alone: a paused or cut-off holder must lose the VIP.
 func (a *Agent) renew() {
 	a.mu.Lock()
-	due := a.now().Sub(a.lastRenew) >= a.opt.Lease/3
+	due := owner.RenewDue(a.now(), a.lastRenew, a.opt.Lease)
 	a.mu.Unlock()
 	if !due {
 		return
@@ -1211,26 +1186,23 @@ func (a *Agent) Shutdown(ctx context.Context) {
 		a.log.Info("shutdown: released VIP", "epoch", epoch)
 	}
 	st = a.fsm.State()
-	// Only hand over cleanly: the VIP must be released or fenced in the
-	// FSM, so the target either adds it at once or keeps waiting.
-	if st.Holder == "" || st.Fence != nil {
-		a.mu.Lock()
-		preferred := a.opt.Preferred
-		a.mu.Unlock()
-		in := owner.Input{Self: a.opt.NodeID, Role: fsm.RoleWitness, State: st, Preferred: preferred, Unreachable: a.raft.Unreachable()}
-		if t := owner.TransferTarget(in); t != "" {
-			done := make(chan error, 1)
-			go func() { done <- a.raft.TransferTo(t) }()
-			select {
-			case err := <-done:
-				if err != nil {
-					a.log.Warn("shutdown: leadership transfer failed", "target", t, "error", err)
-				} else {
-					a.log.Info("shutdown: leadership transferred", "target", t)
-				}
-			case <-ctx.Done():
-				a.log.Warn("shutdown: leadership transfer did not finish in time", "target", t)
+	a.mu.Lock()
+	preferred := a.opt.Preferred
+	a.mu.Unlock()
+	// Only hand over cleanly (owner.HandoverTarget): the target either adds
+	// the VIP at once or keeps waiting on the fence.
+	if t := owner.HandoverTarget(st, a.opt.NodeID, preferred, a.raft.Unreachable()); t != "" {
+		done := make(chan error, 1)
+		go func() { done <- a.raft.TransferTo(t) }()
+		select {
+		case err := <-done:
+			if err != nil {
+				a.log.Warn("shutdown: leadership transfer failed", "target", t, "error", err)
+			} else {
+				a.log.Info("shutdown: leadership transferred", "target", t)
 			}
+		case <-ctx.Done():
+			a.log.Warn("shutdown: leadership transfer did not finish in time", "target", t)
 		}
 	}
 	a.announceWG.Wait()

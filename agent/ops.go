@@ -442,18 +442,18 @@ func (a *Agent) peerRemoveLocal(r PeerRequest) (PeerResult, error) {
 	}
 	remaining := voters
 	if found.Suffrage == raft.Voter {
-		remaining = voters - 1
-		unreach := a.raft.Unreachable()
-		up := 0
+		var ids []string
 		for _, s := range servers {
-			if s.Suffrage == raft.Voter && string(s.ID) != r.ID && !unreach[string(s.ID)] {
-				up++
+			if s.Suffrage == raft.Voter {
+				ids = append(ids, string(s.ID))
 			}
 		}
+		q := owner.QuorumAfterRemove(ids, a.raft.Unreachable(), r.ID)
+		remaining = q.Remaining
 		switch {
-		case remaining < 1 || up < remaining/2+1:
-			objections = append(objections, fmt.Sprintf("removing %s leaves %d voters of which %d answer: no quorum (need %d)", r.ID, remaining, up, remaining/2+1))
-		case remaining < 3:
+		case q.NoQuorum():
+			objections = append(objections, fmt.Sprintf("removing %s leaves %d voters of which %d answer: no quorum (need %d)", r.ID, q.Remaining, q.Up, q.Need))
+		case q.Fragile():
 			// Two voters need both: one more failure stops the cluster
 			// and nobody may hold the VIP.
 			objections = append(objections, fmt.Sprintf("removing %s leaves %d voters: one more failure stops the cluster; add a voter first (raftvip peers add)", r.ID, remaining))

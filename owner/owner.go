@@ -98,6 +98,12 @@ type Input struct {
 	// (FenceWait below computes it).
 	FenceWait time.Duration
 
+	// Observe: vrrp.mode = observe; keepalived owns the VIP, so no step
+	// that touches it runs (the decision says what would be done).
+	Observe bool
+	// AcquireBackoff: the last VIP add failed recently; no add yet.
+	AcquireBackoff bool
+
 	// AddPending: this node committed the acquire of the current epoch but
 	// has not added the VIP yet.
 	AddPending bool
@@ -145,7 +151,9 @@ type Decision struct {
 }
 
 // Decide returns the next step.
-func Decide(in Input) Decision {
+func Decide(in Input) Decision { return gate(in, decide(in)) }
+
+func decide(in Input) Decision {
 	st := in.State
 	if !in.Leader {
 		if in.Holding {
