@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"sync"
 	"time"
 
@@ -416,10 +417,17 @@ func (a *Agent) reconcileMembers() fsm.State {
 			missing = append(missing, fsm.Member{ID: p.ID, Address: addr, Role: p.Role})
 		}
 	}
+	// Health and timings too: a removed node may have reported once more
+	// between its removal from the members and from Raft (a leader
+	// removing itself applies its own reports directly).
 	var stale []string
-	for _, id := range st.MemberIDs() {
-		if _, ok := inRaft[id]; !ok {
-			stale = append(stale, id)
+	seen := map[string]bool{}
+	for _, ids := range [][]string{st.MemberIDs(), sortedKeys(st.Health), sortedKeys(st.Timings)} {
+		for _, id := range ids {
+			if _, ok := inRaft[id]; !ok && !seen[id] {
+				seen[id] = true
+				stale = append(stale, id)
+			}
 		}
 	}
 	if len(missing) == 0 && len(stale) == 0 {
@@ -1235,4 +1243,13 @@ func (a *Agent) Reconfigure(l Live) {
 	}
 	a.mu.Unlock()
 	a.Wake()
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	ids := make([]string, 0, len(m))
+	for id := range m {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids
 }

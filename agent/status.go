@@ -141,9 +141,9 @@ func (a *Agent) HandleRPC(ctx context.Context, req cluster.Request) cluster.Resp
 			return cluster.Response{Err: fmt.Sprintf("forwarded %q command from %q refused", c.Type, req.From)}
 		}
 		if servers, err := a.raft.Servers(); err == nil && !inConfiguration(servers, req.From) {
-			// A removed node that still runs must not put its health
+			// A removed node that still runs must not put its reports
 			// back into the replicated state.
-			return cluster.Response{Err: fmt.Sprintf("health report from %q refused: not in the raft configuration", req.From)}
+			return cluster.Response{Err: fmt.Sprintf("%s report from %q refused: not in the raft configuration", c.Type, req.From)}
 		}
 		r, err := a.apply(c)
 		if err != nil {
