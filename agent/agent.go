@@ -322,7 +322,9 @@ func (a *Agent) noteHealth(s mysqlcheck.Status) {
 	if s.Healthy {
 		a.unhealthySince = time.Time{}
 	}
-	a.log.Info("mysql health changed", "healthy", s.Healthy, "class", s.Class, "error", s.Error)
+	// mysqlcheck logs every verdict with its class (WARN when unhealthy);
+	// the same line again here would only repeat it.
+	a.log.Debug("mysql health changed", "healthy", s.Healthy, "class", s.Class, "error", s.Error)
 }
 
 // step runs decisions until one needs no immediate follow-up, then reconciles

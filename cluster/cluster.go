@@ -144,7 +144,7 @@ func Open(cfg Config, fsm raft.FSM, h Handler) (*Cluster, error) {
 		Stream:  mux.RaftLayer(),
 		MaxPool: 3,
 		Timeout: time.Second, // a dead peer is noticed (failed heartbeat) within a second
-		Logger:  log.Named("transport"),
+		Logger:  newQuietLogger(log.Named("transport")),
 	})
 	c, err := start(cfg, fsm, trans, bolt, bolt, snaps, TCPCaller{})
 	if err != nil {
@@ -205,7 +205,7 @@ func start(cfg Config, fsm raft.FSM, trans raft.Transport, logs raft.LogStore, s
 	if t.TrailingLogs > 0 {
 		rc.TrailingLogs = t.TrailingLogs
 	}
-	rc.Logger = log.Named("raft")
+	rc.Logger = newQuietLogger(log.Named("raft"))
 	if err := raft.ValidateConfig(rc); err != nil {
 		return nil, fmt.Errorf("cluster: raft config: %w", err)
 	}
@@ -577,11 +577,13 @@ func (c *Cluster) Close() error {
 	err := c.raft.Shutdown().Error()
 	close(c.stop)
 	c.wg.Wait()
-	if c.mux != nil {
-		c.mux.Close()
-	}
+	// The transport first: once it is shut down, the listener closing
+	// under it is no "failed to accept connection" error.
 	if nt, ok := c.trans.(*raft.NetworkTransport); ok {
 		nt.Close()
+	}
+	if c.mux != nil {
+		c.mux.Close()
 	}
 	if c.bolt != nil {
 		if cerr := c.bolt.Close(); err == nil {

@@ -81,6 +81,9 @@ type Checker struct {
 	mu       sync.Mutex
 	status   Status
 	settling bool // run the next check after settlePause, not Interval
+	// logged is the verdict last logged: "" before the first, "healthy",
+	// or the class of the failure that made or kept the node unhealthy.
+	logged string
 }
 
 // target is what a DSN makes: how to connect, where to (for logs), and
@@ -411,17 +414,40 @@ func (c *Checker) record(err error, checked time.Time, latency time.Duration, tr
 	c.settling = err != nil && st.Failures < c.conf().Fall && (st.Healthy || c.settling)
 	settling := c.settling
 	snapshot := *st
+	// Log the first verdict after start and every change: of the verdict,
+	// or of the class that keeps it unhealthy (the operator wants to know
+	// why, and when the reason changes). Checks on the way (rising, or
+	// failing within Fall) are no verdict.
+	var logVerdict string
+	switch {
+	case st.Healthy && c.logged != "healthy":
+		logVerdict = "healthy"
+	case !st.Healthy && err != nil && c.logged != class:
+		logVerdict = class
+	}
+	if logVerdict != "" {
+		c.logged = logVerdict
+	}
 	c.mu.Unlock()
 
 	c.log.Debug("check", "trigger", trigger, "class", class, "error", msg, "latency", latency,
 		"healthy", snapshot.Healthy, "successes", snapshot.Successes, "failures", snapshot.Failures)
-	if flipped {
-		after := snapshot.Successes
-		if !snapshot.Healthy {
-			after = snapshot.Failures
+	if logVerdict != "" {
+		args := []interface{}{"server", c.target().addr}
+		if flipped {
+			after := snapshot.Successes
+			if !snapshot.Healthy {
+				after = snapshot.Failures
+			}
+			args = append(args, "was", healthWord(wasHealthy), "after_checks", after)
 		}
-		c.log.Info("health changed", "server", c.target().addr, "from", healthWord(wasHealthy),
-			"to", healthWord(snapshot.Healthy), "class", class, "error", msg, "after_checks", after)
+		if snapshot.Healthy {
+			c.log.Info("mysql healthy", args...)
+		} else {
+			c.log.Warn("mysql unhealthy", append([]interface{}{"server", c.target().addr, "class", class, "error", msg}, args[2:]...)...)
+		}
+	}
+	if flipped {
 		c.publish(snapshot)
 	}
 	if settling {

@@ -122,9 +122,14 @@ func (n *Netlink) Release() error {
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	// "removed" tells an operator whether the addresses were still there or
-	// had already expired.
-	n.log.Info("released VIP", "iface", n.iface, "addrs", addrStrings(n.addrs), "removed", removed)
+	// Only a removal is news: every start and stop releases, mostly with
+	// nothing there ("removed=[]" said nothing). "removed" tells an operator
+	// which addresses were still there rather than already expired.
+	if len(removed) > 0 {
+		n.log.Info("released VIP", "iface", n.iface, "addrs", addrStrings(n.addrs), "removed", removed)
+	} else {
+		n.log.Debug("release: VIP not present", "iface", n.iface, "addrs", addrStrings(n.addrs))
+	}
 	return nil
 }
 
