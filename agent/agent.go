@@ -3,6 +3,10 @@
 // owner rule for the next step and carries it out with the cluster and the
 // vip packages. All decisions live in package owner; this package only
 // observes, executes and reports.
+//
+// The loop goroutine (Run) owns the agent's state; nothing else reads or
+// writes it while Run runs. Operator commands and reloads hand it work
+// (do, call), status readers read the View it publishes after every step.
 package agent
 
 import (
@@ -14,6 +18,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -165,7 +170,16 @@ type Agent struct {
 
 	wake chan struct{}
 
-	mu               sync.Mutex
+	// Everything below is owned by the loop goroutine (Run): read and
+	// written only there, or before Run starts and after it has returned
+	// (New, SetVRRP, AssumeLeftovers, Shutdown). Other goroutines hand the
+	// loop work with do and call, and read the View it publishes, as
+	// MetalLB's layer2 announcer does: no lock is shared with the loop.
+	cmds     chan func()
+	loopDone chan struct{} // closed when Run returns
+	running  atomic.Bool   // Run has started
+	view     atomic.Pointer[View]
+
 	holding          bool
 	epoch            uint64
 	lastProof        time.Time
@@ -180,7 +194,7 @@ type Agent struct {
 	announceCancel   context.CancelFunc
 	announceWG       sync.WaitGroup
 	membersEnsured   uint64 // term in which members were written
-	stopped          bool
+	stopped          atomic.Bool // Shutdown ran
 	lastDecisionTime time.Time
 	switchover       *switchoverState
 	vrrp             VRRP
@@ -212,20 +226,17 @@ type Agent struct {
 // be configured where it cannot be removed (its interface is missing, maybe
 // renamed): the agent treats it as held, so it records no release of its old
 // epoch until the removal works or the longest lifetime the predecessor can
-// have set (this node's lease + slack + margin from now) has ended.
+// have set (this node's lease + slack + margin from now) has ended. Call
+// before Run.
 func (a *Agent) AssumeLeftovers() {
-	a.mu.Lock()
-	defer a.mu.Unlock()
 	a.holding, a.removePending = true, true
 	a.lifetimeEnd = a.now().Add(a.opt.Terms().Exposure())
 }
 
 // SetVRRP attaches the VRRP speaker (vrrp.mode observe or active); call
-// before Run.
+// before Run (the loop and status readers then share it unchanged).
 func (a *Agent) SetVRRP(v VRRP) {
-	a.mu.Lock()
 	a.vrrp = v
-	a.mu.Unlock()
 }
 
 func (a *Agent) observing() bool { return a.opt.VRRPMode == VRRPObserve }
@@ -240,6 +251,7 @@ func New(opt Options, r Raft, f *fsm.FSM, addr vip.Addresser, ann vip.Announcer,
 		log = hclog.NewNullLogger()
 	}
 	return &Agent{opt: opt, raft: r, fsm: f, addr: addr, ann: ann, health: health,
+		cmds: make(chan func(), 16), loopDone: make(chan struct{}),
 		log: log.Named("agent"), now: time.Now, wake: make(chan struct{}, 1), suspects: map[string]*suspect{},
 		boot: newBootID()}
 }
@@ -271,9 +283,70 @@ func (a *Agent) localHealth() mysqlcheck.Status {
 	return a.health.Current()
 }
 
+// View is what the loop publishes for readers on other goroutines (status,
+// operator commands): a copy, replaced after every step, never changed.
+type View struct {
+	Decision owner.Decision
+	Holding  bool
+	Epoch    uint64
+}
+
+// publish replaces the View (loop goroutine, or after Run returned).
+func (a *Agent) publish() {
+	a.view.Store(&View{Decision: a.lastDecision, Holding: a.holding, Epoch: a.epoch})
+}
+
+// current is the last published View.
+func (a *Agent) current() View {
+	if v := a.view.Load(); v != nil {
+		return *v
+	}
+	return View{}
+}
+
+// do hands f to the loop, which runs it between steps and looks again at
+// once. Before Run starts nothing else touches the loop's state, so f runs
+// here; once Run has returned, f is dropped (false).
+func (a *Agent) do(f func()) bool {
+	if !a.running.Load() {
+		f()
+		return true
+	}
+	select {
+	case a.cmds <- f:
+		return true
+	case <-a.loopDone:
+		return false
+	}
+}
+
+// call runs f on the loop and waits for it (or for ctx, or for the loop to
+// end). f must not block.
+func (a *Agent) call(ctx context.Context, f func()) error {
+	done := make(chan struct{})
+	if !a.do(func() { f(); close(done) }) {
+		return errors.New("agent loop has stopped")
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-a.loopDone:
+		select {
+		case <-done:
+			return nil
+		default:
+			return errors.New("agent loop has stopped")
+		}
+	}
+}
+
 // Run drives the loop until ctx is cancelled. It does not release the VIP on
-// return; Shutdown does that.
+// return; Shutdown does that. Run is called once.
 func (a *Agent) Run(ctx context.Context) {
+	a.running.Store(true)
+	defer close(a.loopDone)
 	var healthCh <-chan mysqlcheck.Status
 	if a.health != nil {
 		healthCh = a.health.Changes()
@@ -283,6 +356,7 @@ func (a *Agent) Run(ctx context.Context) {
 	var deadline *time.Timer
 	for {
 		next := a.step(ctx)
+		a.publish()
 		var deadlineC <-chan time.Time
 		if !next.IsZero() {
 			if deadline != nil {
@@ -299,6 +373,8 @@ func (a *Agent) Run(ctx context.Context) {
 			return
 		case s := <-healthCh:
 			a.noteHealth(s)
+		case f := <-a.cmds:
+			f()
 		case <-a.raft.Changes():
 		case <-a.fsm.Changed():
 		case <-a.wake:
@@ -309,8 +385,6 @@ func (a *Agent) Run(ctx context.Context) {
 }
 
 func (a *Agent) noteHealth(s mysqlcheck.Status) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
 	if !s.Healthy && a.unhealthySince.IsZero() {
 		// Detection counts from the first failed check of the run that
 		// turned the verdict, not from the flip.
@@ -357,10 +431,8 @@ func (a *Agent) step(ctx context.Context) time.Time {
 // barrier) before the leader acts on it.
 func (a *Agent) observeLeadership() {
 	leader := a.raft.IsLeader()
-	a.mu.Lock()
 	if !leader {
 		a.leaderSince, a.leaderReady, a.leaderTerm = time.Time{}, false, 0
-		a.mu.Unlock()
 		return
 	}
 	term := a.raft.Term()
@@ -369,7 +441,6 @@ func (a *Agent) observeLeadership() {
 		a.log.Info("became leader", "term", term)
 	}
 	ready := a.leaderReady
-	a.mu.Unlock()
 	if ready {
 		return
 	}
@@ -377,9 +448,7 @@ func (a *Agent) observeLeadership() {
 		a.log.Warn("barrier after winning leadership failed", "error", err)
 		return
 	}
-	a.mu.Lock()
 	a.leaderReady = a.raft.IsLeader() && a.raft.Term() == term
-	a.mu.Unlock()
 	a.reconcileMembers()
 }
 
@@ -457,8 +526,6 @@ func (a *Agent) input() owner.Input {
 	}
 	deadline, _ := a.fsm.FenceDeadline()
 	h := a.localHealth()
-	a.mu.Lock()
-	defer a.mu.Unlock()
 	var block, yield string
 	if a.vrrp != nil {
 		block, yield = a.vrrp.Block(now), a.vrrp.Yield(now)
@@ -521,10 +588,8 @@ func (a *Agent) switchoverTarget(now time.Time) string {
 }
 
 func (a *Agent) noteDecision(d owner.Decision) {
-	a.mu.Lock()
 	prev := a.lastDecision
 	a.lastDecision = d
-	a.mu.Unlock()
 	if d.Action == prev.Action && d.Reason == prev.Reason {
 		return
 	}
@@ -616,13 +681,11 @@ func (a *Agent) execute(ctx context.Context, in owner.Input, d owner.Decision) (
 	case owner.Advertise:
 		// Make a weaker VRRP master hear us, then look again shortly.
 		now := a.now()
-		a.mu.Lock()
 		due := now.Sub(a.lastAdvert) >= 200*time.Millisecond
 		if due {
 			a.lastAdvert = now
 		}
 		v := a.vrrp
-		a.mu.Unlock()
 		if due && v != nil {
 			if err := v.Send(); err != nil {
 				a.log.Warn("VRRP advert failed", "error", err)
@@ -648,9 +711,7 @@ func (a *Agent) acquire(ctx context.Context, in owner.Input, d owner.Decision) b
 	// only after a fresh proof of leadership, which writes nothing to the
 	// log. The epoch is kept until then (AddVIP), so a slow log does not
 	// churn epochs.
-	a.mu.Lock()
 	a.pendingAdd = r.Epoch
-	a.mu.Unlock()
 	if el := a.now().Sub(t0); el > a.opt.RenewSlack {
 		a.log.Info("acquire commit was slow; proving leadership afresh before adding the VIP", "epoch", r.Epoch, "took", el)
 	}
@@ -680,12 +741,10 @@ func (a *Agent) addVIP(ctx context.Context, epoch uint64, reason string) bool {
 		// them all before the rule records a release (a release means the
 		// VIP is gone from this host). Wait before the next attempt so a
 		// broken interface does not churn epochs.
-		a.mu.Lock()
 		a.acquireBackoff = ret.Add(time.Second)
 		a.pendingAdd = 0
 		a.holding = true
 		a.removePending = true
-		a.mu.Unlock()
 		a.log.Error("could not add the VIP; removing what was added, retrying in 1s", "epoch", epoch, "error", err)
 		return true
 	}
@@ -693,21 +752,15 @@ func (a *Agent) addVIP(ctx context.Context, epoch uint64, reason string) bool {
 		// The kernel started the lifetime when it processed the request,
 		// somewhere before ret: a late call is no proof. Take it off again.
 		a.log.Warn("adding the VIP took too long after the proof; removing it at once", "epoch", epoch, "age", el)
-		a.mu.Lock()
 		a.holding = true
-		a.mu.Unlock()
 		if a.removeNow("late add") {
-			a.mu.Lock()
 			a.holding = false
-			a.mu.Unlock()
 		}
 		return false
 	}
-	a.mu.Lock()
 	a.holding, a.epoch, a.lastProof, a.lastRenew, a.pendingAdd = true, epoch, p, ret, 0
 	actx, cancel := context.WithCancel(ctx)
 	a.announceCancel = cancel
-	a.mu.Unlock()
 	a.log.Info("acquired VIP", "epoch", epoch, "lease", a.opt.Lease, "proof_age", ret.Sub(p), "reason", reason)
 	a.startAnnouncing(actx)
 	return false
@@ -717,11 +770,9 @@ func (a *Agent) addVIP(ctx context.Context, epoch uint64, reason string) bool {
 // lifetime it set ends before ret + lease + kernel margin.
 func (a *Agent) noteLifetime(ret time.Time) {
 	end := ret.Add(a.opt.Lease + a.opt.KernelMargin)
-	a.mu.Lock()
 	if end.After(a.lifetimeEnd) {
 		a.lifetimeEnd = end
 	}
-	a.mu.Unlock()
 }
 
 // removeNow removes every VIP address. It reports whether none can be left
@@ -731,8 +782,6 @@ func (a *Agent) noteLifetime(ret time.Time) {
 // retries.
 func (a *Agent) removeNow(why string) bool {
 	err := a.addr.Release()
-	a.mu.Lock()
-	defer a.mu.Unlock()
 	if err == nil {
 		a.removePending, a.removeErrLogged = false, false
 		return true
@@ -751,9 +800,7 @@ func (a *Agent) removeNow(why string) bool {
 }
 
 func (a *Agent) startAnnouncing(ctx context.Context) {
-	a.mu.Lock()
 	ann, refresh, v := a.ann, a.opt.GARPRefresh, a.vrrp
-	a.mu.Unlock()
 	if v != nil && a.opt.VRRPMode == VRRPActive {
 		// While holding, advertise like a VRRP master so keepalived peers
 		// stay backup.
@@ -802,10 +849,8 @@ func (a *Agent) startAnnouncing(ctx context.Context) {
 }
 
 func (a *Agent) stopAnnouncing() {
-	a.mu.Lock()
 	cancel := a.announceCancel
 	a.announceCancel = nil
-	a.mu.Unlock()
 	if cancel != nil {
 		cancel()
 	}
@@ -814,9 +859,7 @@ func (a *Agent) stopAnnouncing() {
 // giveUpVRRP tells VRRP backups at once that we gave the VIP up (priority
 // 0), so keepalived takes over after its skew time, not 3 intervals.
 func (a *Agent) giveUpVRRP() {
-	a.mu.Lock()
 	v := a.vrrp
-	a.mu.Unlock()
 	if v == nil || a.opt.VRRPMode != VRRPActive {
 		return
 	}
@@ -830,9 +873,7 @@ func (a *Agent) giveUpVRRP() {
 // renew proves leadership with a quorum, then extends the VIP's lifetime.
 // Never on a timer alone: a paused or cut-off holder must lose the VIP.
 func (a *Agent) renew() {
-	a.mu.Lock()
 	due := owner.RenewDue(a.now(), a.lastRenew, a.opt.Lease)
-	a.mu.Unlock()
 	if !due {
 		return
 	}
@@ -860,15 +901,11 @@ func (a *Agent) renew() {
 		if a.removeNow("late renewal") {
 			a.stopAnnouncing()
 			a.giveUpVRRP()
-			a.mu.Lock()
 			a.holding = false
-			a.mu.Unlock()
 		}
 		return
 	}
-	a.mu.Lock()
 	a.lastProof, a.lastRenew = p, ret
-	a.mu.Unlock()
 }
 
 // release removes the VIP, then commits the release. If the removal fails
@@ -880,14 +917,12 @@ func (a *Agent) release(st fsm.State, d owner.Decision) bool {
 		return false // not recording a release while an address may be up
 	}
 	a.giveUpVRRP()
-	a.mu.Lock()
 	a.holding = false
 	var detection time.Duration
 	if !a.unhealthySince.IsZero() {
 		detection = a.now().Sub(a.unhealthySince)
 	}
 	epoch := a.epoch
-	a.mu.Unlock()
 	if epoch == 0 {
 		epoch = st.Epoch
 	}
@@ -908,9 +943,7 @@ func (a *Agent) drop(reason string) bool {
 		return false
 	}
 	a.giveUpVRRP()
-	a.mu.Lock()
 	a.holding = false
-	a.mu.Unlock()
 	a.log.Warn("dropped VIP", "reason", reason)
 	return true
 }
@@ -942,8 +975,6 @@ func (a *Agent) reprobeSuspects(ctx context.Context) {
 		return
 	}
 	now := a.now()
-	a.mu.Lock()
-	defer a.mu.Unlock()
 	for id, s := range a.suspects {
 		if s.probing || s.Answered || now.Sub(s.lastProbe) < reprobeEvery {
 			continue
@@ -951,12 +982,13 @@ func (a *Agent) reprobeSuspects(ctx context.Context) {
 		s.probing, s.lastProbe = true, now
 		go func(id string, s *suspect) {
 			err := a.probeCtx(ctx, id)
-			a.mu.Lock()
-			s.probing = false
-			if err == nil {
-				s.Answered = true
-			}
-			a.mu.Unlock()
+			// The suspect belongs to the loop: hand the answer back.
+			a.do(func() {
+				s.probing = false
+				if err == nil {
+					s.Answered = true
+				}
+			})
 			if err == nil {
 				a.log.Info("transfer target answers again", "target", id)
 				a.Wake()
@@ -1022,9 +1054,7 @@ func (a *Agent) transfer(d owner.Decision) {
 	if err := a.probe(d.Target); err != nil {
 		report := a.fsm.Current().Health[d.Target]
 		now := a.now()
-		a.mu.Lock()
 		a.suspects[d.Target] = &suspect{Suspect: owner.Suspect{Since: now, Report: report, Resumed: a.raft.Resumed(d.Target)}, lastProbe: now}
-		a.mu.Unlock()
 		a.log.Warn("transfer target failed its probe; trying another until it answers", "target", d.Target, "error", err, "at_most", a.opt.SuspectFor)
 		return
 	}
@@ -1038,9 +1068,7 @@ func (a *Agent) transfer(d owner.Decision) {
 		}
 	}
 	if err != nil {
-		a.mu.Lock()
 		a.transferBackoff = a.now().Add(time.Second)
-		a.mu.Unlock()
 		a.log.Warn("leadership transfer failed", "target", d.Target, "error", err)
 		return
 	}
@@ -1054,12 +1082,10 @@ func (a *Agent) reportTimings(ctx context.Context) {
 	if cur, ok := a.fsm.Current().Timings[a.opt.NodeID]; ok && cur == want {
 		return
 	}
-	a.mu.Lock()
 	recent := a.now().Sub(a.lastTimingsReport) < time.Second
 	if !recent {
 		a.lastTimingsReport = a.now()
 	}
-	a.mu.Unlock()
 	if recent {
 		return
 	}
@@ -1110,7 +1136,6 @@ func (a *Agent) reportHealth(ctx context.Context) {
 	if ok && cur.Healthy == h.Healthy && cur.Class == h.Class {
 		return
 	}
-	a.mu.Lock()
 	recent := a.now().Sub(a.lastReport) < 200*time.Millisecond
 	var seq uint64
 	if !recent {
@@ -1118,7 +1143,6 @@ func (a *Agent) reportHealth(ctx context.Context) {
 		a.reportSeq++
 		seq = a.reportSeq
 	}
-	a.mu.Unlock()
 	if recent {
 		return
 	}
@@ -1152,22 +1176,31 @@ func (a *Agent) reportHealth(ctx context.Context) {
 // leadership to a healthy db peer, all within ctx. The caller then closes
 // the cluster.
 func (a *Agent) Shutdown(ctx context.Context) {
-	a.mu.Lock()
-	if a.stopped {
-		a.mu.Unlock()
+	if !a.stopped.CompareAndSwap(false, true) {
 		return
 	}
-	a.stopped = true
+	if a.running.Load() {
+		// The loop owns the state until it has returned; the caller
+		// cancelled its context. A loop stuck past ctx (a hung netlink
+		// call) keeps it: leave the VIP to its kernel lifetime.
+		select {
+		case <-a.loopDone:
+		case <-ctx.Done():
+			a.log.Error("shutdown: the agent loop did not stop in time; the VIP is left to its kernel lifetime")
+			return
+		}
+	}
+	defer a.publish()
 	holding, epoch := a.holding, a.epoch
-	a.mu.Unlock()
 	a.stopAnnouncing()
 	released := true
+	addr := a.addr
 	if a.observing() {
 		// keepalived owns the VIP in observe mode: leave it alone.
-		a.addr = nil
+		addr = nil
 	}
-	if a.addr != nil {
-		if err := a.addr.Release(); err != nil {
+	if addr != nil {
+		if err := addr.Release(); err != nil {
 			released = false
 			a.log.Error("shutdown: could not remove the VIP (its kernel lease will expire)", "error", err)
 		}
@@ -1175,9 +1208,7 @@ func (a *Agent) Shutdown(ctx context.Context) {
 	if holding && released {
 		a.giveUpVRRP()
 	}
-	a.mu.Lock()
 	a.holding = false
-	a.mu.Unlock()
 	if !a.raft.IsLeader() {
 		a.announceWG.Wait()
 		return
@@ -1196,9 +1227,7 @@ func (a *Agent) Shutdown(ctx context.Context) {
 		a.log.Info("shutdown: released VIP", "epoch", epoch)
 	}
 	st = a.fsm.State()
-	a.mu.Lock()
 	preferred := a.opt.Preferred
-	a.mu.Unlock()
 	// Only hand over cleanly (owner.HandoverTarget): the target either adds
 	// the VIP at once or keeps waiting on the fence.
 	if t := owner.HandoverTarget(st, a.opt.NodeID, preferred, a.raft.Unreachable()); t != "" {
@@ -1218,12 +1247,9 @@ func (a *Agent) Shutdown(ctx context.Context) {
 	a.announceWG.Wait()
 }
 
-// Holding reports whether this agent has the VIP configured.
-func (a *Agent) Holding() bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.holding
-}
+// Holding reports whether this agent has the VIP configured (as of the
+// last published View).
+func (a *Agent) Holding() bool { return a.current().Holding }
 
 func (a *Agent) String() string { return fmt.Sprintf("agent(%s)", a.opt.NodeID) }
 
@@ -1238,13 +1264,12 @@ type Live struct {
 // Reconfigure applies reloadable settings; the loop picks them up at once.
 // The VIP is not touched by a reload.
 func (a *Agent) Reconfigure(l Live) {
-	a.mu.Lock()
-	a.opt.Preempt, a.opt.Preferred, a.opt.GARPRefresh = l.Preempt, l.Preferred, l.GARPRefresh
-	if l.Announcer != nil {
-		a.ann = l.Announcer
-	}
-	a.mu.Unlock()
-	a.Wake()
+	a.do(func() {
+		a.opt.Preempt, a.opt.Preferred, a.opt.GARPRefresh = l.Preempt, l.Preferred, l.GARPRefresh
+		if l.Announcer != nil {
+			a.ann = l.Announcer
+		}
+	})
 }
 
 func sortedKeys[V any](m map[string]V) []string {

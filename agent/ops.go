@@ -187,7 +187,11 @@ func (a *Agent) switchoverLocal(ctx context.Context, r SwitchoverRequest) (Switc
 	if r.Timeout <= 0 {
 		r.Timeout = 30 * time.Second
 	}
-	in := a.input()
+	// The rule's input belongs to the loop: have it taken there.
+	var in owner.Input
+	if err := a.call(ctx, func() { in = a.input() }); err != nil {
+		return SwitchoverResult{}, fmt.Errorf("switchover: %w", err)
+	}
 	st := in.State
 	from := st.Holder
 	to := r.To
@@ -225,14 +229,13 @@ func (a *Agent) switchoverLocal(ctx context.Context, r SwitchoverRequest) (Switc
 	if err := a.waitCaughtUp(ctx, to, deadline); err != nil {
 		return SwitchoverResult{}, err
 	}
-	a.mu.Lock()
-	a.switchover = &switchoverState{to: to, deadline: deadline}
-	a.mu.Unlock()
-	defer func() {
-		a.mu.Lock()
-		a.switchover = nil
-		a.mu.Unlock()
-	}()
+	sw := &switchoverState{to: to, deadline: deadline}
+	a.do(func() { a.switchover = sw })
+	defer a.do(func() {
+		if a.switchover == sw {
+			a.switchover = nil
+		}
+	})
 	a.log.Info("switchover requested", "from", from, "to", to, "timeout", r.Timeout)
 	a.Wake()
 	startEpoch := st.Epoch
@@ -533,9 +536,7 @@ func (a *Agent) peerRemoveLocal(r PeerRequest) (PeerResult, error) {
 // leader's rule stops honouring it at its end already (MaintenanceActive),
 // before the "off" commits.
 func (a *Agent) expireMaintenance() {
-	a.mu.Lock()
 	ready := a.leaderReady
-	a.mu.Unlock()
 	m := a.fsm.Current().Maintenance
 	now := a.now()
 	if !ready || !a.raft.IsLeader() || !m.On || m.Until.IsZero() || owner.MaintenanceActive(m, now) {

@@ -95,10 +95,8 @@ type Status struct {
 func (a *Agent) Self() NodeStatus {
 	h := a.localHealth()
 	lid, _ := a.raft.Leader()
-	a.mu.Lock()
-	d := a.lastDecision
-	holding := a.holding
-	a.mu.Unlock()
+	v := a.current()
+	d, holding := v.Decision, v.Holding
 	lc := a.raft.LastContact()
 	if a.raft.IsLeader() {
 		lc = a.now()
@@ -162,9 +160,7 @@ func (a *Agent) ClusterStatus(ctx context.Context, historyN int) Status {
 	out := Status{Node: a.opt.NodeID, Time: a.now(), Leader: lid, Term: a.raft.Term(),
 		Holder: st.Holder, Epoch: st.Epoch, Fence: st.Fence, History: st.LastEvents(historyN), Maintenance: st.Maintenance,
 		VRRPMode: a.opt.VRRPMode}
-	a.mu.Lock()
 	v := a.vrrp
-	a.mu.Unlock()
 	if v != nil {
 		vs := v.Status(a.now())
 		out.VRRP = &vs
