@@ -1082,13 +1082,10 @@ func (a *Agent) reportTimings(ctx context.Context) {
 	if cur, ok := a.fsm.Current().Timings[a.opt.NodeID]; ok && cur == want {
 		return
 	}
-	recent := a.now().Sub(a.lastTimingsReport) < time.Second
-	if !recent {
-		a.lastTimingsReport = a.now()
-	}
-	if recent {
+	if a.now().Sub(a.lastTimingsReport) < time.Second {
 		return
 	}
+	a.lastTimingsReport = a.now()
 	a.send(ctx, fsm.Command{Type: fsm.CmdTimings, Timings: &want}, "timings")
 }
 
@@ -1136,40 +1133,14 @@ func (a *Agent) reportHealth(ctx context.Context) {
 	if ok && cur.Healthy == h.Healthy && cur.Class == h.Class {
 		return
 	}
-	recent := a.now().Sub(a.lastReport) < 200*time.Millisecond
-	var seq uint64
-	if !recent {
-		a.lastReport = a.now()
-		a.reportSeq++
-		seq = a.reportSeq
-	}
-	if recent {
+	if a.now().Sub(a.lastReport) < 200*time.Millisecond {
 		return
 	}
-	cmd := fsm.Command{Type: fsm.CmdHealth, Health: &fsm.Health{
+	a.lastReport = a.now()
+	a.reportSeq++
+	a.send(ctx, fsm.Command{Type: fsm.CmdHealth, Health: &fsm.Health{
 		Node: a.opt.NodeID, Healthy: h.Healthy, Class: h.Class, Checked: h.Checked, Since: h.Since,
-		Boot: a.boot, Seq: seq}}
-	if a.raft.IsLeader() {
-		if _, err := a.apply(cmd); err != nil {
-			a.log.Warn("could not record health", "error", err)
-		}
-		return
-	}
-	b, err := fsm.Encode(cmd)
-	if err != nil {
-		return
-	}
-	fctx, cancel := context.WithTimeout(ctx, time.Second)
-	defer cancel()
-	resp, err := a.raft.Forward(fctx, b)
-	if err == nil && resp.Err != "" {
-		err = errors.New(resp.Err)
-	}
-	if err != nil {
-		a.log.Debug("health report to leader failed; will retry", "error", err)
-		return
-	}
-	a.log.Debug("reported health to leader", "healthy", h.Healthy, "class", h.Class)
+		Boot: a.boot, Seq: a.reportSeq}}, "health")
 }
 
 // Shutdown removes the VIP, records the release and, if leader, hands
