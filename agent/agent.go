@@ -289,11 +289,13 @@ type View struct {
 	Decision owner.Decision
 	Holding  bool
 	Epoch    uint64
+	// LeaderReady: this node leads and its FSM is current (barrier done).
+	LeaderReady bool
 }
 
 // publish replaces the View (loop goroutine, or after Run returned).
 func (a *Agent) publish() {
-	a.view.Store(&View{Decision: a.lastDecision, Holding: a.holding, Epoch: a.epoch})
+	a.view.Store(&View{Decision: a.lastDecision, Holding: a.holding, Epoch: a.epoch, LeaderReady: a.leaderReady})
 }
 
 // current is the last published View.

@@ -155,6 +155,7 @@ func (a *Agent) HandleRPC(ctx context.Context, req cluster.Request) cluster.Resp
 // ClusterStatus builds the status view: the replicated state plus every
 // node's own answer (asked in parallel, each bounded by ctx).
 func (a *Agent) ClusterStatus(ctx context.Context, historyN int) Status {
+	catchingUp := a.catchUpForStatus(ctx)
 	st := a.fsm.State()
 	lid, _ := a.raft.Leader()
 	out := Status{Node: a.opt.NodeID, Time: a.now(), Leader: lid, Term: a.raft.Term(),
@@ -253,6 +254,10 @@ func (a *Agent) ClusterStatus(ctx context.Context, historyN int) Status {
 
 	self := a.Self()
 	switch {
+	case catchingUp != "":
+		// The state read above may be empty or old: say so, not "nobody
+		// holds the VIP".
+		out.Note = catchingUp
 	case st.Fence != nil:
 		out.Note = fmt.Sprintf("fenced: %s did not release epoch %d; waiting for its kernel lease to run out", st.Fence.Holder, st.Fence.Epoch)
 	case st.Holder == "":
@@ -262,7 +267,13 @@ func (a *Agent) ClusterStatus(ctx context.Context, historyN int) Status {
 			out.Note = "nobody holds the VIP"
 			for _, v := range views {
 				if v.ID == lid && v.Reason != "" {
-					out.Note += ": " + v.Reason
+					// The leader's reason often says it already
+					// ("no healthy db node: nobody holds the VIP").
+					if strings.Contains(v.Reason, out.Note) {
+						out.Note = v.Reason
+					} else {
+						out.Note += ": " + v.Reason
+					}
 				}
 			}
 		}
@@ -299,7 +310,7 @@ func (a *Agent) ClusterStatus(ctx context.Context, historyN int) Status {
 		}
 		out.Warnings = append(out.Warnings, w)
 	}
-	if self.Leader == "" {
+	if self.Leader == "" && !strings.Contains(out.Note, "leader") {
 		out.Warnings = append(out.Warnings, "this node knows no leader")
 	}
 	if w := owner.TimingMismatch(st); w != "" {
