@@ -90,36 +90,142 @@ func refused(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrRefused, fmt.Sprintf(format, args...))
 }
 
-// forward runs op on the leader: locally when this node leads, else over RPC.
+// forwardPoll is how often a forwarded command checks whether this node
+// has learned of another leader meanwhile.
+const forwardPoll = 50 * time.Millisecond
+
+// forwardDefault bounds a forwarded command whose context has no deadline.
+const forwardDefault = 30 * time.Second
+
+// forward runs op on the leader: locally when this node leads, else over
+// RPC. The leader can change while the command is under way, so it follows
+// the leader within ctx's deadline: an answer "not the leader" or a failed
+// call is retried with the leader this node knows next, and a call in
+// flight to a leader this node no longer believes in is given up once that
+// node does not answer a short status probe (frozen or cut off; a working
+// old leader, e.g. one running a switchover that moves leadership on
+// purpose, answers and is waited for). Every operator command is
+// idempotent, so a retry after a lost answer does no harm. There is no
+// fixed timeout per attempt: a switchover may rightly take its whole
+// timeout on the leader.
 func (a *Agent) forward(ctx context.Context, op string, args any, local func(context.Context) (any, error), out any) error {
-	if a.raft.IsLeader() {
-		res, err := local(ctx)
-		if err != nil {
-			return err
-		}
-		b, _ := json.Marshal(res)
-		return json.Unmarshal(b, out)
-	}
-	_, addr := a.raft.Leader()
-	if addr == "" {
-		return errors.New("no raft leader known to " + a.opt.NodeID + "; try again in a moment")
-	}
 	b, err := json.Marshal(args)
 	if err != nil {
 		return err
 	}
-	resp, err := a.raft.Call(ctx, addr, cluster.Request{Op: op, Args: b})
-	if err != nil {
-		return fmt.Errorf("forward to leader: %w", err)
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, forwardDefault)
+		defer cancel()
 	}
-	if resp.Err != "" {
-		if resp.Refused {
-			return refusal(resp.Err)
+	var lastErr error
+	for {
+		if a.raft.IsLeader() {
+			res, err := local(ctx)
+			if err != nil {
+				return err
+			}
+			b, _ := json.Marshal(res)
+			return json.Unmarshal(b, out)
 		}
-		return errors.New(resp.Err)
+		lid, addr := a.raft.Leader()
+		if addr == "" {
+			if lastErr == nil {
+				lastErr = errors.New("no raft leader known to " + a.opt.NodeID + "; try again in a moment")
+			}
+			if !a.awaitLeaderChange(ctx, "") {
+				return lastErr
+			}
+			continue
+		}
+		resp, err := a.callLeader(ctx, addr, cluster.Request{Op: op, Args: b})
+		switch {
+		case err == nil && (resp.NotLeader || strings.HasPrefix(resp.Err, "not the leader")):
+			lastErr = fmt.Errorf("forward to leader %s: %s", lid, resp.Err)
+		case err == nil && resp.Err != "":
+			if resp.Refused {
+				return refusal(resp.Err)
+			}
+			return errors.New(resp.Err)
+		case err == nil:
+			a.catchUp(ctx, resp.Index)
+			return json.Unmarshal(resp.Result, out)
+		default:
+			lastErr = fmt.Errorf("forward to leader %s: %w", lid, err)
+		}
+		if ctx.Err() != nil || !a.awaitLeaderChange(ctx, addr) {
+			return lastErr
+		}
+		a.log.Info("retrying forwarded command with the new leader", "op", op, "previous", lid, "error", lastErr)
 	}
-	a.catchUp(ctx, resp.Index)
-	return json.Unmarshal(resp.Result, out)
+}
+
+// awaitLeaderChange waits until this node leads or knows a leader other
+// than addr; false when ctx ends first. After a "not the leader" answer
+// this node may still know the same leader for a moment: it looks again
+// every forwardPoll.
+func (a *Agent) awaitLeaderChange(ctx context.Context, addr string) bool {
+	for {
+		if a.raft.IsLeader() {
+			return true
+		}
+		if _, cur := a.raft.Leader(); cur != "" && cur != addr {
+			return true
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(forwardPoll):
+		}
+	}
+}
+
+// callLeader calls the leader at addr, giving up when this node has learned
+// of another leader and addr does not answer a status probe.
+func (a *Agent) callLeader(ctx context.Context, addr string, req cluster.Request) (cluster.Response, error) {
+	actx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	abandoned := make(chan struct{})
+	watchDone := make(chan struct{})
+	go func() {
+		defer close(watchDone)
+		t := time.NewTicker(forwardPoll)
+		defer t.Stop()
+		var probed time.Time
+		for {
+			select {
+			case <-actx.Done():
+				return
+			case <-t.C:
+			}
+			_, cur := a.raft.Leader()
+			moved := a.raft.IsLeader() || (cur != "" && cur != addr)
+			if !moved || time.Since(probed) < time.Second {
+				continue
+			}
+			probed = time.Now()
+			pctx, pcancel := context.WithTimeout(actx, probeTimeout)
+			_, err := a.raft.Call(pctx, addr, cluster.Request{Op: cluster.OpStatus})
+			pcancel()
+			if err != nil && actx.Err() == nil {
+				close(abandoned)
+				cancel()
+				return
+			}
+		}
+	}()
+	resp, err := a.raft.Call(actx, addr, req)
+	cancel()
+	<-watchDone
+	select {
+	case <-abandoned:
+		if err == nil && resp.Err == "" {
+			return resp, nil // the answer came after all
+		}
+		return cluster.Response{}, fmt.Errorf("%s stopped answering and another leader is known", addr)
+	default:
+	}
+	return resp, err
 }
 
 // catchUp waits (briefly) until this follower has applied the leader's
@@ -134,7 +240,7 @@ func (a *Agent) catchUp(ctx context.Context, index uint64) {
 // handleOp serves a forwarded operator request on the leader.
 func (a *Agent) handleOp(ctx context.Context, req cluster.Request) cluster.Response {
 	if !a.raft.IsLeader() {
-		return cluster.Response{Err: "not the leader (leadership moved; retry)"}
+		return cluster.Response{Err: "not the leader (leadership moved; retry)", NotLeader: true}
 	}
 	var res any
 	var err error

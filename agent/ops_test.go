@@ -372,3 +372,58 @@ func TestMaintenanceWithExpiryEndsForEveryNode(t *testing.T) {
 	}
 	tc.assertNeverTwo()
 }
+
+// hang makes n look stopped by SIGSTOP to the others: Raft hears nothing
+// from it, and RPC calls to it connect but are never answered.
+func (tc *testCluster) hang(n *node, on bool) {
+	for _, o := range tc.nodes {
+		if o == n || o.trans == nil {
+			continue
+		}
+		if on {
+			n.trans.Disconnect(o.addr)
+			o.trans.Disconnect(n.addr)
+		} else {
+			n.trans.Connect(o.addr, o.trans)
+			o.trans.Connect(n.addr, n.trans)
+		}
+	}
+	tc.rpc.Freeze(string(n.addr), on)
+}
+
+// A command asked on a follower whose leader freezes goes to the new leader
+// as soon as the follower knows it, instead of waiting out its deadline on
+// the frozen one (issue 8, case 23).
+func TestForwardedCommandFollowsTheNewLeader(t *testing.T) {
+	tc := newTestCluster(t, false)
+	h := tc.waitHolder(10 * time.Second)
+	tc.waitAllHealthy(h)
+	w := tc.nodes["witness"]
+	tc.eventually("witness follows "+h, 5*time.Second, func() bool { id, _ := w.cl.Leader(); return id == h })
+
+	tc.hang(tc.nodes[h], true)
+	defer tc.hang(tc.nodes[h], false)
+	const deadline = 10 * time.Second
+	ctx, cancel := context.WithTimeout(context.Background(), deadline)
+	defer cancel()
+	start := time.Now()
+	m, err := w.agent.SetMaintenance(ctx, MaintenanceRequest{On: true, Reason: "leader frozen"})
+	took := time.Since(start)
+	if err != nil {
+		t.Fatalf("forwarded command after %v: %v (deadline %v)", took, err, deadline)
+	}
+	if !m.On {
+		t.Fatalf("answer %+v: maintenance not on", m)
+	}
+	newLeader, _ := w.cl.Leader()
+	if w.cl.IsLeader() {
+		newLeader = "witness"
+	}
+	if newLeader == h {
+		t.Fatalf("the command succeeded but the witness still follows frozen %s", h)
+	}
+	if !tc.nodes[newLeader].fsm.State().Maintenance.On {
+		t.Fatalf("new leader %s does not have maintenance on", newLeader)
+	}
+	t.Logf("forwarded command done via %s %v after the leader froze (deadline %v)", newLeader, took.Round(time.Millisecond), deadline)
+}

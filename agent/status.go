@@ -125,7 +125,7 @@ func (a *Agent) HandleRPC(ctx context.Context, req cluster.Request) cluster.Resp
 		return a.handleOp(ctx, req)
 	case cluster.OpApply:
 		if !a.raft.IsLeader() {
-			return cluster.Response{Err: "not the leader"}
+			return cluster.Response{Err: "not the leader", NotLeader: true}
 		}
 		c, err := fsm.Decode(req.Command)
 		if err != nil {

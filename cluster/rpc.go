@@ -46,6 +46,9 @@ type Response struct {
 	// Refused: the leader refused the request (bad target, no quorum...),
 	// as opposed to failing to carry it out.
 	Refused bool `json:"refused,omitempty"`
+	// NotLeader: the node asked is not (or no longer) the leader; the
+	// asking node retries with the leader it knows next.
+	NotLeader bool `json:"not_leader,omitempty"`
 	// Index is the leader's applied Raft index after an operator command:
 	// the asking node waits until it has applied as much, so what it shows
 	// next already includes the change.
@@ -171,11 +174,21 @@ type InmemRPC struct {
 	cut      map[string]bool
 	links    map[[2]string]bool // cut links, key sorted
 	fail     map[[2]string]int  // (addr, op) → calls still to fail
+	frozen   map[string]bool    // addr → calls hang until the caller gives up
 }
 
 // NewInmemRPC returns an empty registry.
 func NewInmemRPC() *InmemRPC {
-	return &InmemRPC{handlers: map[string]Handler{}, cut: map[string]bool{}, links: map[[2]string]bool{}, fail: map[[2]string]int{}}
+	return &InmemRPC{handlers: map[string]Handler{}, cut: map[string]bool{}, links: map[[2]string]bool{}, fail: map[[2]string]int{}, frozen: map[string]bool{}}
+}
+
+// Freeze makes calls to addr hang until the caller's context ends (on=true),
+// as with a process stopped by SIGSTOP: its kernel still accepts the
+// connection, nobody answers.
+func (r *InmemRPC) Freeze(addr string, on bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.frozen[addr] = on
 }
 
 func linkKey(a, b string) [2]string {
@@ -238,7 +251,12 @@ func (c inmemCaller) Call(ctx context.Context, addr string, req Request) (Respon
 		c.r.fail[k]--
 		cut = true
 	}
+	frozen := c.r.frozen[addr]
 	c.r.mu.Unlock()
+	if frozen && !cut {
+		<-ctx.Done()
+		return Response{}, fmt.Errorf("rpc %s to %s: read: %w", req.Op, addr, ctx.Err())
+	}
 	if h == nil || cut {
 		return Response{}, fmt.Errorf("rpc %s to %s: unreachable", req.Op, addr)
 	}
