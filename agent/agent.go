@@ -193,7 +193,7 @@ type Agent struct {
 	unhealthySince   time.Time
 	announceCancel   context.CancelFunc
 	announceWG       sync.WaitGroup
-	membersEnsured   uint64 // term in which members were written
+	membersEnsured   uint64      // term in which members were written
 	stopped          atomic.Bool // Shutdown ran
 	lastDecisionTime time.Time
 	switchover       *switchoverState
