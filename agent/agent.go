@@ -196,7 +196,6 @@ type Agent struct {
 	membersEnsured   uint64      // term in which members were written
 	stopped          atomic.Bool // Shutdown ran
 	lastDecisionTime time.Time
-	switchover       *switchoverState
 	vrrp             VRRP
 	lastAdvert       time.Time
 	suspects         map[string]*suspect // peers that failed a transfer probe
@@ -426,6 +425,7 @@ func (a *Agent) step(ctx context.Context) time.Time {
 	a.reportHealth(ctx)
 	a.reportTimings(ctx)
 	a.checkPeers()
+	a.clearSwitchover()
 	return wakeAt
 }
 
@@ -527,6 +527,8 @@ func (a *Agent) input() owner.Input {
 		fenceWait = owner.FenceWait(st.HolderTerms, a.opt.Terms(), owner.MinHeartbeat(st, a.voters()))
 	}
 	deadline, _ := a.fsm.FenceDeadline()
+	swDeadline, _ := a.fsm.SwitchoverDeadline()
+	swTo, swOpen, _ := owner.SwitchoverView(st.Switchover, swDeadline, now)
 	h := a.localHealth()
 	var block, yield string
 	if a.vrrp != nil {
@@ -556,7 +558,8 @@ func (a *Agent) input() owner.Input {
 		Unreachable:     a.raft.Unreachable(),
 		Suspects:        suspects,
 		Maintenance:     owner.MaintenanceActive(st.Maintenance, now),
-		SwitchoverTo:    a.switchoverTarget(now),
+		SwitchoverTo:    swTo,
+		SwitchoverOpen:  swOpen,
 		VRRPBlock:       block,
 		VRRPYield:       yield,
 	}
@@ -581,12 +584,23 @@ func (a *Agent) voters() []string {
 	return ids
 }
 
-// switchoverTarget is the planned move in progress, if any (caller holds mu).
-func (a *Agent) switchoverTarget(now time.Time) string {
-	if a.switchover == nil || now.After(a.switchover.deadline) {
-		return ""
+// clearSwitchover: the leader removes a switchover record whose window
+// has ended here, so status stops showing it and a node restored from a
+// snapshot later does not open its window again.
+func (a *Agent) clearSwitchover() {
+	if !a.leaderReady || !a.raft.IsLeader() {
+		return
 	}
-	return a.switchover.to
+	st := a.fsm.Current()
+	deadline, _ := a.fsm.SwitchoverDeadline()
+	if _, _, expired := owner.SwitchoverView(st.Switchover, deadline, a.now()); !expired {
+		return
+	}
+	if _, err := a.apply(fsm.Command{Type: fsm.CmdSwitchover, Switchover: &fsm.Switchover{}}); err != nil {
+		a.log.Warn("could not clear the ended switchover", "to", st.Switchover.To, "error", err)
+		return
+	}
+	a.log.Info("switchover window ended", "to", st.Switchover.To, "done", st.Switchover.Done)
 }
 
 func (a *Agent) noteDecision(d owner.Decision) {

@@ -47,6 +47,9 @@ type SwitchoverResult struct {
 	// Warnings are problems seen on the way that did not stop the move
 	// (e.g. the new leader cannot reach a peer at the address it has).
 	Warnings []string `json:"warnings,omitempty"`
+	// Preempt says when preemption takes the VIP back to the preferred
+	// node (preempt on and the target is not the preferred node).
+	Preempt string `json:"preempt,omitempty"`
 }
 
 // MaintenanceRequest turns maintenance mode on or off.
@@ -73,11 +76,6 @@ type PeerResult struct {
 	Note    string `json:"note"`
 	// Undo is the command that reverses a removal (raftvip peers add ...).
 	Undo string `json:"undo,omitempty"`
-}
-
-type switchoverState struct {
-	to       string
-	deadline time.Time
 }
 
 // refusal is a refusal's text as the leader worded it; it matches ErrRefused.
@@ -335,21 +333,30 @@ func (a *Agent) switchoverLocal(ctx context.Context, r SwitchoverRequest) (Switc
 	if err := a.waitCaughtUp(ctx, to, deadline); err != nil {
 		return SwitchoverResult{}, err
 	}
-	sw := &switchoverState{to: to, deadline: deadline}
-	a.do(func() { a.switchover = sw })
-	defer a.do(func() {
-		if a.switchover == sw {
-			a.switchover = nil
-		}
-	})
+	// Recorded in the FSM, not kept here: whichever node leads next (the
+	// target, the witness, this one again) moves the VIP to the target and
+	// holds preemption off until the window ends, so a preferred node does
+	// not take the VIP straight back in a loop of transfers.
+	window := deadline.Sub(a.now())
+	if window <= 0 {
+		return SwitchoverResult{}, fmt.Errorf("switchover to %s: no time left within %s", to, r.Timeout)
+	}
+	if _, err := a.apply(fsm.Command{Type: fsm.CmdSwitchover, Switchover: &fsm.Switchover{
+		To: to, From: from, By: a.opt.NodeID, Time: a.now(), For: window}}); err != nil {
+		return SwitchoverResult{}, fmt.Errorf("switchover: record it: %w", err)
+	}
 	a.log.Info("switchover requested", "from", from, "to", to, "timeout", r.Timeout)
 	a.Wake()
+	var preemptNote string
+	if in.Preempt && in.Preferred != "" && in.Preferred != to {
+		preemptNote = fmt.Sprintf("preempt is on: %s takes the VIP back when the switchover's window ends, %s after it was asked (-timeout)", in.Preferred, deadline.Sub(start).Round(time.Millisecond))
+	}
 	startEpoch := st.Epoch
 	var lastAsked, seen time.Time
 	for {
 		st = a.fsm.State()
 		if st.Holder == to && st.Epoch > startEpoch {
-			res := SwitchoverResult{From: from, To: to, Epoch: st.Epoch, Took: a.now().Sub(start)}
+			res := SwitchoverResult{From: from, To: to, Epoch: st.Epoch, Took: a.now().Sub(start), Preempt: preemptNote}
 			if n := len(st.History); n > 0 && st.History[n-1].Op == fsm.OpAcquire {
 				res.Handover = st.History[n-1].Handover
 			}
@@ -368,7 +375,7 @@ func (a *Agent) switchoverLocal(ctx context.Context, r SwitchoverRequest) (Switc
 					seen = a.now()
 				}
 				if a.now().Sub(seen) >= seenGrace || a.now().After(deadline) {
-					res := SwitchoverResult{From: from, To: to, Epoch: ns.Epoch, Took: a.now().Sub(start)}
+					res := SwitchoverResult{From: from, To: to, Epoch: ns.Epoch, Took: a.now().Sub(start), Preempt: preemptNote}
 					if mine := a.fsm.Current().Epoch; mine < ns.Epoch {
 						res.Warnings = append(res.Warnings, fmt.Sprintf("%s has not received the move from the new leader %s (%s holds epoch %d, %s has applied %d)",
 							a.opt.NodeID, to, to, ns.Epoch, a.opt.NodeID, mine))

@@ -85,10 +85,25 @@ type Status struct {
 	PeerWarnings []string `json:"peer_warnings,omitempty"`
 	// Maintenance is the cluster-wide maintenance switch.
 	Maintenance fsm.Maintenance `json:"maintenance"`
+	// Switchover is the planned move whose window is open on the answering
+	// node (nil when none): no preemption until Until.
+	Switchover *SwitchoverStatus `json:"switchover,omitempty"`
 	// VRRPMode and VRRP are the answering node's VRRP view: foreign
 	// routers it hears (keepalived), who is master on the wire, counters.
 	VRRPMode string                    `json:"vrrp_mode"`
 	VRRP     *vrrpcompat.SpeakerStatus `json:"vrrp,omitempty"`
+}
+
+// SwitchoverStatus is an operator's planned move while its window is open.
+type SwitchoverStatus struct {
+	To    string    `json:"to"`
+	From  string    `json:"from,omitempty"`
+	By    string    `json:"by"`    // the leader that recorded it
+	Asked time.Time `json:"asked"` // on that leader's clock
+	// Until is when the window ends on the answering node's clock: no
+	// preemption before.
+	Until time.Time `json:"until"`
+	Done  bool      `json:"done"` // the target acquired the VIP
 }
 
 // Self returns this node's own status.
@@ -309,6 +324,18 @@ func (a *Agent) ClusterStatus(ctx context.Context, historyN int) Status {
 			w += "; " + MaintenanceLeft(u, out.Time)
 		}
 		out.Warnings = append(out.Warnings, w)
+	}
+	if sw := st.Switchover; sw != nil {
+		deadline, _ := a.fsm.SwitchoverDeadline()
+		if _, open, _ := owner.SwitchoverView(sw, deadline, out.Time); open {
+			out.Switchover = &SwitchoverStatus{To: sw.To, From: sw.From, By: sw.By, Asked: sw.Time, Until: deadline, Done: sw.Done}
+			what := "moving the VIP there"
+			if sw.Done {
+				what = "done"
+			}
+			out.Warnings = append(out.Warnings, fmt.Sprintf("switchover to %s (asked via %s at %s): %s; no preemption until %s (%s from now)",
+				sw.To, sw.By, sw.Time.Format(time.RFC3339), what, deadline.Format(time.RFC3339), deadline.Sub(out.Time).Round(time.Second)))
+		}
 	}
 	if self.Leader == "" && !strings.Contains(out.Note, "leader") {
 		out.Warnings = append(out.Warnings, "this node knows no leader")

@@ -8,6 +8,7 @@ import (
 
 	"github.com/raftvip/raftvip/cluster"
 	"github.com/raftvip/raftvip/fsm"
+	"github.com/raftvip/raftvip/vip/viptest"
 )
 
 // Transfer, relay, preemption and switchover scenarios (issue 8, cases 9,
@@ -129,5 +130,77 @@ func TestHealthyButUnreachableDBNamedInStatus(t *testing.T) {
 	// o comes back: it gets the VIP.
 	tc.partition(tc.nodes[o], false)
 	tc.eventually("VIP on "+o+" after it is reachable again", 15*time.Second, func() bool { return tc.holder() == o })
+	tc.assertNeverTwo()
+}
+
+// With preempt on and hosta preferred, a switchover to hostb wins against
+// preemption for its whole window: one leadership move, one epoch, hostb
+// keeps the VIP until the window ends, and only then does preemption give
+// it back to hosta (case 21). Today hostb hands leadership straight back,
+// hosta hands it over again, and the VIP stays free in the loop.
+func TestSwitchoverWinsOverPreempt(t *testing.T) {
+	tc := newTestClusterWith(t, false, func(n *node, o *Options) { o.Preempt, o.Preferred = true, "hosta" })
+	tc.eventually("hosta holds", 10*time.Second, func() bool {
+		return tc.holder() == "hosta" && tc.nodes["hosta"].fsm.State().Holder == "hosta" && tc.nodes["witness"].fsm.State().Holder == "hosta"
+	})
+	tc.waitAllHealthy("hosta")
+	w := tc.nodes["witness"]
+	term0, epoch0 := w.cl.Term(), w.fsm.State().Epoch
+
+	const window = 3 * time.Second
+	asked := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	res, err := w.agent.Switchover(ctx, SwitchoverRequest{To: "hostb", Timeout: window})
+	terms := w.cl.Term() - term0
+	if err != nil {
+		t.Fatalf("switchover with preempt on: %v (%d raft terms meanwhile)", err, terms)
+	}
+	if res.To != "hostb" || tc.holder() != "hostb" {
+		t.Fatalf("result %+v, holder %q", res, tc.holder())
+	}
+	t.Logf("switchover: VIP free %v, %d terms, command %v", res.Handover, terms, res.Took)
+	if !strings.Contains(res.Preempt, "hosta takes the VIP back") {
+		t.Fatalf("switchover result does not say preemption will take the VIP back: %+v", res)
+	}
+
+	// While the window is open hostb keeps the VIP, and status says why
+	// preemption waits.
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 2*time.Second)
+	st := tc.nodes["hosta"].agent.ClusterStatus(ctx2, 10)
+	cancel2()
+	if st.Switchover == nil || st.Switchover.To != "hostb" || !strings.Contains(strings.Join(st.Warnings, "; "), "switchover to hostb") {
+		t.Fatalf("status during the switchover window: switchover %+v, warnings %q", st.Switchover, st.Warnings)
+	}
+	time.Sleep(time.Until(asked.Add(window - 500*time.Millisecond)))
+	if h := tc.holder(); h != "hostb" {
+		t.Fatalf("inside the switchover window the VIP is on %q, want hostb", h)
+	}
+	if got := w.fsm.State().Epoch - epoch0; got != 1 {
+		t.Fatalf("%d epochs inside the switchover window, want 1", got)
+	}
+	if terms := w.cl.Term() - term0; terms > 2 {
+		t.Fatalf("%d raft terms inside the switchover window: leadership bounced", terms)
+	}
+
+	// After the window preemption applies again: hosta gets it back, once,
+	// and the switchover record is gone.
+	tc.eventually("hosta holds again after the window", 10*time.Second, func() bool { return tc.holder() == "hosta" })
+	for _, e := range tc.tl.Events() {
+		if e.Node == "hosta" && e.Op == viptest.OpAcquire && e.Time.After(asked) && e.Time.Before(asked.Add(window)) {
+			t.Fatalf("hosta took the VIP back at %v, inside the window (asked %v, window %v)", e.Time, asked, window)
+		}
+	}
+	tc.eventually("switchover record cleared everywhere", 5*time.Second, func() bool {
+		for _, n := range tc.nodes {
+			if n.fsm.State().Switchover != nil {
+				return false
+			}
+		}
+		return true
+	})
+	if got := w.fsm.State().Epoch - epoch0; got != 2 {
+		t.Fatalf("%d epochs from the switchover to hosta's return, want 2", got)
+	}
 	tc.assertNeverTwo()
 }

@@ -24,6 +24,8 @@ const (
 	// CmdTimings records one node's timings (the fence wait needs every
 	// voter's heartbeat timeout and the holder's lease).
 	CmdTimings = "timings"
+	// CmdSwitchover records an operator's planned move (or clears it).
+	CmdSwitchover = "switchover"
 )
 
 // Command is one replicated change. Exactly one of the payload fields is set,
@@ -38,8 +40,10 @@ type Command struct {
 	// Maintenance carries the new maintenance state.
 	Maintenance *Maintenance `json:"maintenance,omitempty"`
 	// Timings carries a node's timings (CmdTimings).
-	Timings *Timings        `json:"timings,omitempty"`
-	Extra   json.RawMessage `json:"extra,omitempty"` // reserved for later versions
+	Timings *Timings `json:"timings,omitempty"`
+	// Switchover carries a planned move (CmdSwitchover); To == "" clears it.
+	Switchover *Switchover     `json:"switchover,omitempty"`
+	Extra      json.RawMessage `json:"extra,omitempty"` // reserved for later versions
 }
 
 // AcquireCmd asks to start a new epoch held by Node. It is refused while

@@ -39,8 +39,11 @@ type FSM struct {
 	// it is never shorter than the safety argument needs, and needs no
 	// clock agreement between hosts.
 	fenceDeadline time.Time
-	now           func() time.Time
-	changed       chan struct{}
+	// switchoverDeadline is local like fenceDeadline: when the pending
+	// switchover's window ends, counted from when this node applied it.
+	switchoverDeadline time.Time
+	now                func() time.Time
+	changed            chan struct{}
 }
 
 // New returns an empty FSM.
@@ -83,6 +86,17 @@ func (f *FSM) FenceDeadline() (deadline time.Time, ok bool) {
 		return time.Time{}, false
 	}
 	return f.fenceDeadline, true
+}
+
+// SwitchoverDeadline returns the local time at which the recorded
+// switchover's window ends; ok is false when none is recorded.
+func (f *FSM) SwitchoverDeadline() (deadline time.Time, ok bool) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	if f.state.Switchover == nil {
+		return time.Time{}, false
+	}
+	return f.switchoverDeadline, true
 }
 
 // Apply implements raft.FSM.
@@ -145,6 +159,9 @@ func (f *FSM) applyLocked(c Command) Result {
 		s.Holder = a.Node
 		s.Acquired = a.Time
 		s.HolderTerms = a.Terms
+		if sw := s.Switchover; sw != nil && sw.To == a.Node {
+			sw.Done = true
+		}
 		e := Event{Epoch: s.Epoch, Op: OpAcquire, Node: a.Node, By: a.By, Time: a.Time, Reason: a.Reason}
 		if !s.Released.IsZero() && a.Time.After(s.Released) {
 			e.Handover = a.Time.Sub(s.Released)
@@ -182,6 +199,22 @@ func (f *FSM) applyLocked(c Command) Result {
 		s.Fence = &Fence{Epoch: fc.Epoch, Holder: fc.Holder, By: fc.By, Time: fc.Time, Wait: fc.Wait}
 		f.fenceDeadline = f.now().Add(fc.Wait)
 		s.record(Event{Epoch: fc.Epoch, Op: OpFence, Node: fc.Holder, By: fc.By, Time: fc.Time, Reason: fc.Reason, Wait: fc.Wait})
+		return Result{Epoch: s.Epoch}
+
+	case CmdSwitchover:
+		sw := c.Switchover
+		if sw == nil {
+			return Result{Err: fmt.Errorf("%w: switchover without payload", ErrBadCommand)}
+		}
+		if sw.To == "" {
+			s.Switchover = nil
+			f.switchoverDeadline = time.Time{}
+			return Result{Epoch: s.Epoch}
+		}
+		v := *sw
+		v.Done = false
+		s.Switchover = &v
+		f.switchoverDeadline = f.now().Add(v.For)
 		return Result{Epoch: s.Epoch}
 
 	case CmdMaintenance:
@@ -265,6 +298,12 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 		// The proposer's clock is not ours; start the full wait now, which
 		// is never earlier than the original deadline.
 		f.fenceDeadline = f.now().Add(st.Fence.Wait)
+	}
+	f.switchoverDeadline = time.Time{}
+	if st.Switchover != nil {
+		// Likewise: the whole window from now. The leader clears the
+		// record once its own window has ended.
+		f.switchoverDeadline = f.now().Add(st.Switchover.For)
 	}
 	f.mu.Unlock()
 	f.notify()

@@ -299,3 +299,59 @@ func BenchmarkCurrent(b *testing.B) {
 		_ = f.Current()
 	}
 }
+
+func TestSwitchoverWindowIsLocalAndMarkedDone(t *testing.T) {
+	f := New()
+	clock := t0
+	f.now = func() time.Time { return clock }
+	f.ApplyCommand(acquire("hosta", t0))
+	// The proposer's clock is an hour off: the window still counts from
+	// local apply time.
+	sw := Switchover{To: "hostb", From: "hosta", By: "hosta", Time: t0.Add(-time.Hour), For: 30 * time.Second}
+	if r := f.ApplyCommand(Command{Type: CmdSwitchover, Switchover: &sw}); r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	dl, ok := f.SwitchoverDeadline()
+	if !ok || !dl.Equal(t0.Add(30*time.Second)) {
+		t.Fatalf("switchover deadline %v %v, want t0+30s", dl, ok)
+	}
+	if st := f.State(); st.Switchover == nil || st.Switchover.To != "hostb" || st.Switchover.Done {
+		t.Fatalf("switchover in state: %+v", st.Switchover)
+	}
+	f.ApplyCommand(release("hosta", 1, t0))
+	// hosta acquiring again is not the switchover's target.
+	f.ApplyCommand(acquire("hosta", t0))
+	if f.State().Switchover.Done {
+		t.Fatal("switchover to hostb marked done by hosta's acquire")
+	}
+	f.ApplyCommand(release("hosta", 2, t0))
+	f.ApplyCommand(acquire("hostb", t0))
+	if !f.State().Switchover.Done {
+		t.Fatal("switchover not marked done by hostb's acquire")
+	}
+
+	// Survives a snapshot; the restored window is a full one from restore.
+	snap, _ := f.Snapshot()
+	var s sink
+	if err := snap.Persist(&s); err != nil {
+		t.Fatal(err)
+	}
+	g := New()
+	later := t0.Add(10 * time.Second)
+	g.now = func() time.Time { return later }
+	if err := g.Restore(io.NopCloser(bytes.NewReader(s.Bytes()))); err != nil {
+		t.Fatal(err)
+	}
+	if dl, ok := g.SwitchoverDeadline(); !ok || !dl.Equal(later.Add(30*time.Second)) || !g.State().Switchover.Done {
+		t.Fatalf("restored switchover %+v deadline %v %v", g.State().Switchover, dl, ok)
+	}
+
+	// Cleared by an empty record.
+	f.ApplyCommand(Command{Type: CmdSwitchover, Switchover: &Switchover{}})
+	if _, ok := f.SwitchoverDeadline(); ok || f.State().Switchover != nil {
+		t.Fatal("switchover not cleared")
+	}
+	if r := f.ApplyCommand(Command{Type: CmdSwitchover}); !errors.Is(r.Err, ErrBadCommand) {
+		t.Fatalf("switchover without payload: %v", r.Err)
+	}
+}

@@ -139,6 +139,25 @@ type State struct {
 	History  []Event            `json:"history"`
 	// Maintenance, while On, stops every automatic move of the VIP.
 	Maintenance Maintenance `json:"maintenance"`
+	// Switchover is the operator's planned move, while its window may
+	// still be open (see FSM.SwitchoverDeadline); nil when none.
+	Switchover *Switchover `json:"switchover,omitempty"`
+}
+
+// Switchover is an operator's planned move of the VIP to To. Until For has
+// passed since a node applied it, that node's rule moves the VIP to To (until
+// To has acquired it: Done) and never preempts, whichever node leads: a
+// preferred node must not take the VIP straight back. The window is
+// counted from local apply time, as a fence's wait is, so it needs no clock
+// agreement between hosts.
+type Switchover struct {
+	To   string        `json:"to"`
+	From string        `json:"from,omitempty"` // the holder when it was asked
+	By   string        `json:"by"`             // the leader that committed it
+	Time time.Time     `json:"time"`           // the proposer's clock, for display
+	For  time.Duration `json:"for_ns"`
+	// Done: To acquired an epoch after the switchover was recorded.
+	Done bool `json:"done,omitempty"`
 }
 
 // Maintenance is the operator's switch that freezes automatic moves.
@@ -175,6 +194,10 @@ func (s State) copyWith(history bool) State {
 	if s.Fence != nil {
 		f := *s.Fence
 		c.Fence = &f
+	}
+	if s.Switchover != nil {
+		sw := *s.Switchover
+		c.Switchover = &sw
 	}
 	c.History = nil
 	if history {

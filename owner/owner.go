@@ -15,7 +15,8 @@
 //  3. A witness leader hands leadership to a healthy db node at once.
 //  4. Leadership never goes to a node the FSM shows unhealthy.
 //  5. preempt=false: nothing is taken back. preempt=true: the holder hands
-//     over to `preferred` once the FSM shows it healthy (rise checks passed).
+//     over to `preferred` once the FSM shows it healthy (rise checks passed),
+//     except while a recorded switchover's window is open.
 //  6. A leader that finds the VIP unreleased by another node (it lost the
 //     old holder uncleanly) commits a fence and waits until the old holder's
 //     kernel lease must have run out before anyone adds the VIP.
@@ -129,8 +130,13 @@ type Input struct {
 	// health says; no release for health, no preemption. Safety rules
 	// (leadership, lease, fences) still apply.
 	Maintenance bool
-	// SwitchoverTo is an operator's planned move in progress on this leader.
+	// SwitchoverTo is the target of an operator's planned move still to be
+	// made (recorded in the FSM, window open, target not yet holding).
 	SwitchoverTo string
+	// SwitchoverOpen: a recorded switchover's window is open (whether or
+	// not its target holds yet): no preemption, or the preferred node
+	// would take the VIP straight back (see SwitchoverView).
+	SwitchoverOpen bool
 
 	// VRRP coexistence (vrrp.mode = active). VRRPBlock, when set, says why
 	// this node may not hold the VIP now: a foreign VRRP master outranks
@@ -427,7 +433,7 @@ func transferReason(in Input) string {
 // preferred set, not us, a db member, and healthy in the FSM.
 func preemptTarget(in Input) string {
 	p := in.Preferred
-	if !in.Preempt || in.Maintenance || p == "" || p == in.Self {
+	if !in.Preempt || in.Maintenance || in.SwitchoverOpen || p == "" || p == in.Self {
 		return ""
 	}
 	m, ok := in.State.Members[p]
@@ -452,13 +458,15 @@ func reachable(in Input, id string) bool { return !in.Unreachable[id] && !in.Sus
 func Eligible(in Input, id string) bool { return eligible(in, id) }
 
 // TransferTarget picks a db member, not us, that the FSM shows healthy and
-// the leader can reach; the preferred node first when set, else the lowest
-// id (deterministic).
+// the leader can reach: a switchover's target first, then the preferred
+// node when set, else the lowest id (deterministic).
 func TransferTarget(in Input) string {
 	st := in.State
 	ok := func(id string) bool { return id != in.Self && eligible(in, id) }
-	if p := in.Preferred; p != "" && ok(p) {
-		return p
+	for _, p := range []string{in.SwitchoverTo, in.Preferred} {
+		if p != "" && ok(p) {
+			return p
+		}
 	}
 	for _, id := range st.MemberIDs() {
 		if ok(id) {
@@ -502,4 +510,23 @@ func SuspectHolds(s Suspect, now time.Time, report fsm.Health, resumed uint64, m
 // the leader stops honouring it at once and commits it off.
 func MaintenanceActive(m fsm.Maintenance, now time.Time) bool {
 	return m.On && (m.Until.IsZero() || now.Before(m.Until))
+}
+
+// SwitchoverView reads the switchover recorded in the FSM (nil if none) at
+// local time now, deadline being its local end (fsm.SwitchoverDeadline):
+// to is its target while the move is still to be made, open whether its
+// window still holds preemption off, expired whether the leader should
+// clear the record. The window is the operator's timeout: preemption waits
+// that long after the request, whether the move took 10 ms or failed.
+func SwitchoverView(sw *fsm.Switchover, deadline, now time.Time) (to string, open, expired bool) {
+	if sw == nil {
+		return "", false, false
+	}
+	if !now.Before(deadline) {
+		return "", false, true
+	}
+	if !sw.Done {
+		to = sw.To
+	}
+	return to, true, false
 }

@@ -423,3 +423,85 @@ func TestMaintenanceActive(t *testing.T) {
 		}
 	}
 }
+
+// A switchover away from the preferred node wins against preemption while
+// its window is open (issue 8 case 21).
+func TestSwitchoverHoldsOffPreemption(t *testing.T) {
+	preempt := func(in *Input) { in.Preempt, in.Preferred = true, "hosta" }
+	cases := []struct {
+		name   string
+		mod    func(*Input)
+		want   Action
+		target string
+	}{
+		{"switchover target leads, VIP free, window open: acquire, not hand back", func(in *Input) {
+			preempt(in)
+			in.Self, in.SwitchoverOpen = "hostb", true
+		}, Acquire, ""},
+		{"switchover target holds, window open: renew", func(in *Input) {
+			preempt(in)
+			in.Self, in.State.Holder, in.Holding, in.SwitchoverOpen = "hostb", "hostb", true, true
+		}, Renew, ""},
+		{"window over: preemption again", func(in *Input) {
+			preempt(in)
+			in.Self, in.State.Holder, in.Holding = "hostb", "hostb", true
+		}, Release, "hosta"},
+		{"preferred holder, switchover pending: releases to the target", func(in *Input) {
+			preempt(in)
+			in.State.Holder, in.Holding, in.SwitchoverTo, in.SwitchoverOpen = "hosta", true, "hostb", true
+		}, Release, "hostb"},
+		{"preferred node leads again inside the window: hands on to the target", func(in *Input) {
+			preempt(in)
+			in.SwitchoverTo, in.SwitchoverOpen = "hostb", true
+		}, Transfer, "hostb"},
+		{"target done, preferred leads inside the window: keeps it, no move back", func(in *Input) {
+			preempt(in)
+			in.SwitchoverOpen = true
+		}, Acquire, ""},
+		{"witness leads with a fence pending: target before preferred", func(in *Input) {
+			preempt(in)
+			in.Self, in.Role, in.LocalHealthy = "witness", fsm.RoleWitness, false
+			in.State.Holder = "hosta"
+			in.State.Fence = &fsm.Fence{Epoch: 7, Holder: "hosta", Wait: time.Second}
+			in.FenceDeadline = t0.Add(time.Second)
+			in.SwitchoverTo, in.SwitchoverOpen = "hostb", true
+		}, Transfer, "hostb"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			in := base()
+			tc.mod(&in)
+			d := Decide(in)
+			if d.Action != tc.want || d.Target != tc.target {
+				t.Fatalf("Decide = %v target %q (%s); want %v target %q", d.Action, d.Target, d.Reason, tc.want, tc.target)
+			}
+		})
+	}
+}
+
+func TestSwitchoverView(t *testing.T) {
+	sw := &fsm.Switchover{To: "hostb", For: 30 * time.Second}
+	done := &fsm.Switchover{To: "hostb", For: 30 * time.Second, Done: true}
+	dl := t0.Add(30 * time.Second)
+	cases := []struct {
+		name          string
+		sw            *fsm.Switchover
+		now           time.Time
+		to            string
+		open, expired bool
+	}{
+		{"none", nil, t0, "", false, false},
+		{"asked, not done: move and hold", sw, t0, "hostb", true, false},
+		{"done: hold only", done, t0.Add(29 * time.Second), "", true, false},
+		{"window over: clear", done, dl, "", false, true},
+		{"window over, never done: clear", sw, dl.Add(time.Second), "", false, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			to, open, expired := SwitchoverView(tc.sw, dl, tc.now)
+			if to != tc.to || open != tc.open || expired != tc.expired {
+				t.Fatalf("SwitchoverView = %q %v %v, want %q %v %v", to, open, expired, tc.to, tc.open, tc.expired)
+			}
+		})
+	}
+}

@@ -232,6 +232,9 @@ func runSwitchover(args []string, stdout, stderr io.Writer) int {
 	for _, w := range res.Warnings {
 		fmt.Fprintf(stdout, "WARNING: %s\n", w)
 	}
+	if res.Preempt != "" {
+		fmt.Fprintln(stdout, res.Preempt)
+	}
 	return exitOK
 }
 
