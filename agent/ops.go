@@ -131,7 +131,7 @@ func (a *Agent) forward(ctx context.Context, op string, args any, local func(con
 			if lastErr == nil {
 				lastErr = errors.New("no raft leader known to " + a.opt.NodeID + "; try again in a moment")
 			}
-			if !a.awaitLeaderChange(ctx, "") {
+			if !a.awaitLeaderChange(ctx, "", forwardDefault) {
 				return lastErr
 			}
 			continue
@@ -151,19 +151,28 @@ func (a *Agent) forward(ctx context.Context, op string, args any, local func(con
 		default:
 			lastErr = fmt.Errorf("forward to leader %s: %w", lid, err)
 		}
-		if ctx.Err() != nil || !a.awaitLeaderChange(ctx, addr) {
+		if ctx.Err() != nil || !a.awaitLeaderChange(ctx, addr, forwardRetry) {
 			return lastErr
 		}
 		a.log.Info("retrying forwarded command with the new leader", "op", op, "previous", lid, "error", lastErr)
 	}
 }
 
+// forwardRetry is the longest a forwarded command waits to learn of another
+// leader before it asks the same one again (it may answer again: restarted,
+// or leader once more).
+const forwardRetry = time.Second
+
 // awaitLeaderChange waits until this node leads or knows a leader other
-// than addr; false when ctx ends first. After a "not the leader" answer
-// this node may still know the same leader for a moment: it looks again
-// every forwardPoll.
-func (a *Agent) awaitLeaderChange(ctx context.Context, addr string) bool {
+// than addr, or max has passed; false when ctx ends first. After a "not the
+// leader" answer this node may still know the same leader for a moment: it
+// looks again every forwardPoll.
+func (a *Agent) awaitLeaderChange(ctx context.Context, addr string, max time.Duration) bool {
+	until := time.Now().Add(max)
 	for {
+		if addr != "" && !time.Now().Before(until) {
+			return true
+		}
 		if a.raft.IsLeader() {
 			return true
 		}

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/raftvip/raftvip/cluster"
 	"github.com/raftvip/raftvip/fsm"
 	"github.com/raftvip/raftvip/vip/viptest"
 )
@@ -426,4 +428,35 @@ func TestForwardedCommandFollowsTheNewLeader(t *testing.T) {
 		t.Fatalf("new leader %s does not have maintenance on", newLeader)
 	}
 	t.Logf("forwarded command done via %s %v after the leader froze (deadline %v)", newLeader, took.Round(time.Millisecond), deadline)
+}
+
+// A leader that answers "not the leader" (it just lost leadership) is no
+// failure for the operator: the command is asked again, of the leader this
+// node knows next (here the same node, leader again).
+func TestForwardedCommandRetriesAfterNotTheLeader(t *testing.T) {
+	tc := newTestCluster(t, false)
+	h := tc.waitHolder(10 * time.Second)
+	tc.waitAllHealthy(h)
+	w := tc.nodes["witness"]
+	tc.eventually("witness follows "+h, 5*time.Second, func() bool { id, _ := w.cl.Leader(); return id == h })
+	var answered atomic.Bool
+	real := tc.nodes[h].agent.HandleRPC
+	tc.rpc.Register(string(tc.nodes[h].addr), func(ctx context.Context, req cluster.Request) cluster.Response {
+		if req.Op == OpMaintenance && answered.CompareAndSwap(false, true) {
+			return cluster.Response{Err: "not the leader (leadership moved; retry)", NotLeader: true}
+		}
+		return real(ctx, req)
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	m, err := w.agent.SetMaintenance(ctx, MaintenanceRequest{On: true, Reason: "retry"})
+	if err != nil || !m.On {
+		t.Fatalf("forwarded command after a 'not the leader' answer: %+v %v", m, err)
+	}
+	if !answered.Load() {
+		t.Fatal("the leader was never asked (the test did not exercise the retry)")
+	}
+	if !tc.nodes[h].fsm.State().Maintenance.On {
+		t.Fatal("maintenance not on at the leader")
+	}
 }
