@@ -204,6 +204,9 @@ type Agent struct {
 	// (fsm.Health): boot is random per process, reportSeq counts reports.
 	boot      string
 	reportSeq uint64
+	// sentHealth is the last health report the leader committed, which
+	// this node's FSM may not show yet (see reportHealth).
+	sentHealth *fsm.Health
 	// pendingAdd is the epoch whose acquire this node committed without
 	// adding the VIP yet (the proof after the commit was slow or failed).
 	pendingAdd uint64
@@ -1106,30 +1109,70 @@ func (a *Agent) reportTimings(ctx context.Context) {
 }
 
 // send commits a command about this node: applied here on the leader,
-// forwarded to the leader from a follower. Failures are retried by the
-// caller's next comparison with the FSM.
-func (a *Agent) send(ctx context.Context, cmd fsm.Command, what string) {
+// forwarded to the leader from a follower (through a peer when the leader
+// is out of reach). Failures are retried by the caller's next comparison
+// with the FSM. ok: the leader committed it.
+func (a *Agent) send(ctx context.Context, cmd fsm.Command, what string) (ok bool) {
 	if a.raft.IsLeader() {
 		if _, err := a.apply(cmd); err != nil {
 			a.log.Warn("could not record "+what, "error", err)
+			return false
 		}
-		return
+		return true
 	}
 	b, err := fsm.Encode(cmd)
 	if err != nil {
-		return
+		return false
 	}
 	fctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
 	resp, err := a.raft.Forward(fctx, b)
+	if err != nil {
+		// The leader is out of reach (or unknown: it does not reach us
+		// either), e.g. the link between the DB hosts is down while both
+		// reach the witness. Without the report the leader would trust
+		// our last one, and could not tell that we recovered.
+		if via, rerr := a.relay(ctx, b); rerr == nil {
+			a.log.Debug("reported "+what+" to leader through a peer", "via", via, "direct_error", err)
+			return true
+		}
+	}
 	if err == nil && resp.Err != "" {
 		err = errors.New(resp.Err)
 	}
 	if err != nil {
 		a.log.Debug(what+" report to leader failed; will retry", "error", err)
-		return
+		return false
 	}
 	a.log.Debug("reported " + what + " to leader")
+	return true
+}
+
+// OpRelay asks a peer to send this node's own report on to the leader.
+const OpRelay = "relay-apply"
+
+// relay sends an encoded report through the first peer that takes it on to
+// the leader; it returns that peer.
+func (a *Agent) relay(ctx context.Context, cmd []byte) (string, error) {
+	lid, _ := a.raft.Leader()
+	err := errors.New("no peer to relay through")
+	// All tries together within one probe timeout: this runs on the loop.
+	rctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	defer cancel()
+	for _, p := range a.opt.Peers {
+		if p.ID == a.opt.NodeID || p.ID == lid {
+			continue
+		}
+		resp, cerr := a.raft.Call(rctx, p.Address, cluster.Request{Op: OpRelay, Command: cmd})
+		if cerr == nil && resp.Err != "" {
+			cerr = errors.New(resp.Err)
+		}
+		if cerr == nil {
+			return p.ID, nil
+		}
+		err = cerr
+	}
+	return "", err
 }
 
 // reportHealth makes the FSM's view of this node's health match the local
@@ -1146,6 +1189,11 @@ func (a *Agent) reportHealth(ctx context.Context) {
 	}
 	st := a.fsm.Current()
 	cur, ok := st.Health[a.opt.NodeID]
+	if s := a.sentHealth; s != nil && ok && cur.Boot == s.Boot && cur.Seq < s.Seq {
+		// The leader committed a newer report than this node has applied
+		// (sent through a peer: the leader's log does not reach us).
+		cur = *s
+	}
 	if ok && cur.Healthy == h.Healthy && cur.Class == h.Class {
 		return
 	}
@@ -1154,9 +1202,11 @@ func (a *Agent) reportHealth(ctx context.Context) {
 	}
 	a.lastReport = a.now()
 	a.reportSeq++
-	a.send(ctx, fsm.Command{Type: fsm.CmdHealth, Health: &fsm.Health{
-		Node: a.opt.NodeID, Healthy: h.Healthy, Class: h.Class, Checked: h.Checked, Since: h.Since,
-		Boot: a.boot, Seq: a.reportSeq}}, "health")
+	rep := fsm.Health{Node: a.opt.NodeID, Healthy: h.Healthy, Class: h.Class, Checked: h.Checked, Since: h.Since,
+		Boot: a.boot, Seq: a.reportSeq}
+	if a.send(ctx, fsm.Command{Type: fsm.CmdHealth, Health: &rep}, "health") {
+		a.sentHealth = &rep
+	}
 }
 
 // Shutdown removes the VIP, records the release and, if leader, hands

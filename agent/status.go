@@ -138,6 +138,23 @@ func (a *Agent) HandleRPC(ctx context.Context, req cluster.Request) cluster.Resp
 		return cluster.Response{Status: b}
 	case OpSwitchover, OpMaintenance, OpPeerAdd, OpPeerRemove:
 		return a.handleOp(ctx, req)
+	case OpRelay:
+		// A peer that cannot reach the leader (the link between the DB
+		// hosts is down) sends its own report through this node. One
+		// hop only: it goes on as OpApply, never relayed again.
+		if a.raft.IsLeader() {
+			req.Op, req.Origin = cluster.OpApply, req.From
+			return a.HandleRPC(ctx, req)
+		}
+		_, addr := a.raft.Leader()
+		if addr == "" {
+			return cluster.Response{Err: "no leader known to " + a.opt.NodeID}
+		}
+		resp, err := a.raft.Call(ctx, addr, cluster.Request{Op: cluster.OpApply, Command: req.Command, Origin: req.From})
+		if err != nil {
+			return cluster.Response{Err: err.Error()}
+		}
+		return resp
 	case cluster.OpApply:
 		if !a.raft.IsLeader() {
 			return cluster.Response{Err: "not the leader", NotLeader: true}
@@ -146,17 +163,22 @@ func (a *Agent) HandleRPC(ctx context.Context, req cluster.Request) cluster.Resp
 		if err != nil {
 			return cluster.Response{Err: err.Error()}
 		}
-		// Followers may only report their own health and timings; every change of the
-		// VIP's ownership is decided by the leader itself.
-		own := (c.Type == fsm.CmdHealth && c.Health != nil && c.Health.Node == req.From) ||
-			(c.Type == fsm.CmdTimings && c.Timings != nil && c.Timings.Node == req.From)
-		if !own {
-			return cluster.Response{Err: fmt.Sprintf("forwarded %q command from %q refused", c.Type, req.From)}
+		// Followers may only report their own health and timings (sent
+		// themselves or relayed by a peer); every change of the VIP's
+		// ownership is decided by the leader itself.
+		from := req.From
+		if req.Origin != "" {
+			from = req.Origin
 		}
-		if servers, err := a.raft.Servers(); err == nil && !inConfiguration(servers, req.From) {
+		own := (c.Type == fsm.CmdHealth && c.Health != nil && c.Health.Node == from) ||
+			(c.Type == fsm.CmdTimings && c.Timings != nil && c.Timings.Node == from)
+		if !own {
+			return cluster.Response{Err: fmt.Sprintf("forwarded %q command from %q refused", c.Type, from)}
+		}
+		if servers, err := a.raft.Servers(); err == nil && !inConfiguration(servers, from) {
 			// A removed node that still runs must not put its reports
 			// back into the replicated state.
-			return cluster.Response{Err: fmt.Sprintf("%s report from %q refused: not in the raft configuration", c.Type, req.From)}
+			return cluster.Response{Err: fmt.Sprintf("%s report from %q refused: not in the raft configuration", c.Type, from)}
 		}
 		r, err := a.apply(c)
 		if err != nil {

@@ -90,6 +90,19 @@ func TestDBLinkDownHealthyDBGetsVIP(t *testing.T) {
 			t.Fatalf("handover used a fence: %+v", e)
 		}
 	}
+
+	// The link is still down. h's reports reach the leader o through the
+	// witness: first that its MySQL is down, then that it recovered; when
+	// o's MySQL dies in turn the VIP goes back to h the same way.
+	tc.eventually("leader "+o+" learns that "+h+" is unhealthy", 5*time.Second, func() bool {
+		_, ok := tc.nodes[o].fsm.State().Health[h]
+		return ok && !tc.nodes[o].fsm.State().Healthy(h)
+	})
+	tc.nodes[h].health.Set(true)
+	tc.eventually("leader "+o+" learns that "+h+" recovered", 5*time.Second, func() bool { return tc.nodes[o].fsm.State().Healthy(h) })
+	tc.nodes[o].health.Set(false)
+	tc.eventually("VIP back on "+h, 10*time.Second, func() bool { return tc.holder() == h })
+	tc.assertNeverTwo()
 }
 
 // When no node that leads can reach the healthy DB, nobody holds the VIP and

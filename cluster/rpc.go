@@ -26,9 +26,13 @@ const (
 
 // Request is one intra-cluster call.
 type Request struct {
-	V       int    `json:"v"`
-	Op      string `json:"op"`
-	From    string `json:"from"`
+	V    int    `json:"v"`
+	Op   string `json:"op"`
+	From string `json:"from"`
+	// Origin is the node a relayed report is about and came from (OpApply
+	// sent on by a peer that the origin could reach when it could not
+	// reach the leader); "" when From sent it itself.
+	Origin  string `json:"origin,omitempty"`
 	Command []byte `json:"command,omitempty"`
 	// Args carries an operator command's arguments (JSON, op-specific).
 	Args json.RawMessage `json:"args,omitempty"`
