@@ -42,6 +42,7 @@ var commands = map[string]command{
 	"switchover":        {runSwitchover, "planned move of the VIP: raftvip switchover [-to NODE]"},
 	"import-keepalived": {runImport, "write the raftvip config for a keepalived.conf: raftvip import-keepalived [flags] FILE"},
 	"maintenance":       {runMaintenance, "stop automatic moves: raftvip maintenance on|off -reason TEXT [-for 2h]"},
+	"tls":               {runTLS, "make certificates: raftvip tls init DIR -nodes a,b,c | tls add DIR -node NAME"},
 }
 
 func usage(w io.Writer) {

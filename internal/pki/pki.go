@@ -272,7 +272,7 @@ func refuseExisting(files []string) error {
 		}
 	}
 	if len(there) > 0 {
-		return fmt.Errorf("pki: %s already exist(s); nothing written (use -force to replace)", strings.Join(there, ", "))
+		return fmt.Errorf("pki: %s already exist; nothing written (use -force to replace)", strings.Join(there, ", "))
 	}
 	return nil
 }
