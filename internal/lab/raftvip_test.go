@@ -246,6 +246,67 @@ func TestRaftvipScenarios(t *testing.T) {
 		noTwoHolders(t, t0)
 	})
 
+	t.Run("12 DB hosts isolated from each other, then mariadbd on the holder killed: VIP reaches the other host through the witness", func(t *testing.T) {
+		holder, other := ready(t)
+		if err := l.Isolate(ctx, "a", "b"); err != nil {
+			t.Fatal(err)
+		}
+		healed := false
+		defer func() {
+			if !healed {
+				_ = l.Heal(ctx, "a", "b")
+			}
+		}()
+		// Let the leader's heartbeats to the other DB host fail first,
+		// as after any link failure that outlasts a second.
+		time.Sleep(2 * time.Second)
+		t0 := time.Now()
+		if err := l.KillMySQL(holder); err != nil {
+			t.Fatal(err)
+		}
+		movedTo(t, t0, holder, other)
+		noTwoHolders(t, t0)
+		// Still isolated: the old holder's recovery reaches the new
+		// leader through the witness, so when the new holder's MySQL
+		// dies in turn the VIP goes back the same way.
+		if err := l.RestartMySQL(ctx, holder); err != nil {
+			t.Fatal(err)
+		}
+		// Asked on the witness, which reaches both (a DB host cut off
+		// from the leader knows no leader).
+		bothHealthy := func() error {
+			s, err := l.Agent("w").Status(within(t, 10*time.Second))
+			if err != nil {
+				return err
+			}
+			for _, id := range []string{l.Host(holder).NodeID, l.Host(other).NodeID} {
+				if n, ok := s.Node(id); !ok || !n.Healthy {
+					return fmt.Errorf("%s not healthy: %s", id, s.Raw)
+				}
+			}
+			return nil
+		}
+		eventually(t, 20*time.Second, "both DB nodes healthy (asked on the witness)", bothHealthy)
+		time.Sleep(time.Second) // the report's way to the leader
+		t1 := time.Now()
+		if err := l.KillMySQL(other); err != nil {
+			t.Fatal(err)
+		}
+		movedTo(t, t1, other, holder)
+		if err := l.RestartMySQL(ctx, other); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, 20*time.Second, "both DB nodes healthy (asked on the witness)", bothHealthy)
+		if err := l.Heal(ctx, "a", "b"); err != nil {
+			t.Fatal(err)
+		}
+		healed = true
+		if _, err := l.WaitStableHolder(within(t, 30*time.Second), 2*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		noTwoHolders(t, t0)
+	})
+
 	t.Run("10 planned switchover asked on a non-leader: VIP moves to the target, reads continue", func(t *testing.T) {
 		holder, other := ready(t)
 		from, to := l.Host(holder).NodeID, l.Host(other).NodeID
