@@ -178,6 +178,7 @@ func build(c *collector, raw *rawFile, body hcl.Body, filename string) *Config {
 		rr.DefRange = top
 	}
 	cfg.Raft = buildRaft(c, &rr)
+	buildTLS(c, cfg, raw, top, filename, nodeSt == valid)
 	return cfg
 }
 

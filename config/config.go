@@ -34,10 +34,21 @@ type Config struct {
 	LogLevel string
 	LogJSON  bool
 
+	// TLS is the cluster port's mutual TLS (nil when absent); without it
+	// InsecurePlaintext must be set.
+	TLS               *TLS
+	InsecurePlaintext bool
+
 	// Warnings are things the file may do but probably should not (a
 	// wildcard bind), at file:line; `validate` prints them and the agent
 	// logs them at start.
 	Warnings []Error
+}
+
+// TLS names the PEM files of the cluster port's mutual TLS; relative paths
+// are resolved against the config file's directory.
+type TLS struct {
+	CAFile, CertFile, KeyFile string
 }
 
 // Peer is one voter of the Raft group.

@@ -42,6 +42,7 @@ func TestLoadExampleDB(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Load(%s): %v", path, err)
 	}
+	got.Warnings = onlyPlaintextWarning(t, got.Warnings)
 	want := &Config{
 		File:     path,
 		NodeID:   "hosta",
@@ -52,6 +53,8 @@ func TestLoadExampleDB(t *testing.T) {
 		Peers:    examplePeers,
 		LogLevel: "debug",
 		LogJSON:  true,
+
+		InsecurePlaintext: true,
 		VIP: &VIP{
 			Interface:    "eth0",
 			Addresses:    mustPrefixes(t, "10.99.0.10/24", "10.99.0.20/24"),
@@ -109,6 +112,7 @@ func TestLoadExampleWitness(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Load(%s): %v", path, err)
 	}
+	got.Warnings = onlyPlaintextWarning(t, got.Warnings)
 	want := &Config{
 		File:     path,
 		NodeID:   "witness",
@@ -120,6 +124,8 @@ func TestLoadExampleWitness(t *testing.T) {
 		VRRP:     VRRP{Mode: VRRPOff, Version: 2, Priority: 250, AdvertInt: time.Second},
 		Raft:     defaultRaft,
 		LogLevel: "info",
+
+		InsecurePlaintext: true,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Load(%s)\n got  %+v\n want %+v", path, got, want)
@@ -157,7 +163,7 @@ mysql {
 `
 
 func TestDefaults(t *testing.T) {
-	cfg, err := Parse([]byte(base), "base.hcl")
+	cfg, err := parse([]byte(base), "base.hcl")
 	if err != nil {
 		t.Fatalf("Parse(base): %v", err)
 	}
@@ -221,7 +227,7 @@ func edit(t *testing.T, pairs ...string) string {
 // parseErrs parses src expecting failure and returns the problems.
 func parseErrs(t *testing.T, src, name string) []Error {
 	t.Helper()
-	cfg, err := Parse([]byte(src), name)
+	cfg, err := parse([]byte(src), name)
 	if err == nil {
 		t.Fatalf("Parse succeeded, want errors; config: %+v", cfg)
 	}
@@ -255,8 +261,8 @@ func TestBadConfigs(t *testing.T) {
 			"bad.hcl:24:1", `An argument named "colour" is not expected here`, 1},
 		{"unknown key in block", edit(t, `  role    = "witness"`, `  role    = "witness"`+"\n  weight = 3"),
 			"bad.hcl:16:3", `An argument named "weight" is not expected here`, 1},
-		{"unknown block", base + "tls {\n}\n",
-			"bad.hcl:24:1", `Blocks of type "tls" are not expected here`, 1},
+		{"unknown block", base + "tlsv2 {\n}\n",
+			"bad.hcl:24:1", `Blocks of type "tlsv2" are not expected here`, 1},
 		{"missing node_id", edit(t, `node_id  = "hosta"`, `#`),
 			"bad.hcl:1:1", "node_id is required", 0},
 		{"node_id not in peers", edit(t, `node_id  = "hosta"`, `node_id  = "hostz"`),
@@ -445,7 +451,7 @@ func TestBadDSNNeverShowsPassword(t *testing.T) {
 }
 
 func TestSummaryRedactsPassword(t *testing.T) {
-	cfg, err := Parse([]byte(base), "base.hcl")
+	cfg, err := parse([]byte(base), "base.hcl")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -498,7 +504,7 @@ func TestDSNFileRelativeToConfig(t *testing.T) {
 	}
 	path := filepath.Join(dir, "raftvip.hcl")
 	src := edit(t, `dsn = "raftvip:hunter2@tcp(127.0.0.1:3306)/"`, `dsn_file = "dsn"`)
-	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+	if err := os.WriteFile(path, withPlaintext([]byte(src)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cfg, err := Load(path)
@@ -556,7 +562,7 @@ func TestWitnessIgnoresVIP(t *testing.T) {
 	src := edit(t, `node_id  = "hosta"`, `node_id  = "witness"`, `role     = "db"`, `role     = "witness"`,
 		`bind     = "10.99.0.11:7400"`, `bind     = "10.99.0.13:7400"`,
 		"mysql {\n  dsn = \"raftvip:hunter2@tcp(127.0.0.1:3306)/\"\n}\n", "")
-	cfg, err := Parse([]byte(src), "w.hcl")
+	cfg, err := parse([]byte(src), "w.hcl")
 	if err != nil {
 		t.Fatalf("Parse: %v", err)
 	}
@@ -572,7 +578,7 @@ func TestWitnessIgnoresVIP(t *testing.T) {
 }
 
 func TestPeerByID(t *testing.T) {
-	cfg, err := Parse([]byte(base), "base.hcl")
+	cfg, err := parse([]byte(base), "base.hcl")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -600,7 +606,7 @@ func TestErrorFormat(t *testing.T) {
 
 func TestBindMatchesOwnPeerAddress(t *testing.T) {
 	for _, bind := range []string{"10.99.0.11:7400", "10.99.0.11:07400"} {
-		cfg, err := Parse([]byte(edit(t, `bind     = "10.99.0.11:7400"`, `bind     = "`+bind+`"`)), "b.hcl")
+		cfg, err := parse([]byte(edit(t, `bind     = "10.99.0.11:7400"`, `bind     = "`+bind+`"`)), "b.hcl")
 		if err != nil || len(cfg.Warnings) != 0 {
 			t.Errorf("bind %s: err %v, warnings %v; want neither", bind, err, cfg.Warnings)
 		}
@@ -608,7 +614,7 @@ func TestBindMatchesOwnPeerAddress(t *testing.T) {
 	// A wildcard on the peer's port works (the node is reachable where the
 	// others dial) but listens everywhere: accepted, with a warning.
 	for _, bind := range []string{"0.0.0.0:7400", "[::]:7400", ":7400"} {
-		cfg, err := Parse([]byte(edit(t, `bind     = "10.99.0.11:7400"`, `bind     = "`+bind+`"`)), "b.hcl")
+		cfg, err := parse([]byte(edit(t, `bind     = "10.99.0.11:7400"`, `bind     = "`+bind+`"`)), "b.hcl")
 		if err != nil {
 			t.Errorf("bind %s: %v", bind, err)
 			continue

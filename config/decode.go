@@ -27,12 +27,22 @@ type rawFile struct {
 	LogLevel *hcl.Attribute
 	LogJSON  *hcl.Attribute
 
+	InsecurePlaintext *hcl.Attribute
+
 	Peers    []rawPeer
 	VIP      []rawVIP
 	MySQL    []rawMySQL
 	Failover []rawFailover
 	Raft     []rawRaft
 	VRRP     []rawVRRP
+	TLS      []rawTLS
+}
+
+type rawTLS struct {
+	DefRange hcl.Range
+	CAFile   *hcl.Attribute
+	CertFile *hcl.Attribute
+	KeyFile  *hcl.Attribute
 }
 
 type rawPeer struct {

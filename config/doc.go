@@ -32,6 +32,22 @@
 //	log_level string, default "info". One of trace, debug, info, warn, error
 //	          (case-insensitive; stored lower case).
 //	log_json  bool, default false.
+//	insecure_plaintext bool, default false. Runs the cluster port (bind) without
+//	          authentication: anyone who can reach it can command the cluster. For
+//	          tests only; a warning at start and in status. Exactly one of a tls
+//	          block and insecure_plaintext = true is required.
+//
+// tls block: the cluster port's mutual TLS (TLS 1.3, client certificates). Every
+// peer's certificate must be signed by the CA and name a node id of the group
+// (its CommonName, also a DNS SAN). `raftvip tls init DIR -nodes a,b,c` makes the
+// files. Relative paths are relative to the config file's directory. The files
+// are read when the config is loaded: the certificate must match the key, chain
+// to the CA, be valid now, be good for server and client use, and name node_id;
+// one that ends within 30 days is a warning. SIGHUP reads them again.
+//
+//	ca_file   string, required. PEM certificate(s) of the CA (ca.pem).
+//	cert_file string, required. This node's certificate (NODE.pem).
+//	key_file  string, required. This node's private key (NODE-key.pem).
 //
 // peer "<id>" blocks, at least 3 distinct ids (a Raft group needs 3 voters so
 // one can fail), listed identically on every node, this node included, and

@@ -30,13 +30,14 @@ func (c *collector) content(body hcl.Body, attrs []string, blocks ...hcl.BlockHe
 
 func decodeFile(c *collector, body hcl.Body) *rawFile {
 	a, blocks := c.content(body,
-		[]string{"node_id", "role", "data_dir", "bind", "admin", "log_level", "log_json"},
+		[]string{"node_id", "role", "data_dir", "bind", "admin", "log_level", "log_json", "insecure_plaintext"},
 		hcl.BlockHeaderSchema{Type: "peer", LabelNames: []string{"id"}},
 		hcl.BlockHeaderSchema{Type: "vip"},
 		hcl.BlockHeaderSchema{Type: "mysql"},
 		hcl.BlockHeaderSchema{Type: "failover"},
 		hcl.BlockHeaderSchema{Type: "raft"},
 		hcl.BlockHeaderSchema{Type: "vrrp"},
+		hcl.BlockHeaderSchema{Type: "tls"},
 	)
 	raw := &rawFile{
 		NodeID:   a["node_id"],
@@ -46,6 +47,8 @@ func decodeFile(c *collector, body hcl.Body) *rawFile {
 		Admin:    a["admin"],
 		LogLevel: a["log_level"],
 		LogJSON:  a["log_json"],
+
+		InsecurePlaintext: a["insecure_plaintext"],
 	}
 	for _, b := range blocks {
 		switch b.Type {
@@ -80,6 +83,9 @@ func decodeFile(c *collector, body hcl.Body) *rawFile {
 				Priority: a["priority"], AdvertInt: a["advert_int"], AuthPass: a["auth_pass"],
 				UnicastPeers: a["unicast_peers"], Interface: a["interface"],
 			})
+		case "tls":
+			a, _ := c.content(b.Body, []string{"ca_file", "cert_file", "key_file"})
+			raw.TLS = append(raw.TLS, rawTLS{DefRange: b.DefRange, CAFile: a["ca_file"], CertFile: a["cert_file"], KeyFile: a["key_file"]})
 		case "raft":
 			a, _ := c.content(b.Body, []string{"heartbeat_timeout", "election_timeout", "leader_lease_timeout",
 				"commit_timeout", "snapshot_threshold", "snapshot_interval", "trailing_logs"})

@@ -33,6 +33,10 @@ func (c *Config) Summary() map[string]any {
 			"trailing_logs":        c.Raft.TrailingLogs,
 		},
 	}
+	s["insecure_plaintext"] = c.InsecurePlaintext
+	if t := c.TLS; t != nil {
+		s["tls"] = map[string]any{"ca_file": t.CAFile, "cert_file": t.CertFile, "key_file": t.KeyFile}
+	}
 	peers4 := make([]string, len(c.VRRP.UnicastPeers))
 	for i, a := range c.VRRP.UnicastPeers {
 		peers4[i] = a.String()

@@ -49,7 +49,7 @@ func TestVRRPGood(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg, err := Parse([]byte(withVRRP(tt.lines...)), "v.hcl")
+			cfg, err := parse([]byte(withVRRP(tt.lines...)), "v.hcl")
 			if err != nil {
 				t.Fatalf("Parse: %v", err)
 			}
@@ -184,7 +184,7 @@ func TestVRRPWitness(t *testing.T) {
 	}
 	// Mode off (or a block without mode) is fine: one template for all hosts.
 	for _, block := range []string{"vrrp {\n  mode = \"off\"\n  virtual_router_id = 51\n}\n", "vrrp {\n  virtual_router_id = 51\n}\n", ""} {
-		cfg, err := Parse([]byte(witnessSrc(t, block)), "w.hcl")
+		cfg, err := parse([]byte(witnessSrc(t, block)), "w.hcl")
 		if err != nil {
 			t.Fatalf("witness with %q: %v", block, err)
 		}
@@ -195,7 +195,7 @@ func TestVRRPWitness(t *testing.T) {
 }
 
 func TestSummaryRedactsAuthPass(t *testing.T) {
-	cfg, err := Parse([]byte(withVRRP(`mode = "active"`, `virtual_router_id = 51`, `auth_pass = "s3cr3t!"`,
+	cfg, err := parse([]byte(withVRRP(`mode = "active"`, `virtual_router_id = 51`, `auth_pass = "s3cr3t!"`,
 		`unicast_peers = ["10.99.0.12"]`)), "v.hcl")
 	if err != nil {
 		t.Fatal(err)
@@ -219,7 +219,7 @@ func TestSummaryRedactsAuthPass(t *testing.T) {
 		t.Errorf("Summary vrrp = %v", v)
 	}
 	// Without a password the summary says so with "", not "****".
-	cfg, err = Parse([]byte(base), "b.hcl")
+	cfg, err = parse([]byte(base), "b.hcl")
 	if err != nil {
 		t.Fatal(err)
 	}

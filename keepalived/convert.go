@@ -369,6 +369,8 @@ func (c *converter) top(nodeID, bind string) hblock {
 	if c.opts.Admin != "" {
 		blk.items = append(blk.items, item{key: "admin", value: hclString(c.opts.Admin)})
 	}
+	blk.items = append(blk.items, item{notes: []string{"FIXME: the cluster port (bind) runs without authentication: anyone who can reach it can command the cluster. Make certificates with `raftvip tls init DIR -nodes ...` and replace this line by a tls { ca_file, cert_file, key_file } block"},
+		key: "insecure_plaintext", value: "true"})
 	return blk
 }
 

@@ -32,6 +32,7 @@ func witnessConfig(t *testing.T, dir string) string {
 	p := freePort(t)
 	src := fmt.Sprintf(`node_id = "witness"
 role = "witness"
+insecure_plaintext = true
 data_dir = %q
 bind = "127.0.0.1:%d"
 admin = %q

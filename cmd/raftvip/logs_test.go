@@ -84,7 +84,7 @@ func newTrio(t *testing.T) *trio {
 			}
 			fmt.Fprintf(&peers, "peer %q {\n  address = \"127.0.0.1:%d\"\n  role = %q\n}\n", p, ports[p], role)
 		}
-		src := fmt.Sprintf("node_id = %q\nrole = \"witness\"\ndata_dir = %q\nbind = \"127.0.0.1:%d\"\nadmin = %q\n%s",
+		src := fmt.Sprintf("node_id = %q\nrole = \"witness\"\ninsecure_plaintext = true\ndata_dir = %q\nbind = \"127.0.0.1:%d\"\nadmin = %q\n%s",
 			id, filepath.Join(dir, id), ports[id], filepath.Join(dir, id+".sock"), peers.String())
 		path := filepath.Join(dir, id+".hcl")
 		if err := os.WriteFile(path, []byte(src), 0o600); err != nil {

@@ -10,6 +10,15 @@ data_dir = "/var/lib/raftvip/hosta"   # Raft log, stable store and snapshots
 bind     = "10.99.0.11:7400"          # Raft transport and intra-cluster RPC, multiplexed
 admin    = "/run/raftvip/hosta.sock"  # admin API for the CLI (unix socket); default /run/raftvip/<node_id>.sock
 
+# The cluster port without authentication: for tests only. A real node has
+#   tls {
+#     ca_file   = "/etc/raftvip/tls/ca.pem"
+#     cert_file = "/etc/raftvip/tls/hosta.pem"
+#     key_file  = "/etc/raftvip/tls/hosta-key.pem"
+#   }
+# instead (raftvip tls init makes the files).
+insecure_plaintext = true
+
 # Every voter, this node included. A Raft group needs 3 voters so one can fail.
 peer "hosta" {
   address = "10.99.0.11:7400"

@@ -7,6 +7,9 @@ role     = "witness"
 data_dir = "/var/lib/raftvip/witness"
 bind     = "10.99.0.13:7400"
 
+# No authentication on the cluster port: for tests only (see example-db.hcl).
+insecure_plaintext = true
+
 peer "hosta" {
   address = "10.99.0.11:7400"
   role    = "db"

@@ -135,7 +135,8 @@ func (l *Lab) AgentConfigWith(host *Host, dir string, s AgentSettings) string {
 	fmt.Fprintf(&b, "node_id  = %q\nrole     = %q\n", host.NodeID, string(host.Role))
 	fmt.Fprintf(&b, "data_dir = %q\n", filepath.Join(dir, "data"))
 	fmt.Fprintf(&b, "bind     = \"%s:%d\"\n", host.IP, RaftPort)
-	fmt.Fprintf(&b, "admin    = %q\n\n", filepath.Join(dir, "admin.sock"))
+	fmt.Fprintf(&b, "admin    = %q\n", filepath.Join(dir, "admin.sock"))
+	b.WriteString("insecure_plaintext = true # the lab's cluster port is unauthenticated\n\n")
 	for _, p := range l.agentHosts() {
 		// HCL allows only one attribute in a one-line block.
 		fmt.Fprintf(&b, "peer %q {\n  address = \"%s:%d\"\n  role    = %q\n}\n", p.NodeID, p.IP, RaftPort, string(p.Role))
