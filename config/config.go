@@ -94,6 +94,15 @@ type VRRP struct {
 	AuthPass     string        // v2 simple password, at most 8 bytes; "" = none. Secret: never printed
 	UnicastPeers []netip.Addr  // IPv4; empty = multicast to 224.0.0.18
 	Interface    string        // link adverts are sent and heard on; default vip.interface
+	// TrustedRouters are the foreign VRRP routers (keepalived) raftvip
+	// heeds; adverts from any other source are dropped and counted as
+	// "untrusted" (raftvip's own peers' adverts excepted). Empty: every
+	// router is heard, as keepalived does, but see UntrustedBlockMax.
+	TrustedRouters []netip.Addr
+	// UntrustedBlockMax bounds, while TrustedRouters is empty, how long in
+	// total foreign masters may keep raftvip from the VIP (outranking it,
+	// or not yielding to its adverts); see vrrpcompat.Allowance.
+	UntrustedBlockMax time.Duration
 }
 
 // Raft holds the hashicorp/raft tunables exposed to operators.

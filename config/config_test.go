@@ -81,6 +81,9 @@ func TestLoadExampleDB(t *testing.T) {
 			AuthPass:     "1111",
 			UnicastPeers: []netip.Addr{netip.MustParseAddr("10.99.0.12")},
 			Interface:    "eth0",
+
+			TrustedRouters:    []netip.Addr{netip.MustParseAddr("10.99.0.12")},
+			UntrustedBlockMax: DefaultUntrustedBlockMax,
 		},
 		Raft: Raft{
 			HeartbeatTimeout:   600 * time.Millisecond,
@@ -121,7 +124,7 @@ func TestLoadExampleWitness(t *testing.T) {
 		Bind:     "10.99.0.13:7400",
 		Admin:    "/run/raftvip/witness.sock",
 		Peers:    examplePeers,
-		VRRP:     VRRP{Mode: VRRPOff, Version: 2, Priority: 250, AdvertInt: time.Second},
+		VRRP:     VRRP{Mode: VRRPOff, Version: 2, Priority: 250, AdvertInt: time.Second, UntrustedBlockMax: DefaultUntrustedBlockMax},
 		Raft:     defaultRaft,
 		LogLevel: "info",
 
@@ -205,7 +208,7 @@ func TestDefaults(t *testing.T) {
 		t.Errorf("Raft = %+v, want %+v", cfg.Raft, defaultRaft)
 	}
 	// No vrrp block: off, with the defaults a later mode change would use.
-	wantVRRP := VRRP{Mode: VRRPOff, Version: 2, Priority: 250, AdvertInt: time.Second, Interface: "eth0"}
+	wantVRRP := VRRP{Mode: VRRPOff, Version: 2, Priority: 250, AdvertInt: time.Second, Interface: "eth0", UntrustedBlockMax: DefaultUntrustedBlockMax}
 	if !reflect.DeepEqual(cfg.VRRP, wantVRRP) {
 		t.Errorf("VRRP = %+v, want %+v", cfg.VRRP, wantVRRP)
 	}

@@ -89,6 +89,8 @@ type rawVRRP struct {
 	AuthPass     *hcl.Attribute
 	UnicastPeers *hcl.Attribute
 	Interface    *hcl.Attribute
+	Trusted      *hcl.Attribute
+	UntrustedMax *hcl.Attribute
 }
 
 type rawRaft struct {

@@ -133,6 +133,21 @@
 //	                  224.0.0.18); keepalived's unicast_peer. No address twice.
 //	interface         string, default vip.interface; at most 15 bytes. The
 //	                  link adverts are sent and heard on.
+//	trusted_routers   list of IPv4 address strings, default []: the source
+//	                  addresses of the keepalived routers raftvip heeds
+//	                  (gives way to, makes yield, lists in status). An advert
+//	                  from any other source is dropped and counted as
+//	                  "untrusted" (adverts from raftvip's own peers at
+//	                  raftvip's priority excepted). Empty: every router is
+//	                  heeded, for at most untrusted_block_max. No address
+//	                  twice. VRRPv2's password is clear text, so without this
+//	                  list anyone on the link can forge a master.
+//	untrusted_block_max  duration, default "30s", at least 3 × advert_int
+//	                  and "1s"; only while trusted_routers is empty (an error
+//	                  with it). The longest in total that VRRP masters keep
+//	                  raftvip from the VIP (outranking it, or not yielding to
+//	                  its adverts); then raftvip ignores them until none has
+//	                  stood in its way for 10 × this long.
 //
 // raft block, optional. Mirrors raft.ValidateConfig of hashicorp/raft v1.7.3 so
 // a bad value is reported at its line rather than at startup:

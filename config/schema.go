@@ -77,11 +77,12 @@ func decodeFile(c *collector, body hcl.Body) *rawFile {
 			})
 		case "vrrp":
 			a, _ := c.content(b.Body, []string{"mode", "version", "virtual_router_id", "priority",
-				"advert_int", "auth_pass", "unicast_peers", "interface"})
+				"advert_int", "auth_pass", "unicast_peers", "interface", "trusted_routers", "untrusted_block_max"})
 			raw.VRRP = append(raw.VRRP, rawVRRP{
 				DefRange: b.DefRange, Mode: a["mode"], Version: a["version"], VRID: a["virtual_router_id"],
 				Priority: a["priority"], AdvertInt: a["advert_int"], AuthPass: a["auth_pass"],
 				UnicastPeers: a["unicast_peers"], Interface: a["interface"],
+				Trusted: a["trusted_routers"], UntrustedMax: a["untrusted_block_max"],
 			})
 		case "tls":
 			a, _ := c.content(b.Body, []string{"ca_file", "cert_file", "key_file"})

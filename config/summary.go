@@ -41,6 +41,10 @@ func (c *Config) Summary() map[string]any {
 	for i, a := range c.VRRP.UnicastPeers {
 		peers4[i] = a.String()
 	}
+	trusted := make([]string, len(c.VRRP.TrustedRouters))
+	for i, a := range c.VRRP.TrustedRouters {
+		trusted[i] = a.String()
+	}
 	authPass := ""
 	if c.VRRP.AuthPass != "" {
 		authPass = "****"
@@ -54,6 +58,9 @@ func (c *Config) Summary() map[string]any {
 		"auth_pass":         authPass,
 		"unicast_peers":     peers4,
 		"interface":         c.VRRP.Interface,
+
+		"trusted_routers":     trusted,
+		"untrusted_block_max": c.VRRP.UntrustedBlockMax.String(),
 	}
 	if v := c.VIP; v != nil {
 		addrs := make([]string, len(v.Addresses))

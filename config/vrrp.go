@@ -22,6 +22,11 @@ const (
 	DefaultVRRPVersion   = 2 // keepalived's default
 	DefaultVRRPPriority  = 250
 	DefaultVRRPAdvertInt = time.Second
+	// DefaultUntrustedBlockMax is how long in total VRRP masters may keep
+	// raftvip from the VIP while vrrp.trusted_routers is empty: far longer
+	// than a real keepalived needs to yield (one advert interval), short
+	// enough that a forged advert is a short outage, not a lasting one.
+	DefaultUntrustedBlockMax = 30 * time.Second
 )
 
 // maxAuthPass is the size of the VRRPv2 authentication data field.
@@ -38,6 +43,8 @@ func buildVRRP(c *collector, r *rawVRRP, vip *VIP, isWitness bool) VRRP {
 		Version:   DefaultVRRPVersion,
 		Priority:  DefaultVRRPPriority,
 		AdvertInt: DefaultVRRPAdvertInt,
+
+		UntrustedBlockMax: DefaultUntrustedBlockMax,
 	}
 	if vip != nil {
 		v.Interface = vip.Interface
@@ -129,6 +136,39 @@ func buildVRRP(c *collector, r *rawVRRP, vip *VIP, isWitness bool) VRRP {
 		v.UnicastPeers = append(v.UnicastPeers, a)
 	}
 
+	elems, _ = c.strList(r.Trusted, "vrrp.trusted_routers", `"10.99.0.14"`)
+	seen = map[netip.Addr]hcl.Range{}
+	for _, e := range elems {
+		a, msg := parseTrustedRouter(e.val)
+		if msg != "" {
+			c.at(e.rng, "vrrp.trusted_routers: %s", msg)
+			continue
+		}
+		if first, dup := seen[a]; dup {
+			c.at(e.rng, "vrrp.trusted_routers: %s is listed twice (first at %s)", a, fmtRange(first))
+			continue
+		}
+		seen[a] = e.rng
+		v.TrustedRouters = append(v.TrustedRouters, a)
+	}
+
+	bmax, st := c.duration(r.UntrustedMax, "vrrp.untrusted_block_max")
+	if st == valid {
+		// A real keepalived master needs about one advert interval to hear
+		// raftvip and turn backup; a bound shorter than a master-down
+		// interval would ignore it before it could.
+		least := max(time.Second, 3*v.AdvertInt)
+		switch {
+		case len(elems) > 0:
+			c.at(r.UntrustedMax.Range, "vrrp.untrusted_block_max applies only while trusted_routers is empty: with trusted_routers set, adverts from other routers are dropped and the listed ones are heeded without a time limit; remove untrusted_block_max or trusted_routers")
+			st = invalid
+		case bmax < least:
+			c.at(r.UntrustedMax.Range, "vrrp.untrusted_block_max = %q is too short: want at least %s (3 × advert_int, and 1s), or a real keepalived master would be ignored before it could yield", c.text(r.UntrustedMax), least)
+			st = invalid
+		}
+	}
+	v.UntrustedBlockMax = orDefault(bmax, st, DefaultUntrustedBlockMax)
+
 	ifname, st := c.nonEmptyStr(r.Interface, "vrrp.interface")
 	if st == valid {
 		if len(ifname) > maxIfName {
@@ -156,6 +196,22 @@ func checkAdvertInt(d time.Duration, version int) string {
 		return "does not fit VRRPv3: the advert interval is a multiple of 10ms, 10ms..40.95s (a 12-bit count of centiseconds)"
 	}
 	return ""
+}
+
+// parseTrustedRouter accepts the IPv4 source address of a VRRP router.
+func parseTrustedRouter(s string) (netip.Addr, string) {
+	const want = "want the IPv4 address a keepalived router sends its adverts from (its unicast_src_ip or mcast_src_ip, by default its interface's first address), like 10.99.0.14"
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return a, "\"" + s + "\" is not an IP address; " + want
+	}
+	if !a.Is4() {
+		return a, "\"" + s + "\" is not IPv4 (raftvip speaks VRRP over IPv4 only); " + want
+	}
+	if a.IsUnspecified() || a.IsLoopback() || a.IsMulticast() || a == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
+		return a, "\"" + s + "\" cannot be the source of a VRRP advert (unspecified, loopback, multicast or broadcast address); " + want
+	}
+	return a, ""
 }
 
 // parseUnicastPeer accepts the IPv4 address of a VRRP router.

@@ -44,6 +44,15 @@ func TestVRRPGood(t *testing.T) {
 			VRRP{Mode: VRRPOff, Version: 2, Priority: 250, AdvertInt: time.Second, Interface: "eth0"}},
 		{"empty block is off", nil,
 			VRRP{Mode: VRRPOff, Version: 2, Priority: 250, AdvertInt: time.Second, Interface: "eth0"}},
+		{"trusted routers", []string{`mode = "active"`, `virtual_router_id = 51`, `trusted_routers = ["10.99.0.14", "10.99.0.12"]`},
+			VRRP{Mode: VRRPActive, Version: 2, VRID: 51, Priority: 250, AdvertInt: time.Second, Interface: "eth0",
+				TrustedRouters: []netip.Addr{netip.MustParseAddr("10.99.0.14"), netip.MustParseAddr("10.99.0.12")}}},
+		{"untrusted bound", []string{`mode = "active"`, `virtual_router_id = 51`, `untrusted_block_max = "2m"`},
+			VRRP{Mode: VRRPActive, Version: 2, VRID: 51, Priority: 250, AdvertInt: time.Second, Interface: "eth0", UntrustedBlockMax: 2 * time.Minute}},
+		{"shortest untrusted bound is 3 intervals", []string{`mode = "active"`, `virtual_router_id = 51`, `advert_int = "2s"`, `untrusted_block_max = "6s"`, `trusted_routers = []`},
+			VRRP{Mode: VRRPActive, Version: 2, VRID: 51, Priority: 250, AdvertInt: 2 * time.Second, Interface: "eth0", UntrustedBlockMax: 6 * time.Second}},
+		{"shortest untrusted bound is 1s", []string{`mode = "active"`, `version = 3`, `virtual_router_id = 51`, `advert_int = "100ms"`, `untrusted_block_max = "1s"`},
+			VRRP{Mode: VRRPActive, Version: 3, VRID: 51, Priority: 250, AdvertInt: 100 * time.Millisecond, Interface: "eth0", UntrustedBlockMax: time.Second}},
 		{"empty unicast list is multicast", []string{`mode = "active"`, `virtual_router_id = 51`, `unicast_peers = []`},
 			VRRP{Mode: VRRPActive, Version: 2, VRID: 51, Priority: 250, AdvertInt: time.Second, Interface: "eth0"}},
 	}
@@ -52,6 +61,9 @@ func TestVRRPGood(t *testing.T) {
 			cfg, err := parse([]byte(withVRRP(tt.lines...)), "v.hcl")
 			if err != nil {
 				t.Fatalf("Parse: %v", err)
+			}
+			if tt.want.UntrustedBlockMax == 0 {
+				tt.want.UntrustedBlockMax = DefaultUntrustedBlockMax
 			}
 			if !reflect.DeepEqual(cfg.VRRP, tt.want) {
 				t.Errorf("VRRP = %+v\nwant   %+v", cfg.VRRP, tt.want)
@@ -129,6 +141,32 @@ func TestVRRPBad(t *testing.T) {
 			"bad.hcl:27:34", "vrrp.unicast_peers: 10.99.0.12 is listed twice (first at bad.hcl:27:20)", 1, ""},
 		{"unicast peers not a list", withVRRP(act, vrid, `unicast_peers = "10.99.0.12"`),
 			"bad.hcl:27:3", "vrrp.unicast_peers: want a list", 1, ""},
+		{"trusted router not an address", withVRRP(act, vrid, `trusted_routers = ["10.99.0.14", "keepalived-b"]`),
+			"bad.hcl:27:36", `vrrp.trusted_routers: "keepalived-b" is not an IP address; want the IPv4 address a keepalived router sends its adverts from`, 1, ""},
+		{"trusted router IPv6", withVRRP(act, vrid, `trusted_routers = ["fd00::14"]`),
+			"bad.hcl:27:22", `vrrp.trusted_routers: "fd00::14" is not IPv4`, 1, ""},
+		{"trusted router with prefix", withVRRP(act, vrid, `trusted_routers = ["10.99.0.0/24"]`),
+			"bad.hcl:27:22", `"10.99.0.0/24" is not an IP address`, 1, ""},
+		{"trusted router multicast", withVRRP(act, vrid, `trusted_routers = ["224.0.0.18"]`),
+			"bad.hcl:27:22", `"224.0.0.18" cannot be the source of a VRRP advert`, 1, ""},
+		{"trusted router unspecified", withVRRP(act, vrid, `trusted_routers = ["0.0.0.0"]`),
+			"bad.hcl:27:22", `"0.0.0.0" cannot be the source of a VRRP advert`, 1, ""},
+		{"trusted router twice", withVRRP(act, vrid, `trusted_routers = ["10.99.0.14", "10.99.0.14"]`),
+			"bad.hcl:27:36", "vrrp.trusted_routers: 10.99.0.14 is listed twice (first at bad.hcl:27:22)", 1, ""},
+		{"trusted routers not a list", withVRRP(act, vrid, `trusted_routers = "10.99.0.14"`),
+			"bad.hcl:27:3", `vrrp.trusted_routers: want a list like ["10.99.0.14"], got a string`, 1, ""},
+		{"trusted router a number", withVRRP(act, vrid, `trusted_routers = [14]`),
+			"bad.hcl:27:22", `vrrp.trusted_routers[0]: want a string like "10.99.0.14", got a number`, 1, ""},
+		{"untrusted bound with trusted routers", withVRRP(act, vrid, `trusted_routers = ["10.99.0.14"]`, `untrusted_block_max = "30s"`),
+			"bad.hcl:28:3", "vrrp.untrusted_block_max applies only while trusted_routers is empty", 1, ""},
+		{"untrusted bound shorter than 3 intervals", withVRRP(act, vrid, `advert_int = "5s"`, `untrusted_block_max = "14s"`),
+			"bad.hcl:28:3", `vrrp.untrusted_block_max = "14s" is too short: want at least 15s (3 × advert_int, and 1s)`, 1, ""},
+		{"untrusted bound below 1s", withVRRP(act, vrid, `version = 3`, `advert_int = "10ms"`, `untrusted_block_max = "900ms"`),
+			"bad.hcl:29:3", `is too short: want at least 1s`, 1, ""},
+		{"untrusted bound zero", withVRRP(act, vrid, `untrusted_block_max = "0s"`),
+			"bad.hcl:27:3", `is too short`, 1, ""},
+		{"untrusted bound bare number", withVRRP(act, vrid, `untrusted_block_max = 30`),
+			"bad.hcl:27:3", `vrrp.untrusted_block_max: durations are strings like "2s"`, 1, ""},
 		{"interface empty", withVRRP(act, vrid, `interface = ""`),
 			"bad.hcl:27:3", "vrrp.interface must not be empty", 1, ""},
 		{"interface too long", withVRRP(act, vrid, `interface = "abcdefghijklmnop"`),

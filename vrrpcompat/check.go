@@ -19,6 +19,7 @@ var (
 	ErrAuthMismatch = errors.New("vrrp: authentication type is not ours")
 	ErrAuthFailure  = errors.New("vrrp: wrong password")
 	ErrDestination  = errors.New("vrrp: multicast advert in unicast mode or unicast advert in multicast mode")
+	ErrUntrusted    = errors.New("vrrp: source is not in vrrp.trusted_routers")
 )
 
 // Reason classifies why a received packet was dropped, for counters.
@@ -34,10 +35,11 @@ const (
 	ReasonAuth        Reason = "auth"        // unknown or different auth type, wrong password
 	ReasonTTL         Reason = "ttl"         // TTL not 255 in multicast mode
 	ReasonDestination Reason = "destination" // multicast vs unicast mode
+	ReasonUntrusted   Reason = "untrusted"   // an otherwise good advert from a source not in vrrp.trusted_routers
 )
 
 // Reasons lists every Reason, in a stable order for reports.
-var Reasons = []Reason{ReasonMalformed, ReasonChecksum, ReasonVersion, ReasonVRID, ReasonAuth, ReasonTTL, ReasonDestination}
+var Reasons = []Reason{ReasonMalformed, ReasonChecksum, ReasonVersion, ReasonVRID, ReasonAuth, ReasonTTL, ReasonDestination, ReasonUntrusted}
 
 // ReasonOf maps an error of Decode or Check to its drop reason. Errors it
 // does not know count as malformed.
@@ -55,6 +57,8 @@ func ReasonOf(err error) Reason {
 		return ReasonTTL
 	case errors.Is(err, ErrDestination):
 		return ReasonDestination
+	case errors.Is(err, ErrUntrusted):
+		return ReasonUntrusted
 	default:
 		return ReasonMalformed
 	}
@@ -75,6 +79,14 @@ type Expect struct {
 	// Unicast is true when the router talks to unicast peers instead of
 	// the multicast group. Conn.Receive sets it from the Conn's mode.
 	Unicast bool
+	// Trusted are the only foreign routers heeded (vrrp.trusted_routers);
+	// empty means every source (see CheckSource). Own and Priority say
+	// what raftvip's own adverts look like (a peer's address, raftvip's
+	// priority or 0): those are let through whatever Trusted says, so that
+	// raftvip's peers are not counted as forgeries.
+	Trusted  []netip.Addr
+	Own      []netip.Addr
+	Priority uint8
 }
 
 // ExpectFor returns the expectation matching our own advertisement a: the
@@ -88,6 +100,7 @@ func ExpectFor(a Advert, unicast bool) Expect {
 		Interval:  a.Interval,
 		Addresses: slices.Clone(a.Addresses),
 		Unicast:   unicast,
+		Priority:  a.Priority,
 	}
 }
 
@@ -158,6 +171,26 @@ func Check(a Advert, ttl int, dst netip.Addr, want Expect) ([]Mismatch, error) {
 		mm = append(mm, Mismatch{Field: "addresses", Theirs: addrList(a.Addresses), Ours: addrList(want.Addresses)})
 	}
 	return mm, nil
+}
+
+// CheckSource drops an advert that Check accepted when want.Trusted is set
+// and src is not in it: VRRPv2's password travels in clear text, so a
+// correct password proves nothing, and the source address is all that
+// tells keepalived's routers from anyone else on the link. It runs after
+// Check, so ReasonUntrusted counts exactly the adverts raftvip would
+// otherwise have heeded. raftvip's own adverts (from a peer's address at
+// raftvip's priority, or 0) pass: they are raftvip's, and the speaker
+// leaves them out of every decision anyway. A keepalived running on a
+// peer's host advertises another priority and must be listed like any
+// other.
+func CheckSource(src netip.Addr, a Advert, want Expect) error {
+	if len(want.Trusted) == 0 || slices.Contains(want.Trusted, src) {
+		return nil
+	}
+	if slices.Contains(want.Own, src) && (a.Priority == want.Priority || a.Priority == 0) {
+		return nil
+	}
+	return fmt.Errorf("%w: %s (priority %d)", ErrUntrusted, src, a.Priority)
 }
 
 // sameAddresses compares like keepalived: the same count, and every address

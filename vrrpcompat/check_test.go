@@ -138,7 +138,7 @@ func TestReasonOfUnknown(t *testing.T) {
 	if r := ReasonOf(ErrIPHeader); r != ReasonMalformed {
 		t.Errorf("IP header error counted as %s", r)
 	}
-	if len(Reasons) != 7 {
+	if len(Reasons) != 8 {
 		t.Errorf("Reasons lists %d reasons", len(Reasons))
 	}
 }

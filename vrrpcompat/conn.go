@@ -451,6 +451,9 @@ func inspect(pkt []byte, want Expect) (Received, error) {
 	if err != nil {
 		return r, err
 	}
+	if err := CheckSource(h.Src, a, want); err != nil {
+		return r, err
+	}
 	r.Advert, r.Mismatches = a, mm
 	return r, nil
 }

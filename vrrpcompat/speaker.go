@@ -8,6 +8,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/hashicorp/go-hclog"
 )
 
 // Speaker is what the agent uses: one Conn, one Table, our own advert, and
@@ -27,10 +29,15 @@ type Speaker struct {
 	iface   string
 	unicast bool
 
-	mu       sync.Mutex
-	lastSent time.Time
-	sent     uint64
-	released uint64
+	trusted []netip.Addr  // vrrp.trusted_routers
+	bound   time.Duration // vrrp.untrusted_block_max
+	log     hclog.Logger
+
+	mu        sync.Mutex
+	lastSent  time.Time
+	sent      uint64
+	released  uint64
+	allowance Allowance
 }
 
 // SpeakerConfig configures a Speaker.
@@ -47,7 +54,18 @@ type SpeakerConfig struct {
 	// host (the middle of a migration) and counts as foreign. raftvip's
 	// priority must therefore differ from every keepalived's.
 	Own []netip.Addr
+	// Trusted is vrrp.trusted_routers: adverts from other sources (Own's
+	// at raftvip's priority excepted) are dropped and counted as
+	// untrusted. Empty: all are heard, within UntrustedBlockMax.
+	Trusted []netip.Addr
+	// UntrustedBlockMax is vrrp.untrusted_block_max (see Decide); zero
+	// means DefaultUntrustedBlockMax.
+	UntrustedBlockMax time.Duration
 }
+
+// DefaultUntrustedBlockMax is config.DefaultUntrustedBlockMax, for a
+// SpeakerConfig that leaves it zero.
+const DefaultUntrustedBlockMax = 30 * time.Second
 
 // NewSpeaker opens the socket (in the calling thread's network namespace).
 func NewSpeaker(cfg SpeakerConfig) (*Speaker, error) {
@@ -62,8 +80,20 @@ func NewSpeaker(cfg SpeakerConfig) (*Speaker, error) {
 }
 
 func newSpeaker(c *Conn, cfg SpeakerConfig) *Speaker {
+	bound := cfg.UntrustedBlockMax
+	if bound == 0 {
+		bound = DefaultUntrustedBlockMax
+	}
 	return &Speaker{conn: c, table: NewTable(cfg.Ours.Priority), ours: cfg.Ours, own: slices.Clone(cfg.Own), start: time.Now(), now: time.Now,
-		source: c.Source, iface: c.Interface(), unicast: c.Unicast()}
+		source: c.Source, iface: c.Interface(), unicast: c.Unicast(),
+		trusted: slices.Clone(cfg.Trusted), bound: bound, log: c.log}
+}
+
+// expect is what Receive checks adverts against.
+func (s *Speaker) expect() Expect {
+	e := ExpectFor(s.ours, s.conn.Unicast())
+	e.Trusted, e.Own = s.trusted, s.own
+	return e
 }
 
 // Run receives adverts until ctx is done.
@@ -71,7 +101,7 @@ func (s *Speaker) Run(ctx context.Context) error {
 	s.mu.Lock()
 	s.start = s.now()
 	s.mu.Unlock()
-	err := s.conn.Receive(ctx, ExpectFor(s.ours, s.conn.Unicast()), s.table, nil)
+	err := s.conn.Receive(ctx, s.expect(), s.table, nil)
 	if errors.Is(err, context.Canceled) {
 		return nil
 	}
@@ -88,68 +118,62 @@ func (s *Speaker) ListenWindow() time.Duration {
 	return MasterDownInterval(s.ours.Version, s.ours.Interval, s.ours.Priority)
 }
 
-// isOwn: the advert comes from a raftvip node (a peer's address, raftvip's
-// priority), not from a keepalived.
-func (s *Speaker) isOwn(r Router) bool {
-	return slices.Contains(s.own, r.Source) && (r.Priority == s.ours.Priority || r.Priority == 0)
+// situation is the input of Decide as of now.
+func (s *Speaker) situation(now time.Time) Situation {
+	src, err := s.source()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return Situation{Now: now, Start: s.start, ListenWindow: s.ListenWindow(),
+		Priority: s.ours.Priority, Source: src, SourceErr: err, Version: s.ours.Version,
+		Routers: s.table.Routers(now), Own: s.own, Trusted: s.trusted,
+		Advertising: !s.lastSent.IsZero() && now.Sub(s.lastSent) <= 2*s.ours.Interval,
+		Bound:       s.boundOrDefault(), Allowance: s.allowance}
 }
 
-// foreignMaster is the live foreign master with a priority above 0, leaving
-// out raftvip's own peers.
-func (s *Speaker) foreignMaster(now time.Time) (Router, bool) {
-	var best *Router
-	routers := s.table.Routers(now)
-	for i := range routers {
-		r := &routers[i]
-		if !r.Live || r.Priority == 0 || s.isOwn(*r) {
-			continue
-		}
-		if best == nil || ForeignWins(best.Priority, best.Source, r.Priority, r.Source) {
-			best = r
-		}
+func (s *Speaker) boundOrDefault() time.Duration {
+	if s.bound <= 0 {
+		return DefaultUntrustedBlockMax
 	}
-	if best == nil {
-		return Router{}, false
+	return s.bound
+}
+
+func (s *Speaker) logger() hclog.Logger {
+	if s.log == nil {
+		return hclog.NewNullLogger()
 	}
-	return *best, true
+	return s.log
+}
+
+// decide runs Decide and keeps the allowance it returns. Block and Yield
+// both call it; the second call at the same instant changes nothing.
+func (s *Speaker) decide(now time.Time) Verdict {
+	v := Decide(s.situation(now))
+	s.mu.Lock()
+	// Only a step forward in time is kept: Block and Yield of an older
+	// instant, racing with a newer one, must not undo its accounting.
+	if !v.Allowance.Last.Before(s.allowance.Last) {
+		s.allowance = v.Allowance
+	}
+	s.mu.Unlock()
+	switch v.Event {
+	case AllowanceExhausted:
+		s.logger().Warn("untrusted VRRP master kept raftvip from the VIP for vrrp.untrusted_block_max; ignoring VRRP masters not in vrrp.trusted_routers until none has stood in the way for a while (list the keepalived routers in vrrp.trusted_routers to heed them without a limit)",
+			"interface", s.iface, "source", v.Allowance.By, "untrusted_block_max", s.boundOrDefault(), "ignored_until_quiet_for", s.boundOrDefault()*RefillFactor)
+	case AllowanceRestored:
+		s.logger().Info("no untrusted VRRP master stood in the way for a while: heeding them again, within vrrp.untrusted_block_max", "interface", s.iface, "untrusted_block_max", s.boundOrDefault())
+	}
+	return v
 }
 
 // Block says why raftvip may not hold the VIP now ("" = it may): the listen
-// window after start has not passed, or a live foreign master outranks us.
-func (s *Speaker) Block(now time.Time) string {
-	s.mu.Lock()
-	start := s.start
-	s.mu.Unlock()
-	if w := s.ListenWindow(); now.Sub(start) < w {
-		return fmt.Sprintf("listening for VRRP masters for %s after start before taking the VIP", w.Round(time.Millisecond))
-	}
-	m, ok := s.foreignMaster(now)
-	if !ok {
-		return ""
-	}
-	src, err := s.source()
-	if err != nil || ForeignWins(s.ours.Priority, src, m.Priority, m.Source) {
-		return fmt.Sprintf("VRRP master %s (priority %d, VRRPv%d) outranks raftvip (priority %d)", m.Source, m.Priority, m.Version, s.ours.Priority)
-	}
-	return ""
-}
+// window after start has not passed, or a live foreign master outranks us
+// (see Decide).
+func (s *Speaker) Block(now time.Time) string { return s.decide(now).Block }
 
 // Yield names a foreign master that raftvip outranks but that advertised
 // within the last 1.5 of its intervals: it still holds the VIP and must
 // hear our advert (and turn backup) before we add it. "" when none.
-func (s *Speaker) Yield(now time.Time) string {
-	m, ok := s.foreignMaster(now)
-	if !ok {
-		return ""
-	}
-	if now.Sub(m.LastSeen) > m.Interval*3/2 {
-		return ""
-	}
-	if src, err := s.source(); err != nil || ForeignWins(s.ours.Priority, src, m.Priority, m.Source) {
-		return "" // it outranks us: Block says so
-	}
-	return m.Source.String()
-}
+func (s *Speaker) Yield(now time.Time) string { return s.decide(now).Yield }
 
 // Send sends our advert (while holding the VIP, every interval).
 func (s *Speaker) Send() error {
@@ -191,19 +215,59 @@ type SpeakerStatus struct {
 	Sent      uint64    `json:"adverts_sent"`
 	Released  uint64    `json:"releases_sent"`
 	LastSent  time.Time `json:"last_sent,omitempty"`
+	// TrustedRouters is vrrp.trusted_routers: the keepalived routers
+	// raftvip heeds. Empty: every router, within Untrusted's allowance.
+	TrustedRouters []netip.Addr `json:"trusted_routers"`
+	// Untrusted is the allowance of untrusted masters; nil when
+	// TrustedRouters is set (then other routers' adverts are dropped).
+	Untrusted *UntrustedStatus `json:"untrusted,omitempty"`
 }
 
-// Status reports the table and counters. No password is included.
+// UntrustedStatus shows how long untrusted VRRP masters may still keep
+// raftvip from the VIP (durations as Go duration strings).
+type UntrustedStatus struct {
+	BlockMax  string     `json:"block_max"` // vrrp.untrusted_block_max
+	Left      string     `json:"left"`      // 0s while exhausted
+	Exhausted bool       `json:"exhausted"` // untrusted masters are ignored
+	Since     time.Time  `json:"since,omitzero"`
+	By        netip.Addr `json:"by,omitzero"` // the master in the way when it ran out
+	// Ignored is the live untrusted master raftvip ignores now, if any.
+	Ignored *netip.Addr `json:"ignored,omitempty"`
+	// RefillIn is how long no untrusted master must stand in the way
+	// before they are heeded again (while exhausted).
+	RefillIn string `json:"refill_in,omitempty"`
+}
+
+// Status reports the table and counters. No password is included. It
+// does not step the allowance: asking does not change the answer.
 func (s *Speaker) Status(now time.Time) SpeakerStatus {
+	sit := s.situation(now)
 	st := SpeakerStatus{Interface: s.iface, Version: s.ours.Version, VRID: s.ours.VRID, Priority: s.ours.Priority,
-		Unicast: s.unicast, Stats: s.table.Stats(), Routers: []Router{}}
-	for _, r := range s.table.Routers(now) {
-		if !s.isOwn(r) {
+		Unicast: s.unicast, Stats: s.table.Stats(), Routers: []Router{}, TrustedRouters: slices.Clone(s.trusted)}
+	if st.TrustedRouters == nil {
+		st.TrustedRouters = []netip.Addr{}
+	}
+	for _, r := range sit.Routers {
+		if !sit.isOwn(r) {
 			st.Routers = append(st.Routers, r)
 		}
 	}
-	if m, ok := s.foreignMaster(now); ok {
+	if m, ok := sit.foreignMaster(false); ok {
 		st.Master = &m
+	}
+	if len(s.trusted) == 0 {
+		v := Decide(sit)
+		a := v.Allowance
+		u := &UntrustedStatus{BlockMax: sit.Bound.String(), Left: a.Left(sit.Bound).Round(time.Millisecond).String(),
+			Exhausted: a.Exhausted, Since: a.Since, By: a.By}
+		if v.Ignored {
+			src := v.Master.Source
+			u.Ignored = &src
+		}
+		if a.Exhausted {
+			u.RefillIn = (a.Used * RefillFactor).Round(time.Second).String()
+		}
+		st.Untrusted = u
 	}
 	s.mu.Lock()
 	st.Sent, st.Released, st.LastSent = s.sent, s.released, s.lastSent

@@ -171,7 +171,12 @@ func serveAgent(ctx context.Context, cfg *config.Config, log hclog.Logger, join 
 		}()
 		a.SetVRRP(localOwnerAware{sp, addr.(*vip.Netlink)})
 		log.Info("VRRP coexistence", "mode", cfg.VRRP.Mode, "version", cfg.VRRP.Version, "vrid", cfg.VRRP.VRID,
-			"priority", cfg.VRRP.Priority, "advert_int", cfg.VRRP.AdvertInt, "unicast_peers", len(cfg.VRRP.UnicastPeers), "listen_window", sp.ListenWindow())
+			"priority", cfg.VRRP.Priority, "advert_int", cfg.VRRP.AdvertInt, "unicast_peers", len(cfg.VRRP.UnicastPeers), "listen_window", sp.ListenWindow(),
+			"trusted_routers", cfg.VRRP.TrustedRouters)
+		if len(cfg.VRRP.TrustedRouters) == 0 {
+			log.Warn("vrrp.trusted_routers is empty: any host on the link can forge a VRRP master (the VRRPv2 password travels in clear text) and keep raftvip from the VIP for up to vrrp.untrusted_block_max at a time; list the keepalived routers' addresses in vrrp.trusted_routers",
+				"untrusted_block_max", cfg.VRRP.UntrustedBlockMax)
+		}
 	}
 	ag.Store(a)
 	log.Info("fencing bound", "lease", lease, "heartbeat_timeout", cfg.Raft.HeartbeatTimeout, "fence_wait", opt.WithDefaults().FenceWait())
@@ -293,7 +298,7 @@ func openVRRP(cfg *config.Config, log hclog.Logger) (*vrrpcompat.Speaker, error)
 	}
 	return vrrpcompat.NewSpeaker(vrrpcompat.SpeakerConfig{
 		Conn: vrrpcompat.Config{Interface: cfg.VRRP.Interface, Peers: cfg.VRRP.UnicastPeers, Exclude: vips, Logger: log},
-		Ours: ours, Own: own})
+		Ours: ours, Own: own, Trusted: cfg.VRRP.TrustedRouters, UntrustedBlockMax: cfg.VRRP.UntrustedBlockMax})
 }
 
 // localOwnerAware adds what the wire cannot tell: a keepalived on this very

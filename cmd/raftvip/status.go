@@ -182,6 +182,24 @@ func printStatus(w io.Writer, st agent.Status) {
 		}
 		sort.Strings(drops)
 		fmt.Fprintf(w, "adverts accepted %d, dropped %s\n", v.Stats.Accepted, strings.Join(append(drops, ""), " "))
+		if len(v.TrustedRouters) > 0 {
+			var tr []string
+			for _, a := range v.TrustedRouters {
+				tr = append(tr, a.String())
+			}
+			fmt.Fprintf(w, "trusted routers: %s (adverts from others are dropped as untrusted)\n", strings.Join(tr, ", "))
+		} else if u := v.Untrusted; u != nil {
+			switch {
+			case u.Exhausted && u.Ignored != nil:
+				fmt.Fprintf(w, "WARNING: ignoring VRRP master %s: untrusted masters kept raftvip from the VIP for vrrp.untrusted_block_max (%s, run out by %s at %s); heeded again after %s without one. List keepalived's addresses in vrrp.trusted_routers\n",
+					*u.Ignored, u.BlockMax, u.By, u.Since.Format(time.RFC3339), u.RefillIn)
+			case u.Exhausted:
+				fmt.Fprintf(w, "WARNING: untrusted VRRP masters are ignored: they kept raftvip from the VIP for vrrp.untrusted_block_max (%s, run out by %s at %s); heeded again after %s without one\n",
+					u.BlockMax, u.By, u.Since.Format(time.RFC3339), u.RefillIn)
+			default:
+				fmt.Fprintf(w, "trusted routers: any (vrrp.trusted_routers is empty): a VRRP master may keep raftvip from the VIP for %s more of vrrp.untrusted_block_max %s\n", u.Left, u.BlockMax)
+			}
+		}
 	}
 	if len(st.History) > 0 {
 		fmt.Fprintln(w, "\nrecent epochs:")

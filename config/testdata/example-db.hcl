@@ -72,6 +72,9 @@ vrrp {
   auth_pass         = "1111"          # v2 simple password, at most 8 bytes; omit for none
   unicast_peers     = ["10.99.0.12"]  # keepalived's unicast_peer; empty (default) = multicast 224.0.0.18
   interface         = "eth0"          # default: vip.interface
+  trusted_routers   = ["10.99.0.12"]  # keepalived routers raftvip heeds, by source address; others' adverts are dropped
+  # Only while trusted_routers is empty (default []: every router is heeded, but not for long):
+  # untrusted_block_max = "30s"       # the longest, in total, VRRP masters keep raftvip from the VIP
 }
 
 # hashicorp/raft tunables; the values below are not the defaults.
