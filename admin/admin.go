@@ -1,5 +1,6 @@
 // Package admin is the agent's API for the raftvip CLI: versioned JSON over
-// HTTP on a unix socket that only the agent's user may open (mode 0600).
+// HTTP on a unix socket that only the agent's user may open (mode 0600), or
+// with admin_group also that group's members (mode 0660), who may only read.
 // Any node answers; the status it gives is the whole cluster's.
 package admin
 
@@ -14,6 +15,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"syscall"
@@ -22,6 +24,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/raftvip/raftvip/agent"
 	"github.com/raftvip/raftvip/fsm"
+	"golang.org/x/sys/unix"
 )
 
 // APIVersion is the path prefix of every endpoint.
@@ -44,9 +47,54 @@ type Server struct {
 	log  hclog.Logger
 }
 
-// Serve listens on the unix socket at path. A stale socket file from a
-// crashed agent is replaced; a live one (another agent answers) is an error.
+// Options configure the admin socket.
+type Options struct {
+	Path string
+	// Group (admin_group) is a group whose members may run the read-only
+	// commands; "" keeps the socket to the agent's user. Changing commands
+	// are for root and the agent's user only, whatever the group.
+	Group string
+}
+
+// Limits against a local flood: a process that may open the socket cannot
+// tie up the agent with connections, huge requests or slow ones.
+const (
+	// MaxConns bounds connections served at once; more wait in the
+	// kernel's backlog until one ends.
+	MaxConns = 16
+	// MaxBody bounds a request body (the largest real one is a few hundred
+	// bytes) and MaxHeader its header.
+	MaxBody   = 64 << 10
+	MaxHeader = 16 << 10
+	// readTimeout is how long a client may take to send its request;
+	// idleTimeout how long a kept-alive connection may sit unused.
+	readTimeout = 10 * time.Second
+	idleTimeout = 30 * time.Second
+	// writeTimeout outlasts the longest command (a switchover of
+	// agent.MaxSwitchoverTimeout) plus the time to answer it.
+	writeTimeout = agent.MaxSwitchoverTimeout + 30*time.Second
+)
+
+// Serve listens on the unix socket at path, for the agent's user only.
 func Serve(path string, b Backend, log hclog.Logger) (*Server, error) {
+	return ServeOptions(Options{Path: path}, b, log)
+}
+
+// ServeOptions listens on the unix socket at o.Path. A stale socket file
+// from a crashed agent is replaced; a live one (another agent answers) is
+// an error.
+func ServeOptions(o Options, b Backend, log hclog.Logger) (*Server, error) {
+	path := o.Path
+	gid := -1
+	if o.Group != "" {
+		g, err := user.LookupGroup(o.Group)
+		if err != nil {
+			return nil, fmt.Errorf("admin_group %q: %w", o.Group, err)
+		}
+		if gid, err = strconv.Atoi(g.Gid); err != nil {
+			return nil, fmt.Errorf("admin_group %q: gid %q: %w", o.Group, g.Gid, err)
+		}
+	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("admin: socket directory for %s: %w", path, err)
 	}
@@ -59,13 +107,39 @@ func Serve(path string, b Backend, log hclog.Logger) (*Server, error) {
 			return nil, fmt.Errorf("admin: remove stale socket %s: %w", path, err)
 		}
 	}
-	ln, err := net.Listen("unix", path)
+	ul, err := listenPrivate(path, gid)
 	if err != nil {
-		return nil, fmt.Errorf("admin: listen on %s: %w", path, err)
+		return nil, err
 	}
-	if err := os.Chmod(path, 0o600); err != nil {
-		ln.Close()
-		return nil, fmt.Errorf("admin: chmod %s: %w", path, err)
+	ln := &credListener{UnixListener: ul, sem: make(chan struct{}, MaxConns), log: log}
+	owner := os.Geteuid()
+	// mayChange: changing commands are for root and the agent's own user.
+	// The socket's mode already keeps out everyone outside admin_group;
+	// its members get in and may only read.
+	mayChange := func(w http.ResponseWriter, r *http.Request, what string) bool {
+		cr, ok := r.Context().Value(credKey{}).(*unix.Ucred)
+		if !ok {
+			writeJSON(w, http.StatusForbidden, errorBody{Error: what + ": the agent could not tell who is asking (no peer credentials); refused", Refused: true})
+			return false
+		}
+		if cr.Uid == 0 || int(cr.Uid) == owner {
+			return true
+		}
+		msg := fmt.Sprintf("%s changes the cluster: only root may run it; you are uid %d", what, cr.Uid)
+		if o.Group != "" {
+			msg += fmt.Sprintf(" (admin_group %q may run status, peers list and history only)", o.Group)
+		}
+		log.Warn("refused a changing command from a non-root user", "command", what, "uid", cr.Uid, "gid", cr.Gid, "pid", cr.Pid)
+		writeJSON(w, http.StatusForbidden, errorBody{Error: msg + "; run it as root (e.g. with sudo)", Refused: true})
+		return false
+	}
+	// asked tags the request's context with the local operator's uid, so
+	// the leader logs and records who asked.
+	asked := func(r *http.Request) context.Context {
+		if cr, ok := r.Context().Value(credKey{}).(*unix.Ucred); ok {
+			return agent.WithLocalUID(r.Context(), cr.Uid)
+		}
+		return r.Context()
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /"+APIVersion+"/status", func(w http.ResponseWriter, r *http.Request) {
@@ -83,41 +157,44 @@ func Serve(path string, b Backend, log hclog.Logger) (*Server, error) {
 	})
 	mux.HandleFunc("POST /"+APIVersion+"/switchover", func(w http.ResponseWriter, r *http.Request) {
 		var req agent.SwitchoverRequest
-		if !readJSON(w, r, &req) {
+		if !mayChange(w, r, "switchover") || !readJSON(w, r, &req) {
 			return
 		}
-		if req.Timeout <= 0 || req.Timeout > 10*time.Minute {
-			writeErr(w, http.StatusBadRequest, "timeout: want more than 0 and at most 10m")
+		if msg := agent.CheckSwitchoverTimeout(req.Timeout); msg != "" {
+			writeErr(w, http.StatusBadRequest, msg)
 			return
 		}
-		ctx, cancel := context.WithTimeout(r.Context(), req.Timeout+2*time.Second)
+		ctx, cancel := context.WithTimeout(asked(r), req.Timeout+2*time.Second)
 		defer cancel()
 		res, err := b.Switchover(ctx, req)
 		writeResult(w, res, err)
 	})
 	mux.HandleFunc("POST /"+APIVersion+"/maintenance", func(w http.ResponseWriter, r *http.Request) {
 		var req agent.MaintenanceRequest
-		if !readJSON(w, r, &req) {
+		if !mayChange(w, r, "maintenance") || !readJSON(w, r, &req) {
 			return
 		}
-		ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+		ctx, cancel := context.WithTimeout(asked(r), 10*time.Second)
 		defer cancel()
 		res, err := b.SetMaintenance(ctx, req)
 		writeResult(w, res, err)
 	})
 	mux.HandleFunc("POST /"+APIVersion+"/peers", func(w http.ResponseWriter, r *http.Request) {
 		var req agent.PeerRequest
-		if !readJSON(w, r, &req) {
+		if !mayChange(w, r, "peers add") || !readJSON(w, r, &req) {
 			return
 		}
-		ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
+		ctx, cancel := context.WithTimeout(asked(r), 30*time.Second)
 		defer cancel()
 		res, err := b.AddPeer(ctx, req)
 		writeResult(w, res, err)
 	})
 	mux.HandleFunc("DELETE /"+APIVersion+"/peers/{id}", func(w http.ResponseWriter, r *http.Request) {
+		if !mayChange(w, r, "peers remove") {
+			return
+		}
 		req := agent.PeerRequest{ID: r.PathValue("id"), Force: r.URL.Query().Get("force") == "true"}
-		ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
+		ctx, cancel := context.WithTimeout(asked(r), 30*time.Second)
 		defer cancel()
 		res, err := b.RemovePeer(ctx, req)
 		writeResult(w, res, err)
@@ -125,7 +202,15 @@ func Serve(path string, b Backend, log hclog.Logger) (*Server, error) {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusNotFound, fmt.Sprintf("no endpoint %s %s (this agent speaks API %s)", r.Method, r.URL.Path, APIVersion))
 	})
-	s := &Server{path: path, ln: ln, log: log, srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}}
+	s := &Server{path: path, ln: ln, log: log, srv: &http.Server{Handler: mux,
+		ReadHeaderTimeout: 5 * time.Second, ReadTimeout: readTimeout, WriteTimeout: writeTimeout, IdleTimeout: idleTimeout,
+		MaxHeaderBytes: MaxHeader,
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			if cc, ok := c.(*credConn); ok && cc.cred != nil {
+				return context.WithValue(ctx, credKey{}, cc.cred)
+			}
+			return ctx
+		}}}
 	go func() {
 		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("admin server stopped", "error", err)
@@ -151,9 +236,14 @@ type errorBody struct {
 // readJSON decodes a request body strictly (unknown fields are an error, so
 // a typo in a client is not silently ignored).
 func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
-	dec := json.NewDecoder(io.LimitReader(r.Body, 1<<20))
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBody))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			writeErr(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body larger than %d bytes", MaxBody))
+			return false
+		}
 		writeErr(w, http.StatusBadRequest, "bad request body: "+err.Error())
 		return false
 	}
@@ -256,7 +346,7 @@ func (c *Client) callErr(err error) error {
 	}
 	switch {
 	case errors.Is(err, syscall.EACCES), errors.Is(err, syscall.EPERM):
-		return fmt.Errorf("admin socket %s: permission denied: the socket is mode 0600, for the agent's user only; run this as that user (e.g. with sudo)", c.path)
+		return fmt.Errorf("admin socket %s: permission denied: the socket is mode 0600, for the agent's user only (or 0660 for admin_group's members); run this as that user (e.g. with sudo), or join admin_group to read status", c.path)
 	case errors.Is(err, syscall.ENOENT):
 		return fmt.Errorf("admin socket %s does not exist: is the agent running? (or do -admin and the agent's admin setting differ?)", c.path)
 	case errors.Is(err, syscall.ECONNREFUSED):

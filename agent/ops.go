@@ -136,7 +136,7 @@ func (a *Agent) forward(ctx context.Context, op string, args any, local func(con
 			}
 			continue
 		}
-		resp, err := a.callLeader(ctx, addr, cluster.Request{Op: op, Args: b})
+		resp, err := a.callLeader(ctx, addr, cluster.Request{Op: op, Args: b, UID: localUID(ctx)})
 		switch {
 		case err == nil && (resp.NotLeader || strings.HasPrefix(resp.Err, "not the leader")):
 			lastErr = fmt.Errorf("forward to leader %s: %s", lid, resp.Err)
@@ -251,26 +251,27 @@ func (a *Agent) handleOp(ctx context.Context, req cluster.Request) cluster.Respo
 	}
 	var res any
 	var err error
+	who := asker{via: req.From, uid: req.UID}
 	switch req.Op {
 	case OpSwitchover:
 		var r SwitchoverRequest
 		if err = json.Unmarshal(req.Args, &r); err == nil {
-			res, err = a.switchoverLocal(ctx, r)
+			res, err = a.switchoverLocal(ctx, r, who)
 		}
 	case OpMaintenance:
 		var r MaintenanceRequest
 		if err = json.Unmarshal(req.Args, &r); err == nil {
-			res, err = a.maintenanceLocal(r, req.From)
+			res, err = a.maintenanceLocal(r, who)
 		}
 	case OpPeerAdd:
 		var r PeerRequest
 		if err = json.Unmarshal(req.Args, &r); err == nil {
-			res, err = a.peerAddLocal(r)
+			res, err = a.peerAddLocal(r, who)
 		}
 	case OpPeerRemove:
 		var r PeerRequest
 		if err = json.Unmarshal(req.Args, &r); err == nil {
-			res, err = a.peerRemoveLocal(r)
+			res, err = a.peerRemoveLocal(r, who)
 		}
 	default:
 		return cluster.Response{Err: fmt.Sprintf("unknown op %q", req.Op)}
@@ -286,7 +287,7 @@ func (a *Agent) handleOp(ctx context.Context, req cluster.Request) cluster.Respo
 // release, leadership moves to the target, the target adds it.
 func (a *Agent) Switchover(ctx context.Context, r SwitchoverRequest) (SwitchoverResult, error) {
 	var out SwitchoverResult
-	err := a.forward(ctx, OpSwitchover, r, func(ctx context.Context) (any, error) { return a.switchoverLocal(ctx, r) }, &out)
+	err := a.forward(ctx, OpSwitchover, r, func(ctx context.Context) (any, error) { return a.switchoverLocal(ctx, r, a.localAsker(ctx)) }, &out)
 	return out, err
 }
 
@@ -295,10 +296,20 @@ func (a *Agent) Switchover(ctx context.Context, r SwitchoverRequest) (Switchover
 // answers from the target's word.
 const seenGrace = time.Second
 
-func (a *Agent) switchoverLocal(ctx context.Context, r SwitchoverRequest) (SwitchoverResult, error) {
+func (a *Agent) switchoverLocal(ctx context.Context, r SwitchoverRequest, who asker) (SwitchoverResult, error) {
 	start := a.now()
+	asked := r.To
+	if asked == "" {
+		asked = "any healthy db node"
+	}
+	a.noteAsked(who, OpSwitchover, fmt.Sprintf("to %s, timeout %s", asked, r.Timeout))
 	if r.Timeout <= 0 {
 		r.Timeout = 30 * time.Second
+	}
+	// The admin socket checks this too; a request over the cluster RPC
+	// is capped here.
+	if msg := CheckSwitchoverTimeout(r.Timeout); msg != "" {
+		return SwitchoverResult{}, refused("%s", msg)
 	}
 	// The rule's input belongs to the loop: have it taken there.
 	var in owner.Input
@@ -351,10 +362,11 @@ func (a *Agent) switchoverLocal(ctx context.Context, r SwitchoverRequest) (Switc
 		return SwitchoverResult{}, fmt.Errorf("switchover to %s: no time left within %s", to, r.Timeout)
 	}
 	if _, err := a.apply(fsm.Command{Type: fsm.CmdSwitchover, Switchover: &fsm.Switchover{
-		To: to, From: from, By: a.opt.NodeID, Time: a.now(), For: window}}); err != nil {
+		To: to, From: from, By: a.opt.NodeID, Time: a.now(), For: window},
+		Operator: a.operator(who, OpSwitchover, to, fmt.Sprintf("switchover from %q to %s, timeout %s", from, to, r.Timeout))}); err != nil {
 		return SwitchoverResult{}, fmt.Errorf("switchover: record it: %w", err)
 	}
-	a.log.Info("switchover requested", "from", from, "to", to, "timeout", r.Timeout)
+	a.log.Info("switchover requested", append([]any{"from", from, "to", to, "timeout", r.Timeout}, who.logKV()...)...)
 	a.Wake()
 	var preemptNote string
 	if in.Preempt && in.Preferred != "" && in.Preferred != to {
@@ -440,11 +452,20 @@ func (a *Agent) waitCaughtUp(ctx context.Context, to string, deadline time.Time)
 // so it survives leader changes).
 func (a *Agent) SetMaintenance(ctx context.Context, r MaintenanceRequest) (fsm.Maintenance, error) {
 	var out fsm.Maintenance
-	err := a.forward(ctx, OpMaintenance, r, func(context.Context) (any, error) { return a.maintenanceLocal(r, a.opt.NodeID) }, &out)
+	err := a.forward(ctx, OpMaintenance, r, func(ctx context.Context) (any, error) { return a.maintenanceLocal(r, a.localAsker(ctx)) }, &out)
 	return out, err
 }
 
-func (a *Agent) maintenanceLocal(r MaintenanceRequest, from string) (fsm.Maintenance, error) {
+func (a *Agent) maintenanceLocal(r MaintenanceRequest, who asker) (fsm.Maintenance, error) {
+	from := who.via
+	detail := "off"
+	if r.On {
+		detail = "on: " + r.Reason
+		if r.For > 0 {
+			detail += fmt.Sprintf(" (for %s)", r.For)
+		}
+	}
+	a.noteAsked(who, OpMaintenance, detail)
 	if r.For < 0 || (r.For > 0 && !r.On) {
 		return fsm.Maintenance{}, refused("maintenance: a duration (%s) only goes with on, and must be positive", r.For)
 	}
@@ -457,7 +478,8 @@ func (a *Agent) maintenanceLocal(r MaintenanceRequest, from string) (fsm.Mainten
 	if cur := a.fsm.State().Maintenance; cur.On == r.On && (!r.On || (cur.Reason == r.Reason && r.For == 0 && cur.Until.IsZero())) {
 		return cur, nil
 	}
-	if _, err := a.apply(fsm.Command{Type: fsm.CmdMaintenance, Maintenance: &m}); err != nil {
+	if _, err := a.apply(fsm.Command{Type: fsm.CmdMaintenance, Maintenance: &m,
+		Operator: a.operator(who, OpMaintenance, "", "maintenance "+detail)}); err != nil {
 		return fsm.Maintenance{}, err
 	}
 	if r.On && !m.Until.IsZero() {
@@ -474,18 +496,19 @@ func (a *Agent) maintenanceLocal(r MaintenanceRequest, from string) (fsm.Mainten
 // AddPeer adds a member (idempotent).
 func (a *Agent) AddPeer(ctx context.Context, r PeerRequest) (PeerResult, error) {
 	var out PeerResult
-	err := a.forward(ctx, OpPeerAdd, r, func(context.Context) (any, error) { return a.peerAddLocal(r) }, &out)
+	err := a.forward(ctx, OpPeerAdd, r, func(ctx context.Context) (any, error) { return a.peerAddLocal(r, a.localAsker(ctx)) }, &out)
 	return out, err
 }
 
 // RemovePeer removes a member (idempotent).
 func (a *Agent) RemovePeer(ctx context.Context, r PeerRequest) (PeerResult, error) {
 	var out PeerResult
-	err := a.forward(ctx, OpPeerRemove, r, func(context.Context) (any, error) { return a.peerRemoveLocal(r) }, &out)
+	err := a.forward(ctx, OpPeerRemove, r, func(ctx context.Context) (any, error) { return a.peerRemoveLocal(r, a.localAsker(ctx)) }, &out)
 	return out, err
 }
 
-func (a *Agent) peerAddLocal(r PeerRequest) (PeerResult, error) {
+func (a *Agent) peerAddLocal(r PeerRequest, who asker) (PeerResult, error) {
+	a.noteAsked(who, OpPeerAdd, fmt.Sprintf("add %s at %s, role %s, nonvoter %t", r.ID, r.Address, r.Role, r.NonVoter))
 	if r.ID == "" || r.Address == "" {
 		return PeerResult{}, refused("peer add needs an id and an address")
 	}
@@ -517,18 +540,23 @@ func (a *Agent) peerAddLocal(r PeerRequest) (PeerResult, error) {
 	if err := a.raft.AddServer(r.ID, r.Address, r.NonVoter, 10*time.Second); err != nil {
 		return PeerResult{}, fmt.Errorf("add %s to the raft configuration: %w", r.ID, err)
 	}
-	if _, err := a.apply(fsm.Command{Type: fsm.CmdMembers, Members: &fsm.MembersCmd{Set: []fsm.Member{{ID: r.ID, Address: r.Address, Role: r.Role}}}}); err != nil {
-		return PeerResult{}, fmt.Errorf("record member %s: %w", r.ID, err)
-	}
 	kind := "voter"
 	if r.NonVoter {
 		kind = "non-voter"
 	}
-	a.log.Info("peer added", "id", r.ID, "address", r.Address, "role", r.Role, "suffrage", kind)
+	if _, err := a.apply(fsm.Command{Type: fsm.CmdMembers, Members: &fsm.MembersCmd{Set: []fsm.Member{{ID: r.ID, Address: r.Address, Role: r.Role}}},
+		Operator: a.operator(who, OpPeerAdd, r.ID, fmt.Sprintf("peers add %s %s -role %s (%s)", r.ID, r.Address, r.Role, kind))}); err != nil {
+		return PeerResult{}, fmt.Errorf("record member %s: %w", r.ID, err)
+	}
+	a.log.Info("peer added", append([]any{"id", r.ID, "address", r.Address, "role", r.Role, "suffrage", kind}, who.logKV()...)...)
 	return PeerResult{Changed: true, Note: fmt.Sprintf("added %s (%s, %s) at %s", r.ID, r.Role, kind, r.Address)}, nil
 }
 
-func (a *Agent) peerRemoveLocal(r PeerRequest) (PeerResult, error) {
+func (a *Agent) peerRemoveLocal(r PeerRequest, who asker) (PeerResult, error) {
+	a.noteAsked(who, OpPeerRemove, fmt.Sprintf("remove %s, force %t", r.ID, r.Force))
+	removed := func(detail string) *fsm.Operator {
+		return a.operator(who, OpPeerRemove, r.ID, fmt.Sprintf("peers remove %s: %s", r.ID, detail))
+	}
 	if r.ID == "" {
 		return PeerResult{}, refused("peer remove needs an id")
 	}
@@ -549,7 +577,8 @@ func (a *Agent) peerRemoveLocal(r PeerRequest) (PeerResult, error) {
 	}
 	if found == nil {
 		if _, ok := st.Members[r.ID]; ok {
-			if _, err := a.apply(fsm.Command{Type: fsm.CmdMembers, Members: &fsm.MembersCmd{Remove: []string{r.ID}}}); err != nil {
+			if _, err := a.apply(fsm.Command{Type: fsm.CmdMembers, Members: &fsm.MembersCmd{Remove: []string{r.ID}},
+				Operator: removed("not in the raft configuration; removed from the member list")}); err != nil {
 				return PeerResult{}, err
 			}
 			return PeerResult{Changed: true, Note: r.ID + " was not in the raft configuration; removed from the member list"}, nil
@@ -602,8 +631,13 @@ func (a *Agent) peerRemoveLocal(r PeerRequest) (PeerResult, error) {
 		kind = "non-voter"
 		undo += " -nonvoter"
 	}
+	detail := fmt.Sprintf("%s %s at %s", role, kind, found.Address)
+	if len(objections) > 0 {
+		detail += "; forced past: " + strings.Join(objections, "; ")
+	}
 	forget := func() error {
-		if _, err := a.apply(fsm.Command{Type: fsm.CmdMembers, Members: &fsm.MembersCmd{Remove: []string{r.ID}}}); err != nil {
+		if _, err := a.apply(fsm.Command{Type: fsm.CmdMembers, Members: &fsm.MembersCmd{Remove: []string{r.ID}},
+			Operator: removed(detail)}); err != nil {
 			return fmt.Errorf("forget member %s: %w", r.ID, err)
 		}
 		return nil
@@ -638,7 +672,7 @@ func (a *Agent) peerRemoveLocal(r PeerRequest) (PeerResult, error) {
 	if self {
 		note += "; this node's raft has shut down: stop its agent (to undo, run the command below on another node, then restart this agent)"
 	}
-	a.log.Info("peer removed", "id", r.ID, "address", found.Address, "forced", r.Force, "voters_left", remaining, "undo", undo)
+	a.log.Info("peer removed", append([]any{"id", r.ID, "address", found.Address, "forced", r.Force, "voters_left", remaining, "undo", undo}, who.logKV()...)...)
 	if len(objections) > 0 {
 		a.log.Warn("peer removed with -force past objections", "id", r.ID, "objections", strings.Join(objections, "; "))
 	}

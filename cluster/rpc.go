@@ -36,6 +36,10 @@ type Request struct {
 	Command []byte `json:"command,omitempty"`
 	// Args carries an operator command's arguments (JSON, op-specific).
 	Args json.RawMessage `json:"args,omitempty"`
+	// UID is, for an operator command, the uid of the local operator at
+	// the calling node's admin socket: the leader logs and records it as
+	// that node's word.
+	UID *uint32 `json:"uid,omitempty"`
 }
 
 // Response answers a Request. Err is set when the call failed on the remote

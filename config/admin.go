@@ -2,8 +2,11 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
+	"os/user"
+	"strconv"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
@@ -40,4 +43,31 @@ func AdminSocket(path string) (string, error) {
 	}
 	return "", &Errors{List: []Error{{File: path, Line: 1, Column: 1,
 		Msg: "neither admin nor node_id is set, so the admin socket is unknown"}}}
+}
+
+// buildAdminGroup checks admin_group: a group that exists on this host (the
+// agent gives it the socket, so a typo must not leave it to another group
+// or fail only at start).
+func buildAdminGroup(c *collector, a *hcl.Attribute) string {
+	name, st := c.nonEmptyStr(a, "admin_group")
+	if st != valid {
+		return ""
+	}
+	if _, err := GroupID(name); err != nil {
+		c.at(a.Range, "admin_group: %v", err)
+	}
+	return name
+}
+
+// GroupID looks up a group's gid by name.
+func GroupID(name string) (int, error) {
+	g, err := user.LookupGroup(name)
+	if err != nil {
+		return -1, fmt.Errorf("no group %q on this host (create it, e.g. groupadd %s, or fix the name)", name, name)
+	}
+	gid, err := strconv.Atoi(g.Gid)
+	if err != nil {
+		return -1, fmt.Errorf("group %q: gid %q is not a number", name, g.Gid)
+	}
+	return gid, nil
 }

@@ -106,6 +106,8 @@ func build(c *collector, raw *rawFile, body hcl.Body, filename string) *Config {
 		c.at(where, "admin: socket path %q is %d bytes; Linux unix socket paths are limited to %d", cfg.Admin, len(cfg.Admin), maxSocketPath)
 	}
 
+	cfg.AdminGroup = buildAdminGroup(c, raw.AdminGroup)
+
 	level, st := c.str(raw.LogLevel, "log_level")
 	cfg.LogLevel = DefaultLogLevel
 	if st == valid {

@@ -19,20 +19,24 @@ const (
 
 // Config is a validated raftvip configuration with every default filled in.
 type Config struct {
-	File     string // path it was loaded from ("" when parsed from bytes with a name)
-	NodeID   string
-	Role     string // RoleDB or RoleWitness
-	DataDir  string
-	Bind     string
-	Admin    string
-	Peers    []Peer // in file order
-	VIP      *VIP   // nil when absent, and always nil on a witness
-	MySQL    *MySQL // nil when absent (witness)
-	Failover Failover
-	VRRP     VRRP // Mode VRRPOff when the block is absent
-	Raft     Raft
-	LogLevel string
-	LogJSON  bool
+	File    string // path it was loaded from ("" when parsed from bytes with a name)
+	NodeID  string
+	Role    string // RoleDB or RoleWitness
+	DataDir string
+	Bind    string
+	Admin   string
+	// AdminGroup (admin_group) is a group whose members may open the admin
+	// socket (mode 0660) and run the read-only commands; "" = nobody but
+	// the agent's user. Loading checks that the group exists.
+	AdminGroup string
+	Peers      []Peer // in file order
+	VIP        *VIP   // nil when absent, and always nil on a witness
+	MySQL      *MySQL // nil when absent (witness)
+	Failover   Failover
+	VRRP       VRRP // Mode VRRPOff when the block is absent
+	Raft       Raft
+	LogLevel   string
+	LogJSON    bool
 
 	// TLS is the cluster port's mutual TLS (nil when absent); without it
 	// InsecurePlaintext must be set.

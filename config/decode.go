@@ -19,13 +19,14 @@ import (
 // still checked.
 
 type rawFile struct {
-	NodeID   *hcl.Attribute
-	Role     *hcl.Attribute
-	DataDir  *hcl.Attribute
-	Bind     *hcl.Attribute
-	Admin    *hcl.Attribute
-	LogLevel *hcl.Attribute
-	LogJSON  *hcl.Attribute
+	NodeID     *hcl.Attribute
+	Role       *hcl.Attribute
+	DataDir    *hcl.Attribute
+	Bind       *hcl.Attribute
+	Admin      *hcl.Attribute
+	AdminGroup *hcl.Attribute
+	LogLevel   *hcl.Attribute
+	LogJSON    *hcl.Attribute
 
 	InsecurePlaintext *hcl.Attribute
 

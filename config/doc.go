@@ -29,6 +29,15 @@
 //	          warning, since it listens on every address of the host.
 //	admin     string, default "/run/raftvip/<node_id>.sock". Unix socket of the admin
 //	          API used by the CLI; at most 107 bytes (the Linux sun_path limit).
+//	          Mode 0600: root and the agent's user only.
+//	admin_group string, default none. A group (by name; it must exist on the host)
+//	          whose members may open the admin socket (then mode 0660, that
+//	          group) and run the read-only commands: status, peers (list),
+//	          history. Changing commands (switchover, maintenance, peers
+//	          add/remove) stay for root and the agent's user: the agent checks
+//	          the caller's uid (SO_PEERCRED). The config file may then be
+//	          readable by that group (mode 0640, group admin_group), if it holds
+//	          no secret itself (no mysql.dsn, no vrrp.auth_pass).
 //	log_level string, default "info". One of trace, debug, info, warn, error
 //	          (case-insensitive; stored lower case).
 //	log_json  bool, default false.

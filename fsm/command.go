@@ -42,8 +42,23 @@ type Command struct {
 	// Timings carries a node's timings (CmdTimings).
 	Timings *Timings `json:"timings,omitempty"`
 	// Switchover carries a planned move (CmdSwitchover); To == "" clears it.
-	Switchover *Switchover     `json:"switchover,omitempty"`
-	Extra      json.RawMessage `json:"extra,omitempty"` // reserved for later versions
+	Switchover *Switchover `json:"switchover,omitempty"`
+	// Operator, when set, says who asked for this change (an operator
+	// command): applied, the change is also an event in the history.
+	// Versions before it ignore the field and record nothing.
+	Operator *Operator       `json:"operator,omitempty"`
+	Extra    json.RawMessage `json:"extra,omitempty"` // reserved for later versions
+}
+
+// Operator is an operator command as the history records it.
+type Operator struct {
+	Command string    `json:"command"`        // switchover, maintenance, peer-add or peer-remove
+	Node    string    `json:"node,omitempty"` // what it is about: the target or the peer
+	Detail  string    `json:"detail"`         // what was asked, in words (never a secret)
+	Via     string    `json:"via"`            // the node whose admin socket took the command
+	UID     *uint32   `json:"uid,omitempty"`  // the local operator's uid there (SO_PEERCRED)
+	By      string    `json:"by"`             // the leader that committed it
+	Time    time.Time `json:"time"`
 }
 
 // AcquireCmd asks to start a new epoch held by Node. It is refused while

@@ -127,6 +127,18 @@ func (f *FSM) ApplyCommand(c Command) Result {
 }
 
 func (f *FSM) applyLocked(c Command) Result {
+	res := f.applyChange(c)
+	// An operator's command is recorded with the change it made, in the
+	// same entry, so the history never shows a change nobody asked for or
+	// a request that changed nothing.
+	if o := c.Operator; o != nil && res.Err == nil {
+		f.state.record(Event{Epoch: f.state.Epoch, Op: o.Command, Node: o.Node, By: o.By, Time: o.Time,
+			Reason: o.Detail, Via: o.Via, UID: o.UID})
+	}
+	return res
+}
+
+func (f *FSM) applyChange(c Command) Result {
 	s := &f.state
 	switch c.Type {
 	case CmdHealth:

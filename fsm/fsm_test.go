@@ -355,3 +355,35 @@ func TestSwitchoverWindowIsLocalAndMarkedDone(t *testing.T) {
 		t.Fatalf("switchover without payload: %v", r.Err)
 	}
 }
+
+// Issue 9: an operator's command is recorded with the change it carries;
+// a refused change records nothing, and a command without Operator (every
+// older entry) records nothing either.
+func TestOperatorEventRecordedWithItsChange(t *testing.T) {
+	f := New()
+	uid := uint32(0)
+	op := &Operator{Command: "maintenance", Detail: "maintenance on: upgrade", Via: "hostb", UID: &uid, By: "hosta", Time: time.Unix(100, 0)}
+	if r := f.ApplyCommand(Command{Type: CmdMaintenance, Maintenance: &Maintenance{On: true, Reason: "upgrade"}, Operator: op}); r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	if r := f.ApplyCommand(Command{Type: CmdMaintenance, Maintenance: &Maintenance{On: false}}); r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	if r := f.ApplyCommand(Command{Type: CmdAcquire, Acquire: &AcquireCmd{Node: "hosta", By: "hosta"}}); r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	sw := &Operator{Command: "switchover", Node: "hostb", Via: "hostb", By: "hosta"}
+	if r := f.ApplyCommand(Command{Type: CmdAcquire, Acquire: &AcquireCmd{Node: "hostb", By: "hosta"}, Operator: sw}); r.Err == nil {
+		t.Fatal("second acquire applied")
+	}
+	h := f.State().History
+	if len(h) != 2 || h[0].Op != "maintenance" || h[0].Via != "hostb" || h[0].UID == nil || *h[0].UID != 0 || h[0].By != "hosta" ||
+		h[0].Reason != "maintenance on: upgrade" || h[1].Op != OpAcquire {
+		t.Fatalf("history %+v; want the operator's maintenance, then the acquire only", h)
+	}
+	// An entry of an older version (no operator field) decodes as before.
+	c, err := Decode(append([]byte{formatV1}, []byte(`{"type":"maintenance","maintenance":{"on":true}}`)...))
+	if err != nil || c.Operator != nil {
+		t.Fatalf("old entry: %+v %v", c, err)
+	}
+}

@@ -68,11 +68,12 @@ func (h Health) supersedes(old Health) bool {
 	return true
 }
 
-// Event is one entry of the VIP's epoch history.
+// Event is one entry of the history: an epoch event (acquire, release,
+// fence) or an operator's command (see Operator).
 type Event struct {
 	Epoch  uint64    `json:"epoch"`
-	Op     string    `json:"op"`   // acquire, release or fence
-	Node   string    `json:"node"` // the holder the event is about
+	Op     string    `json:"op"`   // acquire, release, fence, or an operator command
+	Node   string    `json:"node"` // the holder the event is about (operator: target or peer)
 	By     string    `json:"by"`   // the leader that committed it
 	Time   time.Time `json:"time"`
 	Reason string    `json:"reason"`
@@ -85,6 +86,10 @@ type Event struct {
 	// Wait is, for a fence, how long the leader must wait from the fence's
 	// commit before the unreleased holder's kernel lease has surely run out.
 	Wait time.Duration `json:"wait_ns,omitempty"`
+	// Via and UID say who asked for an operator command: the node whose
+	// admin socket took it, and the local operator's uid there.
+	Via string  `json:"via,omitempty"`
+	UID *uint32 `json:"uid,omitempty"`
 }
 
 // Fence records that a leader found the VIP unreleased by a holder it cannot

@@ -181,7 +181,7 @@ func serveAgent(ctx context.Context, cfg *config.Config, log hclog.Logger, join 
 	ag.Store(a)
 	log.Info("fencing bound", "lease", lease, "heartbeat_timeout", cfg.Raft.HeartbeatTimeout, "fence_wait", opt.WithDefaults().FenceWait())
 
-	adm, err := admin.Serve(cfg.Admin, a, log.Named("admin"))
+	adm, err := admin.ServeOptions(admin.Options{Path: cfg.Admin, Group: cfg.AdminGroup}, a, log.Named("admin"))
 	if err != nil {
 		cl.Close()
 		return err

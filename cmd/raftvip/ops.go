@@ -191,7 +191,7 @@ func runSwitchover(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("switchover", stderr)
 	t := targetFlags(fs)
 	to := fs.String("to", "", "node to move the VIP to (default: the other healthy db node)")
-	timeout := fs.Duration("timeout", 30*time.Second, "give up after this long")
+	timeout := fs.Duration("timeout", 30*time.Second, "give up after this long (at most 5m)")
 	words, code := parse(fs, args)
 	if code >= 0 {
 		return code
@@ -199,8 +199,8 @@ func runSwitchover(args []string, stdout, stderr io.Writer) int {
 	if c := noWords(fs, words, stderr); c >= 0 {
 		return c
 	}
-	if *timeout <= 0 || *timeout > 10*time.Minute {
-		fmt.Fprintf(stderr, "raftvip switchover: -timeout %s: want more than 0 and at most 10m\n", *timeout)
+	if msg := agent.CheckSwitchoverTimeout(*timeout); msg != "" {
+		fmt.Fprintf(stderr, "raftvip %s\n", msg)
 		return exitUsage
 	}
 	c, code := t.client(stderr)

@@ -72,7 +72,7 @@ func (r *reloader) reload() (applied, refused []string, err error) {
 	cur := r.cur
 	fixed := []setting{
 		{"node_id", cur.NodeID, next.NodeID}, {"role", cur.Role, next.Role}, {"data_dir", cur.DataDir, next.DataDir},
-		{"bind", cur.Bind, next.Bind}, {"admin", cur.Admin, next.Admin}, {"peer", cur.Peers, next.Peers},
+		{"bind", cur.Bind, next.Bind}, {"admin", cur.Admin, next.Admin}, {"admin_group", cur.AdminGroup, next.AdminGroup}, {"peer", cur.Peers, next.Peers},
 		{"raft", cur.Raft, next.Raft}, {"vrrp", cur.VRRP, next.VRRP},
 	}
 	if cur.VIP != nil && next.VIP != nil {
@@ -151,6 +151,7 @@ func (r *reloader) reload() (applied, refused []string, err error) {
 	// compares against what actually runs.
 	merged := *next
 	merged.NodeID, merged.Role, merged.DataDir, merged.Bind, merged.Admin = cur.NodeID, cur.Role, cur.DataDir, cur.Bind, cur.Admin
+	merged.AdminGroup = cur.AdminGroup
 	merged.Peers, merged.Raft, merged.LogJSON, merged.VRRP = cur.Peers, cur.Raft, cur.LogJSON, cur.VRRP
 	if cur.VIP != nil && next.VIP != nil {
 		v := *next.VIP

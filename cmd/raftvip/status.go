@@ -220,7 +220,15 @@ func printHistory(w io.Writer, st agent.Status) {
 		case e.Wait > 0:
 			timing = "wait " + e.Wait.Round(time.Millisecond).String()
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Epoch, e.Time.Format("2006-01-02 15:04:05.000"), e.Op, e.Node, e.By, timing, e.Reason)
+		reason := e.Reason
+		if e.Via != "" { // an operator's command: who asked
+			who := e.Via
+			if e.UID != nil {
+				who = fmt.Sprintf("uid %d on %s", *e.UID, e.Via)
+			}
+			reason = "asked by " + who + ": " + reason
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Epoch, e.Time.Format("2006-01-02 15:04:05.000"), e.Op, e.Node, e.By, timing, reason)
 	}
 	tw.Flush()
 }
