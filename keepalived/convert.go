@@ -176,7 +176,7 @@ func Convert(cfg *Config, opts Options) (*Result, error) {
 	if !witness {
 		vip, vipIface := c.vip()
 		mysql := c.mysql(bind)
-		vrrp := c.vrrp(vipIface)
+		vrrp := c.vrrp(vipIface, bind)
 		if len(c.errs) > 0 {
 			return nil, &Errors{List: c.errs}
 		}
@@ -850,7 +850,7 @@ func (c *converter) failover() hblock {
 }
 
 // vrrp writes the vrrp block; vipIface is vip.interface.
-func (c *converter) vrrp(vipIface string) hblock {
+func (c *converter) vrrp(vipIface, bind string) hblock {
 	in := c.in
 	mode := c.opts.VRRPMode
 	blk := hblock{header: "vrrp"}
@@ -962,10 +962,61 @@ func (c *converter) vrrp(vipIface string) hblock {
 	}
 	blk.items = append(blk.items, item{notes: peerNotes, key: "unicast_peers", value: hclList(peers)})
 
+	trusted, trustNotes := c.trustedRouters(bind)
+	blk.items = append(blk.items, item{notes: trustNotes, key: "trusted_routers", value: hclList(trusted)})
+
 	if in.Interface != "" && in.Interface != vipIface {
 		blk.items = append(blk.items, item{key: "interface", value: hclString(in.Interface)})
 	}
 	return blk
+}
+
+// trustedRouters lists the keepalived routers raftvip should heed: the
+// instance's unicast_peers, and the other db hosts of -peer, where
+// keepalived runs beside raftvip during the migration (in multicast mode
+// keepalived.conf names no other router, so their addresses are the only
+// ones known). This host's own address is left out: its agent never hears
+// its own keepalived on the wire (keepalived turns multicast loopback off
+// and sends unicast to the others), and sees its VIP on the interface
+// instead.
+func (c *converter) trustedRouters(bind string) ([]string, []string) {
+	self := hostAddr(bind)
+	var list, notes []string
+	add := func(a netip.Addr, why string) {
+		if !a.Is4() || a == self || slices.Contains(list, a.String()) {
+			return
+		}
+		list = append(list, a.String())
+		notes = append(notes, a.String()+": "+why)
+	}
+	if n := c.in.Node.Find("unicast_peer"); n != nil {
+		for _, a := range c.in.UnicastPeers {
+			add(a, "unicast_peer ("+c.where(n.Pos)+")")
+		}
+	}
+	for _, p := range c.opts.Peers {
+		if p.Role == config.RoleWitness {
+			continue // runs no keepalived
+		}
+		add(hostAddr(p.Address), fmt.Sprintf("-peer %s, where keepalived runs beside raftvip: right if keepalived there sends from this address (its mcast_src_ip or unicast_src_ip, else its interface's first address); `raftvip status` lists the sources heard", p.ID))
+	}
+	intro := "vrrp.trusted_routers: the keepalived routers raftvip heeds (gives way to, or makes yield), by source address; adverts from any other source are dropped and counted as untrusted. keepalived had no such list: its auth_pass travels in clear text, so anyone on the link could forge a master"
+	if len(list) == 0 {
+		c.notes = append(c.notes, "vrrp.trusted_routers is empty: no keepalived address is known (no unicast_peer, no -peer with an IPv4 address); list your keepalived routers' addresses there")
+		return nil, []string{intro + ". FIXME: no keepalived address is known here (no unicast_peer, and no db -peer with an IPv4 address): list the other keepalived routers' addresses. Left empty, every router is heeded, but a VRRP master keeps raftvip from the VIP for at most vrrp.untrusted_block_max (30s) in all"}
+	}
+	return list, append([]string{intro}, notes...)
+}
+
+// hostAddr is the IP address of "HOST[:PORT]", or the zero Addr when HOST
+// is a name.
+func hostAddr(hostport string) netip.Addr {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	a, _ := netip.ParseAddr(host)
+	return a
 }
 
 // roundAdvert rounds an advert interval the way keepalived does for the

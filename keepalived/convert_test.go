@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -72,7 +73,8 @@ func TestImportKnownConfigs(t *testing.T) {
 				Lease: config.DefaultLease, GARPCount: config.DefaultGARPCount, GARPInterval: config.DefaultGARPInterval},
 			mysql: config.MySQL{Interval: 2 * time.Second, Timeout: config.DefaultTimeout, Fall: 2, Rise: 1},
 			vrrp: config.VRRP{Mode: config.VRRPObserve, Version: 2, VRID: 51, Priority: 250, AdvertInt: time.Second,
-				AuthPass: "1111", Interface: "ens34", UntrustedBlockMax: config.DefaultUntrustedBlockMax},
+				AuthPass: "1111", Interface: "ens34", UntrustedBlockMax: config.DefaultUntrustedBlockMax,
+				TrustedRouters: []netip.Addr{netip.MustParseAddr("192.168.10.12")}},
 			peers: []config.Peer{{ID: "hosta", Address: "192.168.10.11:7400", Role: "db"}, {ID: "hostb", Address: "192.168.10.12:7400", Role: "db"},
 				{ID: "witness", Address: "192.168.10.13:7400", Role: "witness"}},
 			nopreempt: true,
@@ -85,7 +87,8 @@ func TestImportKnownConfigs(t *testing.T) {
 				Lease: config.DefaultLease, GARPCount: config.DefaultGARPCount, GARPInterval: config.DefaultGARPInterval},
 			mysql: config.MySQL{Interval: 2 * time.Second, Timeout: config.DefaultTimeout, Fall: 2, Rise: 1},
 			vrrp: config.VRRP{Mode: config.VRRPObserve, Version: 2, VRID: 51, Priority: 250, AdvertInt: time.Second,
-				AuthPass: "1111", Interface: "ens34", UntrustedBlockMax: config.DefaultUntrustedBlockMax},
+				AuthPass: "1111", Interface: "ens34", UntrustedBlockMax: config.DefaultUntrustedBlockMax,
+				TrustedRouters: []netip.Addr{netip.MustParseAddr("192.168.10.11")}},
 			peers: []config.Peer{{ID: "hostb", Address: "192.168.10.12:7400", Role: "db"}, {ID: "hosta", Address: "192.168.10.11:7400", Role: "db"},
 				{ID: "witness", Address: "192.168.10.13:7400", Role: "witness"}},
 			nopreempt: true,
@@ -98,7 +101,8 @@ func TestImportKnownConfigs(t *testing.T) {
 				Lease: config.DefaultLease, GARPCount: 5, GARPInterval: config.DefaultGARPInterval},
 			mysql: config.MySQL{Interval: 2 * time.Second, Timeout: 2 * time.Second, Fall: 2, Rise: 1},
 			vrrp: config.VRRP{Mode: config.VRRPActive, Version: 2, VRID: 51, Priority: 250, AdvertInt: time.Second,
-				AuthPass: "1111", Interface: "eth0", UntrustedBlockMax: config.DefaultUntrustedBlockMax},
+				AuthPass: "1111", Interface: "eth0", UntrustedBlockMax: config.DefaultUntrustedBlockMax,
+				TrustedRouters: []netip.Addr{netip.MustParseAddr("10.99.0.12")}},
 			peers: []config.Peer{{ID: "rvlab-a", Address: "10.99.0.11:7400", Role: "db"}, {ID: "hostb", Address: "10.99.0.12:7400", Role: "db"},
 				{ID: "witness", Address: "10.99.0.13:7400", Role: "witness"}},
 			nopreempt: true,
@@ -110,7 +114,8 @@ func TestImportKnownConfigs(t *testing.T) {
 			vip: config.VIP{Interface: "eth0", Addresses: []netip.Prefix{netip.MustParsePrefix("10.99.0.10/24"), netip.MustParsePrefix("10.99.0.20/24")},
 				Lease: config.DefaultLease, GARPCount: config.DefaultGARPCount, GARPInterval: config.DefaultGARPInterval},
 			mysql: config.MySQL{Interval: config.DefaultInterval, Timeout: config.DefaultTimeout, Fall: config.DefaultFall, Rise: config.DefaultRise},
-			vrrp:  config.VRRP{Mode: config.VRRPOff, Version: 3, VRID: 51, Priority: 250, AdvertInt: time.Second, Interface: "eth0", UntrustedBlockMax: config.DefaultUntrustedBlockMax},
+			vrrp: config.VRRP{Mode: config.VRRPOff, Version: 3, VRID: 51, Priority: 250, AdvertInt: time.Second, Interface: "eth0", UntrustedBlockMax: config.DefaultUntrustedBlockMax,
+				TrustedRouters: []netip.Addr{netip.MustParseAddr("10.99.0.12")}},
 			peers: []config.Peer{{ID: "hosta", Address: "10.99.0.11:7401", Role: "db"}, {ID: "hostb", Address: "10.99.0.12:7401", Role: "db"},
 				{ID: "w", Address: "10.99.0.13:7401", Role: "witness"}},
 		},
@@ -353,7 +358,9 @@ func TestPlaceholders(t *testing.T) {
 		if strings.Count(string(res.HCL), "FIXME: PLACEHOLDER PEER") != placeholders {
 			t.Errorf("want a loud comment per placeholder:\n%s", res.HCL)
 		}
-		if len(res.Notes) != 1 || !strings.Contains(res.Notes[0], "placeholder peer") {
+		// Placeholders are no keepalived routers: when no other address is
+		// known, a second note asks for trusted_routers.
+		if len(res.Notes) == 0 || !strings.Contains(res.Notes[0], "placeholder peer") {
 			t.Errorf("notes = %q", res.Notes)
 		}
 	}
@@ -456,6 +463,55 @@ func TestConvertDetails(t *testing.T) {
 		}
 		if !strings.Contains(commentText(string(res.HCL)), "min_ttl 250 ignored") {
 			t.Errorf("min_ttl not reported:\n%s", res.HCL)
+		}
+	})
+	t.Run("trusted routers from unicast_peer and the db peers", func(t *testing.T) {
+		src := "vrrp_instance V {\n  interface eth0\n  virtual_router_id 9\n  unicast_src_ip 10.99.0.11\n  unicast_peer {\n    10.99.0.12\n    10.99.0.14\n    10.99.0.11\n  }\n" +
+			"  virtual_ipaddress {\n    10.99.0.10/24\n  }\n}\n"
+		opts := goodOpts(t)
+		opts.Bind = ""
+		opts.Peers = []Peer{{ID: "hostb", Address: "10.99.0.12:7400", Role: config.RoleDB}, {ID: "hostc", Address: "10.99.0.15:7400", Role: config.RoleDB},
+			{ID: "witness", Address: "10.99.0.13:7400", Role: config.RoleWitness}}
+		res, err := convertSrc(t, src, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := config.Parse(res.HCL, "t.hcl")
+		if err != nil {
+			t.Fatalf("%v\n%s", err, res.HCL)
+		}
+		// unicast_peer's first, then the db peers not already listed; not
+		// this host (10.99.0.11), not the witness (it runs no keepalived).
+		want := []netip.Addr{netip.MustParseAddr("10.99.0.12"), netip.MustParseAddr("10.99.0.14"), netip.MustParseAddr("10.99.0.15")}
+		if !reflect.DeepEqual(cfg.VRRP.TrustedRouters, want) {
+			t.Errorf("trusted_routers = %v, want %v\n%s", cfg.VRRP.TrustedRouters, want, res.HCL)
+		}
+		text := commentText(string(res.HCL))
+		for _, w := range []string{"10.99.0.14: unicast_peer (k.conf:5)", "10.99.0.15: -peer hostc, where keepalived runs beside raftvip", "adverts from any other source are dropped"} {
+			if !strings.Contains(text, w) {
+				t.Errorf("comments lack %q:\n%s", w, res.HCL)
+			}
+		}
+	})
+	t.Run("no keepalived address known: trusted_routers empty with a FIXME", func(t *testing.T) {
+		opts := goodOpts(t)
+		opts.Peers = []Peer{{ID: "hostb", Address: "db-b.example:7400", Role: config.RoleDB}, {ID: "witness", Address: "10.99.0.13:7400", Role: config.RoleWitness}}
+		res, err := convertSrc(t, mini(""), opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := config.Parse(res.HCL, "t.hcl")
+		if err != nil {
+			t.Fatalf("%v\n%s", err, res.HCL)
+		}
+		if len(cfg.VRRP.TrustedRouters) != 0 || cfg.VRRP.UntrustedBlockMax != config.DefaultUntrustedBlockMax {
+			t.Errorf("vrrp %+v, want no trusted routers and the default bound", cfg.VRRP)
+		}
+		if !strings.Contains(string(res.HCL), "FIXME: no keepalived address is known here") || !strings.Contains(string(res.HCL), "trusted_routers   = []") {
+			t.Errorf("no FIXME for the empty trusted_routers:\n%s", res.HCL)
+		}
+		if !slices.ContainsFunc(res.Notes, func(n string) bool { return strings.Contains(n, "vrrp.trusted_routers is empty") }) {
+			t.Errorf("notes %q do not ask for trusted_routers", res.Notes)
 		}
 	})
 	t.Run("garp settings, instance over global", func(t *testing.T) {

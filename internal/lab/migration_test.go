@@ -128,7 +128,9 @@ func TestLabMigrationGuide(t *testing.T) {
 				// What must match keepalived exactly, or it drops raftvip's
 				// adverts (the guide's "What makes it work").
 				for _, want := range []string{`mode              = "observe"`, `addresses = ["` + VIPCIDR + `"]`, `virtual_router_id = 51`,
-					`advert_int        = "1s"`, `auth_pass         = "1111"`, `interface = "eth0"`, `preempt = false`} {
+					`advert_int        = "1s"`, `auth_pass         = "1111"`, `interface = "eth0"`, `preempt = false`,
+					// Only the other host's keepalived is heard (issue 9).
+					`trusted_routers   = ["` + l.Host(l.Other(name)).IP + `"]`} {
 					if !strings.Contains(text, want) {
 						t.Errorf("%s's imported config lacks %s:\n%s", h.NodeID, want, text)
 					}
