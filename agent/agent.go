@@ -101,6 +101,10 @@ type Options struct {
 	// VRRPMode is config vrrp.mode: "off", "observe" (listen and report;
 	// the VIP is never touched) or "active".
 	VRRPMode string
+
+	// SecurityWarnings are status lines about the cluster port at now
+	// (plaintext, a certificate about to expire); nil for none.
+	SecurityWarnings func(now time.Time) []string
 }
 
 // VRRP is what the agent needs of vrrpcompat.Speaker.

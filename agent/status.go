@@ -45,6 +45,9 @@ type NodeStatus struct {
 	// ConfigWarnings are differences between this node's config file and
 	// its Raft configuration.
 	ConfigWarnings []string `json:"config_warnings,omitempty"`
+	// SecurityWarnings are about this node's cluster port: plaintext, a
+	// certificate about to expire.
+	SecurityWarnings []string `json:"security_warnings,omitempty"`
 }
 
 // NodeView is one row of the cluster status: the replicated view merged with
@@ -121,8 +124,15 @@ func (a *Agent) Self() NodeStatus {
 		LastContact: lc, Healthy: a.health != nil && h.Healthy, CheckClass: h.Class, CheckError: h.Error,
 		Checked: h.Checked, Holding: holding, Decision: d.Action.String(), Reason: d.Reason, Version: a.opt.Version,
 		AppliedIndex: a.raft.AppliedIndex(), Epoch: a.fsm.Current().Epoch,
-		RaftServers: a.raftAddresses(), ConfigWarnings: a.fileWarnings(),
+		RaftServers: a.raftAddresses(), ConfigWarnings: a.fileWarnings(), SecurityWarnings: a.securityWarnings(),
 	}
+}
+
+func (a *Agent) securityWarnings() []string {
+	if a.opt.SecurityWarnings == nil {
+		return nil
+	}
+	return a.opt.SecurityWarnings(a.now())
 }
 
 // HandleRPC serves intra-cluster requests (cluster.Handler).
@@ -337,6 +347,13 @@ func (a *Agent) ClusterStatus(ctx context.Context, historyN int) Status {
 		}
 	}
 	out.Warnings = append(out.Warnings, out.PeerWarnings...)
+	for _, ns := range nodeStatus {
+		if ns != nil {
+			for _, w := range ns.SecurityWarnings {
+				out.Warnings = append(out.Warnings, ns.ID+": "+w)
+			}
+		}
+	}
 	if holders > 1 {
 		out.Warnings = append(out.Warnings, fmt.Sprintf("%d nodes report holding the VIP", holders))
 	}

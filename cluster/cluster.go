@@ -17,11 +17,13 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	"github.com/raftvip/raftvip/internal/mtls"
 	"go.etcd.io/bbolt"
 )
 
@@ -73,6 +75,9 @@ type Config struct {
 	// (docs/safety.md, rule 3). The caller passes the largest heartbeat
 	// timeout known in the cluster (see StartDelay).
 	StartDelay time.Duration
+	// TLS is the cluster port's certificate material; nil runs the port
+	// in plaintext (insecure_plaintext).
+	TLS *mtls.Store
 }
 
 // Cluster is a running Raft node.
@@ -130,7 +135,28 @@ func Open(cfg Config, fsm raft.FSM, h Handler) (*Cluster, error) {
 	// Wait before listening: peers then see a refused connection, not a
 	// vote request that queues and is granted once Raft starts.
 	waitStart(cfg, log)
-	mux, err := Listen(cfg.Bind, log.Named("mux"))
+	// Members are asked at every handshake: the config's peers and, once
+	// Raft runs, its configuration (nodes added at run time).
+	var running atomic.Pointer[Cluster]
+	members := func() map[string]string {
+		m := map[string]string{}
+		for _, p := range cfg.Peers {
+			m[p.ID] = p.Address
+		}
+		if c := running.Load(); c != nil {
+			if servers, err := c.Servers(); err == nil {
+				for _, s := range servers {
+					m[string(s.ID)] = string(s.Address) // what Raft dials
+				}
+			}
+		}
+		return m
+	}
+	var sec *TLS
+	if cfg.TLS != nil {
+		sec = &TLS{Store: cfg.TLS, Members: members}
+	}
+	mux, err := Listen(cfg.Bind, sec, log.Named("mux"))
 	if err != nil {
 		bolt.Close()
 		return nil, err
@@ -146,7 +172,7 @@ func Open(cfg Config, fsm raft.FSM, h Handler) (*Cluster, error) {
 		Timeout: time.Second, // a dead peer is noticed (failed heartbeat) within a second
 		Logger:  newQuietLogger(log.Named("transport")),
 	})
-	c, err := start(cfg, fsm, trans, bolt, bolt, snaps, TCPCaller{})
+	c, err := start(cfg, fsm, trans, bolt, bolt, snaps, TCPCaller{Dial: mux.Dialer()})
 	if err != nil {
 		trans.Close()
 		mux.Close()
@@ -155,6 +181,7 @@ func Open(cfg Config, fsm raft.FSM, h Handler) (*Cluster, error) {
 	}
 	c.mux = mux
 	c.bolt = bolt
+	running.Store(c)
 	go ServeRPC(mux.RPCListener(), h, c.log.Named("rpc"))
 	return c, nil
 }

@@ -1,14 +1,18 @@
 package cluster
 
 import (
+	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
+	"github.com/raftvip/raftvip/internal/mtls"
 )
 
 // One TCP port carries both Raft and raftvip's small intra-cluster RPC (a
@@ -21,8 +25,14 @@ const (
 )
 
 // headerTimeout bounds how long an accepted connection may take to send its
-// header byte, so a port scanner cannot hold a goroutine forever.
+// header byte (and, with TLS, to complete its handshake before it), so a
+// port scanner cannot hold a goroutine forever.
 const headerTimeout = 5 * time.Second
+
+// refusedLogWindow: a refused connection is logged once per remote host and
+// reason in this window (with the count left out), so a flood of them
+// cannot fill the disk.
+const refusedLogWindow = 10 * time.Second
 
 // Mux accepts connections on the bind address and routes them by header.
 type Mux struct {
@@ -30,15 +40,26 @@ type Mux struct {
 	addr   net.Addr
 	adv    net.Addr // what the layers report as their address; addr unless Advertise set it
 	log    hclog.Logger
+	auth   *peerAuth // nil: plaintext (insecure_plaintext)
 	raftCh chan net.Conn
 	rpcCh  chan net.Conn
 	done   chan struct{}
 	once   sync.Once
 	wg     sync.WaitGroup
+
+	refusedMu  sync.Mutex
+	refusedLog *limiter
+	refused    map[string]uint64 // reason → connections refused, for tests and status
 }
 
-// Listen opens the shared port.
-func Listen(bind string, log hclog.Logger) (*Mux, error) {
+// TLS makes the mux authenticate peers (see peertls.go).
+type TLS struct {
+	Store   *mtls.Store
+	Members Members
+}
+
+// Listen opens the shared port; sec nil serves plaintext.
+func Listen(bind string, sec *TLS, log hclog.Logger) (*Mux, error) {
 	ln, err := net.Listen("tcp", bind)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: listen on bind %s: %w", bind, err)
@@ -46,7 +67,12 @@ func Listen(bind string, log hclog.Logger) (*Mux, error) {
 	m := &Mux{
 		ln: ln, addr: ln.Addr(), adv: ln.Addr(), log: log,
 		raftCh: make(chan net.Conn, 16), rpcCh: make(chan net.Conn, 16),
-		done: make(chan struct{}),
+		done:       make(chan struct{}),
+		refusedLog: &limiter{now: time.Now, window: refusedLogWindow, seen: map[string]*seenLine{}},
+		refused:    map[string]uint64{},
+	}
+	if sec != nil {
+		m.auth = &peerAuth{store: sec.Store, members: sec.Members, now: time.Now}
 	}
 	m.wg.Add(1)
 	go m.serve()
@@ -75,31 +101,120 @@ func (m *Mux) serve() {
 	}
 }
 
-func (m *Mux) route(c net.Conn) {
-	_ = c.SetReadDeadline(time.Now().Add(headerTimeout))
-	var b [1]byte
-	if _, err := c.Read(b[:]); err != nil {
-		m.log.Debug("connection closed before header", "remote", c.RemoteAddr(), "error", err)
-		c.Close()
+// refuse closes c and logs why, at most once per remote host and reason in
+// refusedLogWindow.
+func (m *Mux) refuse(c net.Conn, reason string, err error) {
+	c.Close()
+	host := c.RemoteAddr().String()
+	if h, _, e := net.SplitHostPort(host); e == nil {
+		host = h
+	}
+	m.refusedMu.Lock()
+	m.refused[reason]++
+	if len(m.refusedLog.seen) > 4096 { // many sources: forget, rather than grow
+		clear(m.refusedLog.seen)
+	}
+	m.refusedMu.Unlock()
+	ok, n := m.refusedLog.admit(host + "\x00" + reason)
+	if !ok {
 		return
 	}
-	_ = c.SetReadDeadline(time.Time{})
+	args := []any{"remote", c.RemoteAddr().String(), "reason", reason, "error", err}
+	if n > 0 {
+		args = append(args, "repeated", n)
+	}
+	if reason == "no-data" {
+		// A TCP port check (monitoring, a load balancer) connects and
+		// closes: no attack, no WARN.
+		m.log.Debug("connection closed before any data", args...)
+		return
+	}
+	m.log.Warn("refused connection on the cluster port", args...)
+}
+
+// Refused counts the connections refused, by reason.
+func (m *Mux) Refused() map[string]uint64 {
+	m.refusedMu.Lock()
+	defer m.refusedMu.Unlock()
+	out := make(map[string]uint64, len(m.refused))
+	for k, v := range m.refused {
+		out[k] = v
+	}
+	return out
+}
+
+func (m *Mux) route(c net.Conn) {
+	conn, header, reason, err := m.accept(c)
+	if err != nil {
+		m.refuse(c, reason, err)
+		return
+	}
 	var ch chan net.Conn
-	switch b[0] {
+	switch header {
 	case headerRaft:
 		ch = m.raftCh
 	case headerRPC:
 		ch = m.rpcCh
-	default:
-		m.log.Warn("dropping connection with unknown header", "remote", c.RemoteAddr(), "header", b[0])
-		c.Close()
-		return
 	}
 	select {
-	case ch <- c:
+	case ch <- conn:
 	case <-m.done:
-		c.Close()
+		conn.Close()
 	}
+}
+
+// accept reads what comes before a connection's payload: with TLS the
+// handshake, then the header byte. It returns the connection to hand on
+// (the TLS one, carrying the peer's id), or why it is refused.
+func (m *Mux) accept(c net.Conn) (conn net.Conn, header byte, reason string, err error) {
+	_ = c.SetDeadline(time.Now().Add(headerTimeout))
+	var b [1]byte
+	if _, err := io.ReadFull(c, b[:]); err != nil {
+		return nil, 0, "no-data", err
+	}
+	conn = c
+	id := ""
+	if m.auth != nil {
+		switch {
+		case b[0] == headerRaft || b[0] == headerRPC:
+			return nil, 0, "plaintext", errors.New("plaintext connection: this node requires TLS (does the peer run with insecure_plaintext = true, or without this cluster's tls block?)")
+		case b[0] != tlsHeader:
+			return nil, 0, "not-tls", fmt.Errorf("not a TLS handshake (first byte 0x%02x)", b[0])
+		}
+		tc := tls.Server(&prefixConn{Conn: c, first: b[0], pending: true}, m.auth.serverConfig())
+		ctx, cancel := context.WithTimeout(context.Background(), headerTimeout)
+		err := tc.HandshakeContext(ctx)
+		cancel()
+		if err != nil {
+			return nil, 0, refusal(err), err
+		}
+		id, _ = mtls.Identity(tc.ConnectionState().PeerCertificates[0]) // verified in the handshake
+		if _, err := io.ReadFull(tc, b[:]); err != nil {
+			return nil, 0, "no-header", err
+		}
+		conn = &peerConn{Conn: tc, id: id}
+	}
+	if b[0] != headerRaft && b[0] != headerRPC {
+		return nil, 0, "unknown-header", fmt.Errorf("unknown header byte %d", b[0])
+	}
+	_ = conn.SetDeadline(time.Time{})
+	return conn, b[0], "", nil
+}
+
+// prefixConn gives back the byte the mux read to tell TLS from the rest.
+type prefixConn struct {
+	net.Conn
+	first   byte
+	pending bool
+}
+
+func (p *prefixConn) Read(b []byte) (int, error) {
+	if p.pending && len(b) > 0 {
+		p.pending = false
+		b[0] = p.first
+		return 1, nil
+	}
+	return p.Conn.Read(b)
 }
 
 // Close stops accepting; connections already routed are their owners' to close.
@@ -136,6 +251,12 @@ type layer struct {
 	header byte
 }
 
+// Dialer dials a node's cluster port as the mux's own peers do: with TLS
+// when the mux has it.
+func (m *Mux) Dialer() func(address string, header byte, timeout time.Duration) (net.Conn, error) {
+	return m.auth.dial
+}
+
 func (l *layer) Accept() (net.Conn, error) {
 	select {
 	case c := <-l.ch:
@@ -149,21 +270,12 @@ func (l *layer) Close() error   { return nil } // the mux owns the socket
 func (l *layer) Addr() net.Addr { return l.m.adv }
 
 func (l *layer) Dial(address raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
-	return dialHeader(string(address), l.header, timeout)
+	return l.m.auth.dial(string(address), l.header, timeout)
 }
 
+// dialHeader dials in plaintext (insecure_plaintext).
 func dialHeader(address string, header byte, timeout time.Duration) (net.Conn, error) {
-	c, err := net.DialTimeout("tcp", address, timeout)
-	if err != nil {
-		return nil, err
-	}
-	_ = c.SetWriteDeadline(time.Now().Add(timeout))
-	if _, err := c.Write([]byte{header}); err != nil {
-		c.Close()
-		return nil, err
-	}
-	_ = c.SetWriteDeadline(time.Time{})
-	return c, nil
+	return (*peerAuth)(nil).dial(address, header, timeout)
 }
 
 // RaftLayer is the raft.StreamLayer over the mux.

@@ -13,7 +13,7 @@ import (
 )
 
 func TestMuxRoutesRaftAndRPC(t *testing.T) {
-	m, err := Listen("127.0.0.1:0", hclog.NewNullLogger())
+	m, err := Listen("127.0.0.1:0", nil, hclog.NewNullLogger())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"sync"
 	"time"
@@ -85,16 +86,24 @@ type Caller interface {
 }
 
 // TCPCaller dials the peer's mux port with the RPC header.
-type TCPCaller struct{}
+type TCPCaller struct {
+	// Dial opens the connection (Mux.Dialer: TLS when the node has it);
+	// nil dials in plaintext.
+	Dial func(address string, header byte, timeout time.Duration) (net.Conn, error)
+}
 
 // maxCallTime bounds how long the server works on one request.
 const maxCallTime = 2 * time.Minute
 
-// maxRPCBytes bounds a request or response: these are small JSON documents.
+// maxRPCBytes bounds a response: a status with its history is the largest.
 const maxRPCBytes = 4 << 20
 
+// maxRequestBytes bounds a request: a command or an operator's arguments,
+// a few hundred bytes.
+const maxRequestBytes = 64 << 10
+
 // Call implements Caller.
-func (TCPCaller) Call(ctx context.Context, addr string, req Request) (Response, error) {
+func (t TCPCaller) Call(ctx context.Context, addr string, req Request) (Response, error) {
 	req.V = RPCVersion
 	timeout := 5 * time.Second
 	if dl, ok := ctx.Deadline(); ok {
@@ -103,7 +112,11 @@ func (TCPCaller) Call(ctx context.Context, addr string, req Request) (Response, 
 			return Response{}, context.DeadlineExceeded
 		}
 	}
-	c, err := dialHeader(addr, headerRPC, timeout)
+	dial := t.Dial
+	if dial == nil {
+		dial = dialHeader
+	}
+	c, err := dial(addr, headerRPC, timeout)
 	if err != nil {
 		return Response{}, fmt.Errorf("rpc %s to %s: %w", req.Op, addr, err)
 	}
@@ -122,7 +135,7 @@ func (TCPCaller) Call(ctx context.Context, addr string, req Request) (Response, 
 }
 
 type limitedReader struct {
-	c interface{ Read([]byte) (int, error) }
+	c io.Reader
 	n int
 }
 
@@ -138,6 +151,13 @@ func (l *limitedReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// DecodeRequest reads one request of at most maxRequestBytes.
+func DecodeRequest(r io.Reader) (Request, error) {
+	var req Request
+	err := json.NewDecoder(bufio.NewReader(&limitedReader{r, maxRequestBytes})).Decode(&req)
+	return req, err
+}
+
 // ServeRPC answers requests on ln until it is closed. One request per
 // connection: these calls are rare (health changes, status), so simplicity
 // beats connection reuse.
@@ -150,11 +170,16 @@ func ServeRPC(ln net.Listener, h Handler, log hclog.Logger) {
 		go func() {
 			defer c.Close()
 			_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
-			var req Request
-			if err := json.NewDecoder(bufio.NewReader(&limitedReader{c, maxRPCBytes})).Decode(&req); err != nil {
+			req, err := DecodeRequest(c)
+			if err != nil {
 				log.Warn("bad rpc request", "remote", c.RemoteAddr(), "error", err)
 				_ = json.NewEncoder(c).Encode(Response{V: RPCVersion, Err: "bad request: " + err.Error()})
 				return
+			}
+			if pc, ok := c.(PeerConn); ok {
+				// The caller is who its certificate says, whatever the
+				// message claims.
+				req.From = pc.PeerID()
 			}
 			var resp Response
 			if req.V != RPCVersion {

@@ -18,6 +18,7 @@ import (
 	"github.com/raftvip/raftvip/cluster"
 	"github.com/raftvip/raftvip/config"
 	"github.com/raftvip/raftvip/fsm"
+	"github.com/raftvip/raftvip/internal/mtls"
 	"github.com/raftvip/raftvip/mysqlcheck"
 	"github.com/raftvip/raftvip/vip"
 	"github.com/raftvip/raftvip/vrrpcompat"
@@ -138,15 +139,25 @@ func serveAgent(ctx context.Context, cfg *config.Config, log hclog.Logger, join 
 	if err != nil {
 		return err
 	}
+	var certs *mtls.Store
+	if cfg.TLS != nil {
+		certs, err = mtls.NewStore(mtls.Files{CA: cfg.TLS.CAFile, Cert: cfg.TLS.CertFile, Key: cfg.TLS.KeyFile})
+		if err != nil {
+			return fmt.Errorf("tls: %w", err)
+		}
+		m := certs.Current()
+		log.Info("cluster port: mutual TLS", "identity", m.ID, "cert_file", cfg.TLS.CertFile, "not_after", m.Cert.Leaf.NotAfter.UTC().Format(time.RFC3339))
+	}
 	cl, err := cluster.Open(cluster.Config{NodeID: cfg.NodeID, Bind: cfg.Bind, DataDir: cfg.DataDir, Peers: peers,
-		Timing: timing, Logger: log.Named("cluster"), Join: join, StartDelay: startDelay}, f, handler)
+		Timing: timing, Logger: log.Named("cluster"), Join: join, StartDelay: startDelay, TLS: certs}, f, handler)
 	if err != nil {
 		return err
 	}
 
 	opt := agent.Options{NodeID: cfg.NodeID, Role: cfg.Role, Peers: apeers, Lease: lease, GARPRefresh: refresh,
 		Preempt: cfg.Failover.Preempt, Preferred: cfg.Failover.Preferred,
-		HeartbeatTimeout: cfg.Raft.HeartbeatTimeout, Version: version, VRRPMode: cfg.VRRP.Mode}
+		HeartbeatTimeout: cfg.Raft.HeartbeatTimeout, Version: version, VRRPMode: cfg.VRRP.Mode,
+		SecurityWarnings: securityWarnings(certs, cfg.Bind)}
 	var health agent.Health
 	if checker != nil {
 		health = checker
@@ -194,7 +205,7 @@ func serveAgent(ctx context.Context, cfg *config.Config, log hclog.Logger, join 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	rl := &reloader{path: cfg.File, cur: cfg, log: log, checker: checker, agent: a}
+	rl := &reloader{path: cfg.File, cur: cfg, log: log, checker: checker, agent: a, certs: certs}
 wait:
 	for {
 		select {
@@ -230,6 +241,16 @@ wait:
 	log.Info("stopped", "took", time.Since(start).Round(time.Millisecond))
 	_ = os.Stderr.Sync()
 	return nil
+}
+
+// securityWarnings are the status lines about this node's cluster port.
+func securityWarnings(certs *mtls.Store, bind string) func(time.Time) []string {
+	if certs == nil {
+		return func(time.Time) []string {
+			return []string{fmt.Sprintf("INSECURE: the cluster port %s runs in plaintext (insecure_plaintext = true): anyone who can reach it can command the cluster; use a tls block", bind)}
+		}
+	}
+	return certs.Warnings
 }
 
 // releaseAtStart removes what a crashed predecessor left: it is not ours, we

@@ -81,6 +81,9 @@ func TestAgentStartsServesAndStopsQuickly(t *testing.T) {
 	if !strings.Contains(out, `"node": "witness"`) || !strings.Contains(out, `"raft_state": "unreachable"`) {
 		t.Fatalf("status of a lone witness: %s", out)
 	}
+	if !strings.Contains(out, `witness: INSECURE: the cluster port 127.0.0.1:`) {
+		t.Errorf("status of an insecure_plaintext node does not warn: %s", out)
+	}
 	start := time.Now()
 	cancel()
 	select {

@@ -9,6 +9,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/raftvip/raftvip/agent"
 	"github.com/raftvip/raftvip/config"
+	"github.com/raftvip/raftvip/internal/mtls"
 	"github.com/raftvip/raftvip/mysqlcheck"
 	"github.com/raftvip/raftvip/vip"
 )
@@ -22,6 +23,7 @@ type reloader struct {
 	log     hclog.Logger
 	checker *mysqlcheck.Checker // nil on a witness
 	agent   *agent.Agent
+	certs   *mtls.Store // nil without TLS
 }
 
 // setting is one value that needs a restart to change.
@@ -146,6 +148,22 @@ func (r *reloader) reload() (applied, refused []string, err error) {
 		applied = append(applied, "failover "+strings.Join(parts, " "))
 	}
 	r.agent.Reconfigure(live)
+	if r.certs != nil {
+		// Rotation without a restart: the files are read again even when
+		// the config names the same ones. New connections use the new
+		// certificate; those already up keep theirs. Other tls paths in
+		// the file need a restart.
+		if next.TLS == nil || *next.TLS != *cur.TLS {
+			refused = append(refused, "tls (insecure_plaintext or other files)")
+		}
+		if m, err := r.certs.Reload(); err != nil {
+			refused = append(refused, "tls: "+err.Error())
+		} else {
+			applied = append(applied, fmt.Sprintf("tls certificate reloaded (%s, serial %x, not after %s)", m.ID, m.Cert.Leaf.SerialNumber, m.Cert.Leaf.NotAfter.UTC().Format(time.RFC3339)))
+		}
+	} else if next.TLS != nil {
+		refused = append(refused, "tls (the agent started with insecure_plaintext)")
+	}
 
 	// Keep the running values of what was not applied, so the next reload
 	// compares against what actually runs.
@@ -153,6 +171,7 @@ func (r *reloader) reload() (applied, refused []string, err error) {
 	merged.NodeID, merged.Role, merged.DataDir, merged.Bind, merged.Admin = cur.NodeID, cur.Role, cur.DataDir, cur.Bind, cur.Admin
 	merged.AdminGroup = cur.AdminGroup
 	merged.Peers, merged.Raft, merged.LogJSON, merged.VRRP = cur.Peers, cur.Raft, cur.LogJSON, cur.VRRP
+	merged.TLS, merged.InsecurePlaintext = cur.TLS, cur.InsecurePlaintext
 	if cur.VIP != nil && next.VIP != nil {
 		v := *next.VIP
 		v.Interface, v.Addresses, v.Lease = cur.VIP.Interface, cur.VIP.Addresses, cur.VIP.Lease

@@ -1,156 +1,116 @@
 package main
 
 import (
-	"crypto/x509"
-	"encoding/pem"
-	"net"
+	"bytes"
+	"context"
+	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
-	"github.com/raftvip/raftvip/internal/pki"
+	"github.com/hashicorp/go-hclog"
+	"github.com/raftvip/raftvip/agent"
+	"github.com/raftvip/raftvip/config"
+	"github.com/raftvip/raftvip/fsm"
+	"github.com/raftvip/raftvip/internal/mtls"
+	"github.com/raftvip/raftvip/internal/mtls/mtlstest"
 )
 
-func readCert(t *testing.T, path string) *x509.Certificate {
+// tlsWitnessConfig is witnessConfig with a tls block instead of
+// insecure_plaintext.
+func tlsWitnessConfig(t *testing.T, dir string, ca *mtlstest.CA, cert, key string) string {
 	t.Helper()
-	data, err := os.ReadFile(path)
+	path := witnessConfig(t, dir)
+	b, _ := os.ReadFile(path)
+	src := strings.Replace(string(b), "insecure_plaintext = true\n",
+		fmt.Sprintf("tls {\n  ca_file = %q\n  cert_file = %q\n  key_file = %q\n}\n", ca.CAFile(), cert, key), 1)
+	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestAgentWithTLS(t *testing.T) {
+	dir := t.TempDir()
+	ca := mtlstest.NewCA(t, "test CA")
+	cert, key := ca.Issue(t, "witness", mtlstest.Opts{NotAfter: time.Now().Add(20 * 24 * time.Hour)})
+	cfg, err := config.Load(tlsWitnessConfig(t, dir, ca, cert, key))
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _ := pem.Decode(data)
-	if b == nil {
-		t.Fatalf("%s: no PEM", path)
+	var logs syncBuffer
+	log := hclog.New(&hclog.LoggerOptions{Output: &logs, Level: hclog.Info})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- serveAgent(ctx, cfg, log, false) }()
+	defer func() { cancel(); <-done }()
+	var out string
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if code, stdout, _ := runCLI("status", "-admin", cfg.Admin, "-json"); code == exitOK {
+			out = stdout
+			break
+		}
 	}
-	c, err := x509.ParseCertificate(b.Bytes)
+	if !strings.Contains(out, `"node": "witness"`) || strings.Contains(out, "INSECURE") {
+		t.Fatalf("status of a TLS witness: %s", out)
+	}
+	if !strings.Contains(out, "witness: TLS certificate "+cert+" expires") {
+		t.Errorf("status does not warn of the certificate ending in 20 days: %s", out)
+	}
+	if !strings.Contains(logs.String(), "cluster port: mutual TLS: identity=witness") {
+		t.Errorf("start-up log does not say TLS:\n%s", logs.String())
+	}
+}
+
+// SIGHUP reads the certificate and key again (rotation without a restart).
+func TestReloadRotatesCertificate(t *testing.T) {
+	dir := t.TempDir()
+	ca := mtlstest.NewCA(t, "test CA")
+	cert, key := ca.Issue(t, "witness", mtlstest.Opts{})
+	path := tlsWitnessConfig(t, dir, ca, cert, key)
+	cfg, err := config.Load(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return c
-}
+	store, err := mtls.NewStore(mtls.Files{CA: cfg.TLS.CAFile, Cert: cfg.TLS.CertFile, Key: cfg.TLS.KeyFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	log := hclog.New(&hclog.LoggerOptions{Output: &logs, Level: hclog.Info})
+	a := agent.New(agent.Options{NodeID: cfg.NodeID, Role: cfg.Role}, nil, fsm.New(), nil, nil, nil, log)
+	r := &reloader{path: path, cur: cfg, log: log, agent: a, certs: store}
+	old := store.Current().Cert.Leaf.SerialNumber
 
-func TestTLSInitAndAdd(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "tls")
-	code, out, errOut := runCLI("tls", "init", dir, "-nodes", "hosta,hostb,witness", "-ip", "hosta=10.0.0.1,hostb=10.0.0.2", "-ip", "hosta=fd00::1")
-	if code != exitOK {
-		t.Fatalf("init: exit %d: %s", code, errOut)
+	newCert, newKey := ca.Issue(t, "witness", mtlstest.Opts{Suffix: "-new"})
+	for _, f := range [][2]string{{newCert, cert}, {newKey, key}} {
+		b, _ := os.ReadFile(f[0])
+		os.WriteFile(f[1], b, 0o600)
 	}
-	for _, f := range []string{"ca.pem", "ca-key.pem", "hosta.pem", "hosta-key.pem", "hostb.pem", "hostb-key.pem", "witness.pem", "witness-key.pem"} {
-		p := filepath.Join(dir, f)
-		if !strings.Contains(out, "wrote "+p+"\n") {
-			t.Errorf("output does not name %s:\n%s", p, out)
-		}
-		st, err := os.Stat(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if strings.HasSuffix(f, "-key.pem") && st.Mode().Perm() != 0o600 {
-			t.Errorf("%s mode %v", f, st.Mode().Perm())
-		}
+	applied, refused, err := r.reload()
+	if err != nil {
+		t.Fatal(err)
 	}
-	wantBlock := "# hostb\ntls {\n  ca_file   = \"" + dir + "/ca.pem\"\n  cert_file = \"" + dir + "/hostb.pem\"\n  key_file  = \"" + dir + "/hostb-key.pem\"\n}\n"
-	if !strings.Contains(out, wantBlock) {
-		t.Errorf("output lacks the block\n%s\nin\n%s", wantBlock, out)
+	if !strings.Contains(strings.Join(applied, ";"), "tls certificate reloaded (witness, serial") || len(refused) != 0 {
+		t.Fatalf("applied %q, refused %q", applied, refused)
 	}
-	if !strings.Contains(out, "ca-key.pem private") {
-		t.Errorf("output does not say to keep the CA key private:\n%s", out)
-	}
-	a := readCert(t, filepath.Join(dir, "hosta.pem"))
-	if len(a.IPAddresses) != 2 || !a.IPAddresses[0].Equal(net.ParseIP("10.0.0.1")) || !a.IPAddresses[1].Equal(net.ParseIP("fd00::1")) {
-		t.Errorf("hosta IP SANs %v", a.IPAddresses)
-	}
-	if w := readCert(t, filepath.Join(dir, "witness.pem")); len(w.IPAddresses) != 0 {
-		t.Errorf("witness IP SANs %v", w.IPAddresses)
+	if store.Current().Cert.Leaf.SerialNumber.Cmp(old) == 0 {
+		t.Fatal("the store still has the old certificate")
 	}
 
-	code, out, errOut = runCLI("tls", "-node", "hostc", "add", dir, "-ip", "10.0.0.3", "-days", "30")
-	if code != exitOK {
-		t.Fatalf("add: exit %d: %s", code, errOut)
+	// Another node's certificate in the file: the reload is refused and
+	// the running certificate stays.
+	other, otherKey := ca.Issue(t, "hosta", mtlstest.Opts{})
+	running := store.Current()
+	for _, f := range [][2]string{{other, cert}, {otherKey, key}} {
+		b, _ := os.ReadFile(f[0])
+		os.WriteFile(f[1], b, 0o600)
 	}
-	if !strings.Contains(out, "cert_file = \""+dir+"/hostc.pem\"") {
-		t.Errorf("add output:\n%s", out)
+	if _, _, err := r.reload(); err == nil || !strings.Contains(err.Error(), `node "hosta"'s certificate`) {
+		t.Fatalf("reload with hosta's certificate: %v", err)
 	}
-	c := readCert(t, filepath.Join(dir, "hostc.pem"))
-	pool := x509.NewCertPool()
-	pool.AddCert(readCert(t, filepath.Join(dir, "ca.pem")))
-	if _, err := c.Verify(x509.VerifyOptions{Roots: pool, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
-		t.Error(err)
-	}
-	if id, _ := pki.Identity(c); id != "hostc" || len(c.IPAddresses) != 1 {
-		t.Errorf("hostc: id %q, IPs %v", id, c.IPAddresses)
-	}
-	if d := c.NotAfter.Sub(c.NotBefore); d < 30*24*3600e9 || d > 30*24*3600e9+2*3600e9 {
-		t.Errorf("hostc -days 30 valid for %s", d)
-	}
-
-	// Again: refused, exit 1, nothing changed.
-	before, _ := os.ReadFile(filepath.Join(dir, "hostc-key.pem"))
-	code, _, errOut = runCLI("tls", "add", dir, "-node", "hostc")
-	if code != exitFailure || !strings.Contains(errOut, "already exist") || !strings.Contains(errOut, "-force") {
-		t.Errorf("add over hostc: exit %d: %s", code, errOut)
-	}
-	code, _, errOut = runCLI("tls", "init", dir, "-nodes", "hostd")
-	if code != exitFailure || !strings.Contains(errOut, "ca.pem") {
-		t.Errorf("init over a CA: exit %d: %s", code, errOut)
-	}
-	after, _ := os.ReadFile(filepath.Join(dir, "hostc-key.pem"))
-	if string(before) != string(after) {
-		t.Error("a refused add changed the key")
-	}
-	// -force reissues.
-	if code, _, errOut = runCLI("tls", "add", dir, "-node", "hostc", "-force"); code != exitOK {
-		t.Fatalf("add -force: exit %d: %s", code, errOut)
-	}
-	after, _ = os.ReadFile(filepath.Join(dir, "hostc-key.pem"))
-	if string(before) == string(after) {
-		t.Error("add -force kept the key")
-	}
-}
-
-func TestTLSAddWithoutCA(t *testing.T) {
-	dir := t.TempDir()
-	code, out, errOut := runCLI("tls", "add", dir, "-node", "hostc")
-	if code != exitFailure || !strings.Contains(errOut, filepath.Join(dir, "ca.pem")) || !strings.Contains(errOut, "tls init") {
-		t.Errorf("exit %d, stderr %q", code, errOut)
-	}
-	if strings.Contains(out, "wrote") {
-		t.Errorf("stdout %q", out)
-	}
-}
-
-func TestTLSUsage(t *testing.T) {
-	dir := t.TempDir()
-	for _, tc := range []struct {
-		args []string
-		want string
-	}{
-		{[]string{"tls"}, "want init or add"},
-		{[]string{"tls", "make", dir}, "unknown verb"},
-		{[]string{"tls", "init", "-nodes", "a"}, "want one directory"},
-		{[]string{"tls", "init", dir, "x", "-nodes", "a"}, "want one directory"},
-		{[]string{"tls", "init", dir}, "-nodes is required"},
-		{[]string{"tls", "init", dir, "-nodes", "a", "-node", "b"}, "-node is for add"},
-		{[]string{"tls", "init", dir, "-nodes", "a,../b"}, "only letters"},
-		{[]string{"tls", "init", dir, "-nodes", "a", "-ip", "10.0.0.1"}, "want NODE=ADDR"},
-		{[]string{"tls", "init", dir, "-nodes", "a", "-ip", "b=10.0.0.1"}, `"b" is not one of -nodes`},
-		{[]string{"tls", "init", dir, "-nodes", "a", "-ip", "a=hosta"}, "not an IP address"},
-		{[]string{"tls", "init", dir, "-nodes", "a", "-days", "0"}, "-days"},
-		{[]string{"tls", "add", dir}, "-node NAME is required"},
-		{[]string{"tls", "add", dir, "-node", "a", "-nodes", "a"}, "-nodes is for init"},
-		{[]string{"tls", "add", dir, "-node", "ca"}, "clash"},
-		{[]string{"tls", "add", dir, "-node", "a", "-ip", "a=10.0.0.1"}, "not an IP address"},
-		{[]string{"tls", "add", dir, "-bogus"}, "flag provided but not defined"},
-	} {
-		code, _, errOut := runCLI(tc.args...)
-		if code != exitUsage || !strings.Contains(errOut, tc.want) {
-			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", tc.args, code, errOut, tc.want)
-		}
-	}
-	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
-		t.Errorf("bad usage wrote %d files", len(ents))
-	}
-	code, out, errOut := runCLI("tls", "-h")
-	if code != exitOK || !strings.Contains(errOut+out, "raftvip tls init DIR -nodes") || !strings.Contains(errOut+out, "tls add DIR -node NAME") {
-		t.Errorf("-h: exit %d: %s%s", code, out, errOut)
+	if store.Current() != running {
+		t.Fatal("a refused reload replaced the certificate")
 	}
 }
