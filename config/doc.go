@@ -6,6 +6,15 @@
 // complete *Config with every default filled in, or a nil *Config and an
 // *Errors.
 //
+// # Private files
+//
+// The config file, mysql.dsn_file and tls.key_file hold secrets: `raftvip
+// validate` and `raftvip agent` refuse (exit 2) any of them that group or
+// others may read or write, naming the file, its mode and the chmod that
+// fixes it (see [CheckPrivate]). With admin_group set, the config file may
+// be mode 0640 with that group, if it holds no secret itself (dsn_file
+// instead of dsn, no vrrp.auth_pass); the DSN file and the key never.
+//
 // # File format
 //
 // The file is HCL native syntax. Values are constants (no variables or

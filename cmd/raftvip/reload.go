@@ -67,6 +67,11 @@ func mysqlChanges(cur, next *config.MySQL) []string {
 // reload returns the lines it logged, for tests.
 func (r *reloader) reload() (applied, refused []string, err error) {
 	next, err := config.Load(r.path)
+	if err == nil {
+		if errs := config.CheckPrivate(next); len(errs) > 0 {
+			err = &config.Errors{List: errs}
+		}
+	}
 	if err != nil {
 		r.log.Error("reload: config has errors; keeping the running config", "errors", err.Error())
 		return nil, nil, err

@@ -63,6 +63,11 @@ func flagSet(fs interface{ Visit(func(*flag.Flag)) }, name string) bool {
 // loadConfig loads and prints every problem, one per line, file:line first.
 func loadConfig(path string, stderr io.Writer) (*config.Config, bool) {
 	cfg, err := config.Load(path)
+	if err == nil {
+		if errs := config.CheckPrivate(cfg); len(errs) > 0 {
+			err = &config.Errors{List: errs}
+		}
+	}
 	if err != nil {
 		printConfigErr(path, err, stderr)
 		return nil, false
