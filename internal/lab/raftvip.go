@@ -40,6 +40,10 @@ type VRRPSettings struct {
 	AdvertInt    string   // default "1s"
 	AuthPass     string   // VRRPv2 only; default "1111"; ignored for version 3
 	UnicastPeers []string // empty: multicast
+	// TrustedRouters is vrrp.trusted_routers; nil writes none (every
+	// router heard, within UntrustedBlockMax).
+	TrustedRouters    []string
+	UntrustedBlockMax string // vrrp.untrusted_block_max; "" writes none (30s)
 }
 
 func (v VRRPSettings) withDefaults() VRRPSettings {
@@ -76,7 +80,18 @@ func (v VRRPSettings) hcl() string {
 	for i, p := range v.UnicastPeers {
 		quoted[i] = strconv.Quote(p)
 	}
-	fmt.Fprintf(&b, "  unicast_peers     = [%s]\n}\n", strings.Join(quoted, ", "))
+	fmt.Fprintf(&b, "  unicast_peers     = [%s]\n", strings.Join(quoted, ", "))
+	if v.TrustedRouters != nil {
+		quoted = quoted[:0]
+		for _, p := range v.TrustedRouters {
+			quoted = append(quoted, strconv.Quote(p))
+		}
+		fmt.Fprintf(&b, "  trusted_routers   = [%s]\n", strings.Join(quoted, ", "))
+	}
+	if v.UntrustedBlockMax != "" {
+		fmt.Fprintf(&b, "  untrusted_block_max = %q\n", v.UntrustedBlockMax)
+	}
+	b.WriteString("}\n")
 	return b.String()
 }
 
@@ -464,6 +479,19 @@ type VRRPStatus struct {
 	Stats        VRRPStats    `json:"stats"`
 	AdvertsSent  uint64       `json:"adverts_sent"`
 	ReleasesSent uint64       `json:"releases_sent"`
+	// TrustedRouters and Untrusted: whose adverts the agent heeds (issue 9).
+	TrustedRouters []string       `json:"trusted_routers"`
+	Untrusted      *VRRPUntrusted `json:"untrusted"`
+}
+
+// VRRPUntrusted is the allowance of untrusted VRRP masters (trusted_routers
+// empty).
+type VRRPUntrusted struct {
+	BlockMax  string `json:"block_max"`
+	Left      string `json:"left"`
+	Exhausted bool   `json:"exhausted"`
+	By        string `json:"by"`
+	Ignored   string `json:"ignored"`
 }
 
 // VRRPRouter is a foreign VRRP router heard by an agent.

@@ -258,6 +258,8 @@ func TestAgentConfigVRRP(t *testing.T) {
 	for _, v := range []VRRPSettings{
 		{Mode: "active"},
 		{Mode: "observe", Version: 3, UnicastPeers: []string{"10.99.0.14"}},
+		{Mode: "active", TrustedRouters: []string{"10.99.0.14"}},
+		{Mode: "active", UntrustedBlockMax: "5s"},
 	} {
 		l := planLab(Options{Prefix: "rvunit", Logger: hclog.NewNullLogger(), Agent: AgentSettings{VRRP: &v}.withDefaults()})
 		for _, h := range l.agentHosts() {
@@ -276,6 +278,9 @@ func TestAgentConfigVRRP(t *testing.T) {
 			got := cfg.VRRP
 			if got.Mode != want.Mode || got.Version != want.Version || got.VRID != 51 || got.Priority != 250 || got.AdvertInt != time.Second || len(got.UnicastPeers) != len(want.UnicastPeers) {
 				t.Errorf("%s: parsed %+v from\n%s", h.NodeID, got, src)
+			}
+			if len(got.TrustedRouters) != len(want.TrustedRouters) || (want.UntrustedBlockMax == "5s") != (got.UntrustedBlockMax == 5*time.Second) {
+				t.Errorf("%s: trusted %v, bound %s from\n%s", h.NodeID, got.TrustedRouters, got.UntrustedBlockMax, src)
 			}
 			// keepalived drops adverts whose password differs; VRRPv3 has none.
 			if wantPass := map[int]string{2: "1111", 3: ""}[want.Version]; got.AuthPass != wantPass {
