@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/raftvip/raftvip/internal/pki"
 )
 
 // docs are the files whose examples an operator copies.
@@ -53,6 +55,14 @@ func TestDocConfigsValidate(t *testing.T) {
 		t.Fatal(err)
 	}
 	dsnFile := regexp.MustCompile(`(?m)^(\s*dsn_file\s*=\s*)"[^"]*"`)
+	// The tls files an example names (/etc/raftvip/tls/hosta.pem, the lab's
+	// <dir>/tls/...) are made here as `raftvip tls init` makes them, and
+	// the paths pointed at them by file name.
+	certs := filepath.Join(dir, "certs")
+	if err := pki.Init(certs, []string{"hosta", "hostb", "witness"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	tlsFile := regexp.MustCompile(`(?m)^(\s*(?:ca_file|cert_file|key_file)\s*=\s*)"(?:[^"]*/)?([^"/]*)"`)
 	n := 0
 	for _, name := range docs {
 		blocks, lines := hclBlocks(readDoc(t, name))
@@ -60,6 +70,7 @@ func TestDocConfigsValidate(t *testing.T) {
 			n++
 			// Blank lines in front: problems are reported at the doc's own lines.
 			src := strings.Repeat("\n", lines[i]-1) + dsnFile.ReplaceAllString(b, `${1}"`+dsn+`"`)
+			src = tlsFile.ReplaceAllString(src, `${1}"`+certs+`/${2}"`)
 			src = strings.ReplaceAll(src, "<dir>", dir)
 			if _, err := Parse([]byte(src), name); err != nil {
 				t.Errorf("the hcl example at %s:%d does not validate:\n%v", name, lines[i], err)

@@ -75,6 +75,18 @@ func (n *narrator) block(text string) {
 	}
 }
 
+// certsWritten keeps the "wrote FILE" lines of `raftvip tls init`'s output
+// (the tls {} blocks it also prints are what the lab's configs contain).
+func certsWritten(out string) string {
+	var keep []string
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(line, "wrote ") {
+			keep = append(keep, line)
+		}
+	}
+	return strings.Join(keep, "\n")
+}
+
 type demoRow struct {
 	event      string
 	moved      string
@@ -161,7 +173,13 @@ func (d *demo) run(ctx context.Context) error {
 
 	d.n.step(1, "cluster up: the VIP goes to one database host")
 	if d.system == lab.SystemRaftvip {
-		n.say("starting three raftvip agents (hosta, hostb, witness); they form a Raft group, the leader takes the VIP if its MySQL is healthy")
+		n.say("making the cluster's certificates: a CA and one certificate per node, as the README's quick start does")
+		cmd, out, err := l.MakeCerts()
+		if err != nil {
+			return err
+		}
+		n.block("$ " + cmd + "\n" + certsWritten(out))
+		n.say("starting three raftvip agents (hosta, hostb, witness); they form a Raft group over mutual TLS on port %d (a connection without a certificate of this CA naming a member is refused), the leader takes the VIP if its MySQL is healthy", lab.RaftPort)
 		if err := l.StartRaftvip(ctx); err != nil {
 			return err
 		}

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/raftvip/raftvip/internal/pki"
 )
 
 // AgentSettings tune the raftvip configs the lab generates.
@@ -150,8 +152,12 @@ func (l *Lab) AgentConfigWith(host *Host, dir string, s AgentSettings) string {
 	fmt.Fprintf(&b, "node_id  = %q\nrole     = %q\n", host.NodeID, string(host.Role))
 	fmt.Fprintf(&b, "data_dir = %q\n", filepath.Join(dir, "data"))
 	fmt.Fprintf(&b, "bind     = \"%s:%d\"\n", host.IP, RaftPort)
-	fmt.Fprintf(&b, "admin    = %q\n", filepath.Join(dir, "admin.sock"))
-	b.WriteString("insecure_plaintext = true # the lab's cluster port is unauthenticated\n\n")
+	fmt.Fprintf(&b, "admin    = %q\n\n", filepath.Join(dir, "admin.sock"))
+	// Mutual TLS on the cluster port, with the certificates MakeCerts
+	// made (all in one directory: the lab's hosts share a filesystem).
+	tlsDir := l.TLSDir()
+	fmt.Fprintf(&b, "tls {\n  ca_file   = %q\n  cert_file = %q\n  key_file  = %q\n}\n\n",
+		pki.CAFile(tlsDir), pki.CertFile(tlsDir, host.NodeID), pki.KeyFile(tlsDir, host.NodeID))
 	for _, p := range l.agentHosts() {
 		// HCL allows only one attribute in a one-line block.
 		fmt.Fprintf(&b, "peer %q {\n  address = \"%s:%d\"\n  role    = %q\n}\n", p.NodeID, p.IP, RaftPort, string(p.Role))
@@ -222,16 +228,12 @@ func (l *Lab) AgentPathsOf(host string) (AgentPaths, error) {
 // for example configs made by `raftvip import-keepalived`. Each must use
 // the admin socket and data_dir of AgentPathsOf.
 func (l *Lab) StartRaftvipConfigs(ctx context.Context, configs map[string]string) error {
-	bin := l.opts.RaftvipBin
-	if bin == "" {
-		return errors.New("lab: no raftvip binary (Options.RaftvipBin)")
-	}
-	abs, err := filepath.Abs(bin)
+	abs, err := l.raftvipBin()
 	if err != nil {
-		return fmt.Errorf("lab: raftvip binary %s: %w", bin, err)
+		return err
 	}
-	if st, err := os.Stat(abs); err != nil || st.Mode()&0o111 == 0 {
-		return fmt.Errorf("lab: raftvip binary %s is missing or not executable (run `make build`)", abs)
+	if _, _, err := l.MakeCerts(); err != nil {
+		return err
 	}
 	for _, h := range l.agentHosts() {
 		p, err := l.AgentPathsOf(h.Name)
@@ -255,6 +257,54 @@ func (l *Lab) StartRaftvipConfigs(ctx context.Context, configs map[string]string
 	}
 	l.note("start", "raftvip agents started")
 	return nil
+}
+
+// TLSDir holds the cluster's certificates (ca.pem, ca-key.pem, NODE.pem,
+// NODE-key.pem) that the generated configs name; see MakeCerts.
+func (l *Lab) TLSDir() string { return filepath.Join(l.Dir, "tls") }
+
+// MakeCerts makes the lab's CA and node certificates in TLSDir the way the
+// README tells an operator to, with `raftvip tls init`, and returns the
+// command line and its output. It does nothing (and returns "") when the CA
+// is already there: StartRaftvip calls it, and a second init would refuse
+// to overwrite the files.
+func (l *Lab) MakeCerts() (command, output string, err error) {
+	dir := l.TLSDir()
+	if _, err := os.Stat(pki.CAFile(dir)); err == nil {
+		return "", "", nil
+	}
+	bin, err := l.raftvipBin()
+	if err != nil {
+		return "", "", err
+	}
+	var ids, ips []string
+	for _, h := range l.agentHosts() {
+		ids = append(ids, h.NodeID)
+		ips = append(ips, h.NodeID+"="+h.IP)
+	}
+	args := []string{"tls", "init", dir, "-nodes", strings.Join(ids, ","), "-ip", strings.Join(ips, ",")}
+	command = "raftvip " + strings.Join(args, " ")
+	out, err := exec.Command(bin, args...).CombinedOutput()
+	if err != nil {
+		return command, string(out), fmt.Errorf("lab: %s: %v: %s", command, err, bytes.TrimSpace(out))
+	}
+	return command, string(out), nil
+}
+
+// raftvipBin is the absolute path of Options.RaftvipBin, checked.
+func (l *Lab) raftvipBin() (string, error) {
+	bin := l.opts.RaftvipBin
+	if bin == "" {
+		return "", errors.New("lab: no raftvip binary (Options.RaftvipBin)")
+	}
+	abs, err := filepath.Abs(bin)
+	if err != nil {
+		return "", fmt.Errorf("lab: raftvip binary %s: %w", bin, err)
+	}
+	if st, err := os.Stat(abs); err != nil || st.Mode()&0o111 == 0 {
+		return "", fmt.Errorf("lab: raftvip binary %s is missing or not executable (run `make build`)", abs)
+	}
+	return abs, nil
 }
 
 // ReconfigureAgent rewrites host's agent config with settings s (the lab's
@@ -419,6 +469,7 @@ type Status struct {
 	AskedNode   string          `json:"node"` // the node that answered
 	Time        time.Time       `json:"time"` // when it answered
 	Leader      string          `json:"leader"`
+	Term        uint64          `json:"term"` // the answering node's Raft term
 	Holder      string          `json:"holder"`
 	Epoch       uint64          `json:"epoch"`
 	Note        string          `json:"note"`

@@ -8,6 +8,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/raftvip/raftvip/config"
+	"github.com/raftvip/raftvip/internal/pki"
 )
 
 var t0 = time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
@@ -192,13 +193,16 @@ func TestBenchSummary(t *testing.T) {
 
 func TestAgentConfigsParse(t *testing.T) {
 	l := planLab(Options{Prefix: "rvunit", Logger: hclog.NewNullLogger(), Agent: AgentSettings{}.withDefaults()})
+	makeTestCerts(t, l)
 	for _, h := range l.agentHosts() {
 		src := l.AgentConfig(h, "/tmp/rvunit/"+h.Name)
 		cfg, err := config.Parse([]byte(src), h.Name+".hcl")
 		if err != nil {
 			t.Fatalf("generated config for %s does not parse: %v\n%s", h.NodeID, err, src)
 		}
-		_ = cfg
+		if cfg.TLS == nil || cfg.InsecurePlaintext || cfg.TLS.CertFile != pki.CertFile(l.TLSDir(), h.NodeID) {
+			t.Errorf("%s: the lab's config does not use its TLS certificate: %+v\n%s", h.NodeID, cfg.TLS, src)
+		}
 		if h.Role == RoleWitness {
 			if strings.Contains(src, "vip {") || strings.Contains(src, "mysql {") {
 				t.Errorf("witness config has a vip or mysql block:\n%s", src)
@@ -262,6 +266,7 @@ func TestAgentConfigVRRP(t *testing.T) {
 		{Mode: "active", UntrustedBlockMax: "5s"},
 	} {
 		l := planLab(Options{Prefix: "rvunit", Logger: hclog.NewNullLogger(), Agent: AgentSettings{VRRP: &v}.withDefaults()})
+		makeTestCerts(t, l)
 		for _, h := range l.agentHosts() {
 			src := l.AgentConfig(h, "/tmp/rvunit/"+h.Name)
 			cfg, err := config.Parse([]byte(src), h.Name+".hcl")
@@ -324,5 +329,19 @@ func TestBenchMarkdownSwitchover(t *testing.T) {
 	}
 	if !slices.Contains(AllFaults, FaultSwitchover) {
 		t.Error("planned-switchover is not among the default faults")
+	}
+}
+
+// makeTestCerts makes the certificates the lab's configs name, in process
+// (MakeCerts runs the raftvip binary, which unit tests do not have).
+func makeTestCerts(t *testing.T, l *Lab) {
+	t.Helper()
+	l.Dir = t.TempDir() // Up sets it; planLab does not
+	var ids []string
+	for _, h := range l.agentHosts() {
+		ids = append(ids, h.NodeID)
+	}
+	if err := pki.Init(l.TLSDir(), ids, nil); err != nil {
+		t.Fatal(err)
 	}
 }
