@@ -25,10 +25,13 @@ test: lint build
 	$(MAKE) --no-print-directory fuzz
 	RAFTVIP_BIN=$(CURDIR)/$(BIN)/raftvip $(GO) test -count=1 -timeout 15m -v ./internal/lab/...
 
-# A short fuzz run of the VRRP decoder (packets come from the network); the
-# committed seed corpus runs in every plain `go test` too.
+# Short fuzz runs of what comes from the network: the VRRP decoder, the
+# cluster port's first bytes (TLS or not) and its RPC request decoder. The
+# seed corpora run in every plain `go test` too.
 fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzDecode$$' -fuzztime=10s -parallel=2 ./vrrpcompat/
+	$(GO) test -run='^$$' -fuzz='^FuzzMuxFirstBytes$$' -fuzztime=5s -parallel=2 ./cluster/
+	$(GO) test -run='^$$' -fuzz='^FuzzDecodeRequest$$' -fuzztime=5s -parallel=2 ./cluster/
 
 lint:
 	@fmt=$$(gofmt -l .); if [ -n "$$fmt" ]; then echo "gofmt needed:"; echo "$$fmt"; exit 1; fi

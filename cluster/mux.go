@@ -24,10 +24,30 @@ const (
 	headerRPC  byte = 2
 )
 
-// headerTimeout bounds how long an accepted connection may take to send its
-// header byte (and, with TLS, to complete its handshake before it), so a
-// port scanner cannot hold a goroutine forever.
-const headerTimeout = 5 * time.Second
+// Flood limits. headerTimeout bounds how long an accepted connection may
+// take to send its header byte (and, with TLS, to complete its handshake
+// before it), so a port scanner cannot hold a goroutine forever; peers dial
+// with a 1 s timeout, so they are done well within it. Connections that
+// have not got that far are "pending": at most maxPendingPerHost from one
+// address, so one attacking host cannot take the slots of the peers, and
+// maxPending in all. maxConns bounds the connections handed on: each peer
+// keeps a handful for Raft (a pool of 3 and a pipeline), RPCs last one
+// request.
+const (
+	headerTimeout     = 3 * time.Second
+	maxPending        = 64
+	maxPendingPerHost = 8
+	maxConns          = 256
+)
+
+// limits are the mux's flood limits (the constants above; tests shrink them).
+type limits struct {
+	header           time.Duration
+	pending, perHost int
+	conns            int
+}
+
+var defaultLimits = limits{header: headerTimeout, pending: maxPending, perHost: maxPendingPerHost, conns: maxConns}
 
 // refusedLogWindow: a refused connection is logged once per remote host and
 // reason in this window (with the count left out), so a flood of them
@@ -50,6 +70,12 @@ type Mux struct {
 	refusedMu  sync.Mutex
 	refusedLog *limiter
 	refused    map[string]uint64 // reason → connections refused, for tests and status
+
+	lim     limits
+	countMu sync.Mutex
+	pending int
+	byHost  map[string]int // pending connections per remote host
+	conns   int            // connections handed on and not closed yet
 }
 
 // TLS makes the mux authenticate peers (see peertls.go).
@@ -70,6 +96,8 @@ func Listen(bind string, sec *TLS, log hclog.Logger) (*Mux, error) {
 		done:       make(chan struct{}),
 		refusedLog: &limiter{now: time.Now, window: refusedLogWindow, seen: map[string]*seenLine{}},
 		refused:    map[string]uint64{},
+		lim:        defaultLimits,
+		byHost:     map[string]int{},
 	}
 	if sec != nil {
 		m.auth = &peerAuth{store: sec.Store, members: sec.Members, now: time.Now}
@@ -97,24 +125,96 @@ func (m *Mux) serve() {
 			time.Sleep(50 * time.Millisecond)
 			continue
 		}
-		go m.route(c)
+		host := remoteHost(c)
+		if reason := m.admitPending(host); reason != "" {
+			m.refuse(c, reason, fmt.Errorf("%s connections from %s are still before their header", reason, host))
+			continue
+		}
+		go m.route(c, host)
 	}
 }
+
+func remoteHost(c net.Conn) string {
+	host := c.RemoteAddr().String()
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		return h
+	}
+	return host
+}
+
+// admitPending counts a new connection from host, or says which limit it
+// is over.
+func (m *Mux) admitPending(host string) string {
+	m.countMu.Lock()
+	defer m.countMu.Unlock()
+	switch {
+	case m.byHost[host] >= m.lim.perHost:
+		return "too-many-pending-from-host"
+	case m.pending >= m.lim.pending:
+		return "too-many-pending"
+	}
+	m.pending++
+	m.byHost[host]++
+	return ""
+}
+
+func (m *Mux) donePending(host string) {
+	m.countMu.Lock()
+	defer m.countMu.Unlock()
+	m.pending--
+	if m.byHost[host]--; m.byHost[host] <= 0 {
+		delete(m.byHost, host)
+	}
+}
+
+// admitConn counts a connection handed on; its Close releases the slot.
+func (m *Mux) admitConn(c net.Conn) (net.Conn, bool) {
+	m.countMu.Lock()
+	defer m.countMu.Unlock()
+	if m.conns >= m.lim.conns {
+		return nil, false
+	}
+	m.conns++
+	cc := &countedConn{Conn: c, release: func() {
+		m.countMu.Lock()
+		m.conns--
+		m.countMu.Unlock()
+	}}
+	if pc, ok := c.(*peerConn); ok {
+		cc.id = pc.id
+	}
+	return cc, true
+}
+
+// countedConn gives its mux slot back on the first Close.
+type countedConn struct {
+	net.Conn
+	id      string // the peer's identity with TLS, else ""
+	once    sync.Once
+	release func()
+}
+
+func (c *countedConn) Close() error {
+	c.once.Do(c.release)
+	return c.Conn.Close()
+}
+
+// PeerID is the identity of the peer's certificate ("" in plaintext).
+func (c *countedConn) PeerID() string { return c.id }
 
 // refuse closes c and logs why, at most once per remote host and reason in
 // refusedLogWindow.
 func (m *Mux) refuse(c net.Conn, reason string, err error) {
 	c.Close()
-	host := c.RemoteAddr().String()
-	if h, _, e := net.SplitHostPort(host); e == nil {
-		host = h
-	}
+	host := remoteHost(c)
 	m.refusedMu.Lock()
 	m.refused[reason]++
+	m.refusedMu.Unlock()
+	m.refusedLog.mu.Lock()
 	if len(m.refusedLog.seen) > 4096 { // many sources: forget, rather than grow
 		clear(m.refusedLog.seen)
 	}
-	m.refusedMu.Unlock()
+	m.refusedLog.mu.Unlock()
 	ok, n := m.refusedLog.admit(host + "\x00" + reason)
 	if !ok {
 		return
@@ -143,10 +243,16 @@ func (m *Mux) Refused() map[string]uint64 {
 	return out
 }
 
-func (m *Mux) route(c net.Conn) {
+func (m *Mux) route(c net.Conn, host string) {
 	conn, header, reason, err := m.accept(c)
+	m.donePending(host)
 	if err != nil {
 		m.refuse(c, reason, err)
+		return
+	}
+	conn, ok := m.admitConn(conn)
+	if !ok {
+		m.refuse(c, "too-many-connections", fmt.Errorf("%d connections open", m.lim.conns))
 		return
 	}
 	var ch chan net.Conn
@@ -167,7 +273,7 @@ func (m *Mux) route(c net.Conn) {
 // handshake, then the header byte. It returns the connection to hand on
 // (the TLS one, carrying the peer's id), or why it is refused.
 func (m *Mux) accept(c net.Conn) (conn net.Conn, header byte, reason string, err error) {
-	_ = c.SetDeadline(time.Now().Add(headerTimeout))
+	_ = c.SetDeadline(time.Now().Add(m.lim.header))
 	var b [1]byte
 	if _, err := io.ReadFull(c, b[:]); err != nil {
 		return nil, 0, "no-data", err
@@ -182,7 +288,7 @@ func (m *Mux) accept(c net.Conn) (conn net.Conn, header byte, reason string, err
 			return nil, 0, "not-tls", fmt.Errorf("not a TLS handshake (first byte 0x%02x)", b[0])
 		}
 		tc := tls.Server(&prefixConn{Conn: c, first: b[0], pending: true}, m.auth.serverConfig())
-		ctx, cancel := context.WithTimeout(context.Background(), headerTimeout)
+		ctx, cancel := context.WithTimeout(context.Background(), m.lim.header)
 		err := tc.HandshakeContext(ctx)
 		cancel()
 		if err != nil {

@@ -98,6 +98,9 @@ const maxCallTime = 2 * time.Minute
 // maxRPCBytes bounds a response: a status with its history is the largest.
 const maxRPCBytes = 4 << 20
 
+// requestTimeout bounds how long a caller may take to send its request.
+const requestTimeout = 5 * time.Second
+
 // maxRequestBytes bounds a request: a command or an operator's arguments,
 // a few hundred bytes.
 const maxRequestBytes = 64 << 10
@@ -169,14 +172,16 @@ func ServeRPC(ln net.Listener, h Handler, log hclog.Logger) {
 		}
 		go func() {
 			defer c.Close()
-			_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+			// The request is a few hundred bytes sent at once: a caller
+			// that dribbles it is cut off.
+			_ = c.SetReadDeadline(time.Now().Add(requestTimeout))
 			req, err := DecodeRequest(c)
 			if err != nil {
 				log.Warn("bad rpc request", "remote", c.RemoteAddr(), "error", err)
 				_ = json.NewEncoder(c).Encode(Response{V: RPCVersion, Err: "bad request: " + err.Error()})
 				return
 			}
-			if pc, ok := c.(PeerConn); ok {
+			if pc, ok := c.(PeerConn); ok && pc.PeerID() != "" {
 				// The caller is who its certificate says, whatever the
 				// message claims.
 				req.From = pc.PeerID()
