@@ -109,7 +109,7 @@ func buildTLS(c *collector, cfg *Config, raw *rawFile, top hcl.Range, filename s
 		c.at(rt.CertFile.Range, "tls.cert_file %q is node %q's certificate, but node_id is %q; use %s.pem", t.CertFile, id, cfg.NodeID, cfg.NodeID)
 	}
 	if left := time.Until(cert.Leaf.NotAfter); left < mtls.ExpiryWarning {
-		c.warn(rt.CertFile.Range, "tls.cert_file %q expires %s (in %d days): issue a new one (raftvip tls add) and reload (SIGHUP)", t.CertFile, cert.Leaf.NotAfter.UTC().Format(time.RFC3339), int(left.Hours()/24))
+		c.warn(rt.CertFile.Range, "tls.cert_file %q expires %s (in %d days): issue a new one (raftvip tls add DIR -node %s -force where ca-key.pem is kept), put it in place and reload (SIGHUP)", t.CertFile, cert.Leaf.NotAfter.UTC().Format(time.RFC3339), int(left.Hours()/24), id)
 	}
 }
 

@@ -50,7 +50,9 @@ func TestTLSBlock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(cfg.Warnings) != 1 || !strings.HasPrefix(cfg.Warnings[0].Error(), "t.hcl:26:3: tls.cert_file") || !strings.Contains(cfg.Warnings[0].Msg, "expires") {
+	if len(cfg.Warnings) != 1 || !strings.HasPrefix(cfg.Warnings[0].Error(), "t.hcl:26:3: tls.cert_file") || !strings.Contains(cfg.Warnings[0].Msg, "expires") ||
+		// tls add refuses to replace an existing certificate without -force.
+		!strings.Contains(cfg.Warnings[0].Msg, "raftvip tls add DIR -node hosta -force") {
 		t.Errorf("expiring certificate: warnings %v", cfg.Warnings)
 	}
 }

@@ -195,9 +195,9 @@ func (s *Store) Warnings(now time.Time) []string {
 	end := m.Cert.Leaf.NotAfter
 	if left := end.Sub(now); left < ExpiryWarning {
 		if left <= 0 {
-			return []string{fmt.Sprintf("TLS certificate %s expired at %s: peers refuse it; issue a new one (raftvip tls add) and send SIGHUP", s.files.Cert, end.UTC().Format(time.RFC3339))}
+			return []string{fmt.Sprintf("TLS certificate %s expired at %s: peers refuse it; issue a new one (raftvip tls add DIR -node %s -force where ca-key.pem is kept), put it in place and send SIGHUP", s.files.Cert, end.UTC().Format(time.RFC3339), m.ID)}
 		}
-		return []string{fmt.Sprintf("TLS certificate %s expires %s (in %d days): issue a new one (raftvip tls add) and send SIGHUP", s.files.Cert, end.UTC().Format(time.RFC3339), int(left.Hours()/24))}
+		return []string{fmt.Sprintf("TLS certificate %s expires %s (in %d days): issue a new one (raftvip tls add DIR -node %s -force where ca-key.pem is kept), put it in place and send SIGHUP", s.files.Cert, end.UTC().Format(time.RFC3339), int(left.Hours()/24), m.ID)}
 	}
 	return nil
 }
