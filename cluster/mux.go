@@ -300,6 +300,9 @@ func (m *Mux) accept(c net.Conn) (conn net.Conn, header byte, reason string, err
 		}
 		conn = &peerConn{Conn: tc, id: id}
 	}
+	if m.auth == nil && b[0] == tlsHeader {
+		return nil, 0, "tls-on-plaintext", errors.New("a TLS handshake, but this node runs with insecure_plaintext = true: give every node the same tls block, or none")
+	}
 	if b[0] != headerRaft && b[0] != headerRPC {
 		return nil, 0, "unknown-header", fmt.Errorf("unknown header byte %d", b[0])
 	}
