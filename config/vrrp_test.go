@@ -253,7 +253,8 @@ func TestSummaryRedactsAuthPass(t *testing.T) {
 		t.Errorf("Summary leaks the VRRP password: %s", text)
 	}
 	if v["mode"] != "active" || v["virtual_router_id"] != uint8(51) || v["advert_int"] != "1s" ||
-		!reflect.DeepEqual(v["unicast_peers"], []string{"10.99.0.12"}) || v["interface"] != "eth0" {
+		!reflect.DeepEqual(v["unicast_peers"], []string{"10.99.0.12"}) || v["interface"] != "eth0" ||
+		!reflect.DeepEqual(v["trusted_routers"], []string{}) || v["untrusted_block_max"] != "30s" {
 		t.Errorf("Summary vrrp = %v", v)
 	}
 	// Without a password the summary says so with "", not "****".
