@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -475,4 +476,53 @@ func TestTLSAdmitsNodeAddedAtRunTime(t *testing.T) {
 	if reqs := l.requests(); reqs[len(reqs)-1].From != "hostd" {
 		t.Fatalf("From = %q", reqs[len(reqs)-1].From)
 	}
+}
+
+// A node that dials a peer's address checks that the certificate there is
+// that peer's: another member answering at hostb's address is refused.
+func TestTLSDialerChecksWhomItReached(t *testing.T) {
+	ca := mtlstest.NewCA(t, "raftvip test CA")
+	store := func(id string) *mtls.Store {
+		cert, key := ca.Issue(t, id, mtlstest.Opts{})
+		s, err := mtls.NewStore(mtls.Files{CA: ca.CAFile(), Cert: cert, Key: key})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	addrB, addrC := freeAddr(t), "127.0.0.1:1"
+	members := func() map[string]string {
+		return map[string]string{"hosta": "127.0.0.1:2", "hostb": addrB, "hostc": addrC}
+	}
+	// hostc's certificate on hostb's address (a moved address, a typo, an
+	// impostor with a stolen member certificate).
+	m, err := Listen(addrB, &TLS{Store: store("hostc"), Members: members}, hclog.NewNullLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	go func() {
+		for {
+			c, err := m.RaftLayer().Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	a := &peerAuth{store: store("hosta"), members: members, now: time.Now}
+	_, err = a.dial(addrB, headerRaft, 2*time.Second)
+	if err == nil || !strings.Contains(err.Error(), `for node "hostb", but its certificate names "hostc"`) {
+		t.Fatalf("dial of hostb's address answered by hostc: %v", err)
+	}
+	// At an address no member has, any member's certificate will do.
+	unknown := &peerAuth{store: a.store, members: func() map[string]string { return map[string]string{"hosta": "x", "hostc": "y"} }, now: time.Now}
+	c, err := unknown.dial(addrB, headerRaft, 2*time.Second)
+	if err != nil {
+		t.Fatalf("dial of an address of no member: %v", err)
+	}
+	if id := c.(PeerConn).PeerID(); id != "hostc" {
+		t.Fatalf("PeerID %q", id)
+	}
+	c.Close()
 }
