@@ -21,6 +21,8 @@ timeout             coreutils     # in the keepalived check script of the lab
 cp                  coreutils
 uname               coreutils
 nproc               coreutils
+groupadd            passwd        # admin_group test: a temporary group
+groupdel            passwd
 '
 
 # have PROGRAM: on PATH or in an sbin directory (sudo and some CI shells
