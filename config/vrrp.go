@@ -200,23 +200,19 @@ func checkAdvertInt(d time.Duration, version int) string {
 
 // parseTrustedRouter accepts the IPv4 source address of a VRRP router.
 func parseTrustedRouter(s string) (netip.Addr, string) {
-	const want = "want the IPv4 address a keepalived router sends its adverts from (its unicast_src_ip or mcast_src_ip, by default its interface's first address), like 10.99.0.14"
-	a, err := netip.ParseAddr(s)
-	if err != nil {
-		return a, "\"" + s + "\" is not an IP address; " + want
-	}
-	if !a.Is4() {
-		return a, "\"" + s + "\" is not IPv4 (raftvip speaks VRRP over IPv4 only); " + want
-	}
-	if a.IsUnspecified() || a.IsLoopback() || a.IsMulticast() || a == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
-		return a, "\"" + s + "\" cannot be the source of a VRRP advert (unspecified, loopback, multicast or broadcast address); " + want
-	}
-	return a, ""
+	return parseRouterAddr(s, "be the source of a VRRP advert (unspecified, loopback, multicast or broadcast address)",
+		"want the IPv4 address a keepalived router sends its adverts from (its unicast_src_ip or mcast_src_ip, by default its interface's first address), like 10.99.0.14")
 }
 
 // parseUnicastPeer accepts the IPv4 address of a VRRP router.
 func parseUnicastPeer(s string) (netip.Addr, string) {
-	const want = "want an IPv4 address like 10.99.0.12"
+	return parseRouterAddr(s, "be a VRRP peer (unspecified, loopback, multicast or broadcast address; leave unicast_peers empty for multicast)",
+		"want an IPv4 address like 10.99.0.12")
+}
+
+// parseRouterAddr accepts a unicast IPv4 address; cannot says what such an
+// address cannot be, want what to write instead.
+func parseRouterAddr(s, cannot, want string) (netip.Addr, string) {
 	a, err := netip.ParseAddr(s)
 	if err != nil {
 		return a, "\"" + s + "\" is not an IP address; " + want
@@ -225,7 +221,7 @@ func parseUnicastPeer(s string) (netip.Addr, string) {
 		return a, "\"" + s + "\" is not IPv4 (raftvip speaks VRRP over IPv4 only); " + want
 	}
 	if a.IsUnspecified() || a.IsLoopback() || a.IsMulticast() || a == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
-		return a, "\"" + s + "\" cannot be a VRRP peer (unspecified, loopback, multicast or broadcast address; leave unicast_peers empty for multicast); " + want
+		return a, "\"" + s + "\" cannot " + cannot + "; " + want
 	}
 	return a, ""
 }
