@@ -60,6 +60,10 @@ type Status struct {
 	// FirstFailure is when the first of the current run of failed checks
 	// ran (zero after a success): where detection time starts.
 	FirstFailure time.Time
+	// Replication is what the last successful check read about the
+	// server's replication (nil before one). Information only: it never
+	// changes Healthy.
+	Replication *Replication
 }
 
 // Checker runs the checks; see the package documentation.
@@ -330,7 +334,7 @@ func (c *Checker) Run(ctx context.Context) {
 			c.mu.Unlock()
 		}
 		start := time.Now()
-		err := c.check(ctx, db)
+		repl, err := c.checkAll(ctx, db)
 		latency := time.Since(start)
 		if ctx.Err() != nil {
 			// Shutdown cut the check short; its outcome says nothing
@@ -339,6 +343,11 @@ func (c *Checker) Run(ctx context.Context) {
 			return
 		}
 		next := c.record(err, time.Now(), latency, trigger)
+		if repl != nil {
+			c.mu.Lock()
+			c.status.Replication = repl
+			c.mu.Unlock()
+		}
 		// Go ≥1.23 timers: Reset discards a pending expiry, no drain needed.
 		timer.Reset(next)
 	}
@@ -348,7 +357,36 @@ func (c *Checker) Run(ctx context.Context) {
 func (c *Checker) check(ctx context.Context, db *sql.DB) error {
 	ctx, cancel := context.WithTimeout(ctx, c.conf().Timeout)
 	defer cancel()
-	rows, err := db.QueryContext(ctx, c.conf().Query)
+	return runQuery(ctx, db, c.conf().Query)
+}
+
+// checkAll is check followed, when the server answered, by reading its
+// replication on the same fresh connection under the same timeout. A
+// failure to read replication goes into Replication.Error, never into the
+// health verdict; repl is nil when the health query failed (nothing new is
+// known then).
+func (c *Checker) checkAll(ctx context.Context, db *sql.DB) (*Replication, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.conf().Timeout)
+	defer cancel()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	if err := runQuery(ctx, conn, c.conf().Query); err != nil {
+		return nil, err
+	}
+	repl := readReplication(ctx, conn)
+	if repl.Error != "" {
+		repl.Error = c.scrub(repl.Error)
+	}
+	repl.LastIOError, repl.LastSQLError = c.scrub(repl.LastIOError), c.scrub(repl.LastSQLError)
+	return repl, nil
+}
+
+// runQuery runs query and reads all its rows.
+func runQuery(ctx context.Context, q querier, query string) error {
+	rows, err := q.QueryContext(ctx, query)
 	if err != nil {
 		return err
 	}
