@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -35,6 +36,10 @@ type fakeServer struct {
 	conns  map[net.Conn]struct{}
 	killed bool
 	wg     sync.WaitGroup
+
+	// answers are scripted results by query prefix (see answer); any
+	// other query gets the result of "SELECT 1".
+	answers map[string]fakeResult
 
 	logins  atomic.Int64 // successful logins so far
 	authed  atomic.Int64 // logged-in connections currently open
@@ -149,6 +154,18 @@ func (fs *fakeServer) handle(conn net.Conn, mode fakeMode) {
 			}
 		case 0x03: // COM_QUERY
 			fs.queries.Add(1)
+			if res, ok := fs.lookup(string(cmd[1:])); ok {
+				if res.errCode != 0 {
+					if writePacket(conn, 1, errPacket(res.errCode, "42000", res.errMsg)) != nil {
+						return
+					}
+					continue
+				}
+				if writeTextResult(conn, res) != nil {
+					return
+				}
+				continue
+			}
 			if writeResultSet(conn) != nil {
 				return
 			}
@@ -158,6 +175,85 @@ func (fs *fakeServer) handle(conn net.Conn, mode fakeMode) {
 			}
 		}
 	}
+}
+
+// fakeResult is a scripted answer: text columns and rows (nil cell =
+// NULL), or an error when errCode is set.
+type fakeResult struct {
+	cols    []string
+	rows    [][]*string
+	errCode uint16
+	errMsg  string
+}
+
+// answer scripts the result of queries starting with prefix. Call it
+// before the queries run.
+func (fs *fakeServer) answer(prefix string, res fakeResult) {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	if fs.answers == nil {
+		fs.answers = map[string]fakeResult{}
+	}
+	fs.answers[prefix] = res
+}
+
+func (fs *fakeServer) lookup(query string) (fakeResult, bool) {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	best, found := "", false
+	var res fakeResult
+	for p, r := range fs.answers {
+		if strings.HasPrefix(query, p) && len(p) >= len(best) {
+			best, res, found = p, r, true
+		}
+	}
+	return res, found
+}
+
+// writeTextResult sends res as a text-protocol result set of VARCHARs.
+func writeTextResult(w io.Writer, res fakeResult) error {
+	lenenc := func(p []byte, s string) []byte { return append(append(p, byte(len(s))), s...) }
+	seq := byte(1)
+	send := func(p []byte) error {
+		err := writePacket(w, seq, p)
+		seq++
+		return err
+	}
+	if err := send([]byte{byte(len(res.cols))}); err != nil {
+		return err
+	}
+	for _, name := range res.cols {
+		var col []byte
+		for _, s := range []string{"def", "", "", "", name, name} {
+			col = lenenc(col, s)
+		}
+		col = append(col, 0x0c, 45, 0) // fixed-length fields, utf8mb4
+		col = binary.LittleEndian.AppendUint32(col, 1024)
+		col = append(col, 0xfd, 0x00, 0x00, 0x00, 0x00, 0x00) // VAR_STRING, no flags, decimals, filler
+		if err := send(col); err != nil {
+			return err
+		}
+	}
+	if err := send(eofPacket()); err != nil {
+		return err
+	}
+	for _, row := range res.rows {
+		var p []byte
+		for _, cell := range row {
+			if cell == nil {
+				p = append(p, 0xfb)
+				continue
+			}
+			if len(*cell) > 250 {
+				return errors.New("fake server: cell too long")
+			}
+			p = lenenc(p, *cell)
+		}
+		if err := send(p); err != nil {
+			return err
+		}
+	}
+	return send(eofPacket())
 }
 
 func handshakePacket() []byte {
