@@ -357,4 +357,3 @@ func readFirstRow(ctx context.Context, q querier, stmt string) (map[string]strin
 	}
 	return first, first != nil, nil
 }
-
