@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/raft"
 	"github.com/raftvip/raftvip/cluster"
 	"github.com/raftvip/raftvip/fsm"
+	"github.com/raftvip/raftvip/mysqlcheck"
 	"github.com/raftvip/raftvip/owner"
 	"github.com/raftvip/raftvip/vrrpcompat"
 )
@@ -48,6 +49,10 @@ type NodeStatus struct {
 	// SecurityWarnings are about this node's cluster port: plaintext, a
 	// certificate about to expire.
 	SecurityWarnings []string `json:"security_warnings,omitempty"`
+	// Replication is what this node's last successful MySQL check read
+	// about replication (nil for a witness or before one). Information
+	// only for now: it does not change Healthy.
+	Replication *mysqlcheck.Replication `json:"replication,omitempty"`
 }
 
 // NodeView is one row of the cluster status: the replicated view merged with
@@ -68,6 +73,9 @@ type NodeView struct {
 	Decision    string    `json:"decision,omitempty"`
 	Reason      string    `json:"reason,omitempty"`
 	Suffrage    string    `json:"suffrage"` // voter, nonvoter, or "-" when not in the raft configuration
+	// Replication is the node's own answer (nil when unreachable, a
+	// witness, or not read yet).
+	Replication *mysqlcheck.Replication `json:"replication,omitempty"`
 }
 
 // Status is the answer to `raftvip status`.
@@ -125,6 +133,7 @@ func (a *Agent) Self() NodeStatus {
 		Checked: h.Checked, Holding: holding, Decision: d.Action.String(), Reason: d.Reason, Version: a.opt.Version,
 		AppliedIndex: a.raft.AppliedIndex(), Epoch: a.fsm.Current().Epoch,
 		RaftServers: a.raftAddresses(), ConfigWarnings: a.fileWarnings(), SecurityWarnings: a.securityWarnings(),
+		Replication: h.Replication,
 	}
 }
 
@@ -294,6 +303,7 @@ func (a *Agent) ClusterStatus(ctx context.Context, historyN int) Status {
 			v.RaftState = ns.RaftState
 			v.Healthy, v.CheckClass, v.CheckError, v.Checked = ns.Healthy, ns.CheckClass, ns.CheckError, ns.Checked
 			v.LastContact, v.Holding, v.Decision, v.Reason = ns.LastContact, ns.Holding, ns.Decision, ns.Reason
+			v.Replication = ns.Replication
 		}(i, p)
 	}
 	wg.Wait()

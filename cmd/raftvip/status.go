@@ -88,6 +88,29 @@ func ago(now, t time.Time) string {
 	return d.Round(time.Millisecond).String() + " ago"
 }
 
+// printReplication writes one replication line per DB node: threads, lag,
+// positions, read-only, errors, or "no replication".
+func printReplication(w io.Writer, nodes []agent.NodeView) {
+	first := true
+	for _, v := range nodes {
+		if v.Role != "db" {
+			continue
+		}
+		if first {
+			fmt.Fprintln(w, "\nreplication:")
+			first = false
+		}
+		line := "unknown (not read yet)"
+		switch {
+		case !v.Reachable:
+			line = "unknown (node unreachable)"
+		case v.Replication != nil:
+			line = v.Replication.Summary()
+		}
+		fmt.Fprintf(w, "  %s: %s\n", v.ID, line)
+	}
+}
+
 func printStatus(w io.Writer, st agent.Status) {
 	leader := st.Leader
 	if leader == "" {
@@ -150,6 +173,7 @@ func printStatus(w io.Writer, st agent.Status) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", v.ID, v.Role, v.RaftState, mysql, check, ago(st.Time, v.LastContact), held, doing)
 	}
 	tw.Flush()
+	printReplication(w, st.Nodes)
 
 	if st.VRRP != nil {
 		v := st.VRRP
