@@ -334,16 +334,27 @@ func (c *Checker) Run(ctx context.Context) {
 			c.mu.Unlock()
 		}
 		start := time.Now()
-		repl, err := c.checkAll(ctx, db)
+		conn, err := c.checkHealth(ctx, db)
 		latency := time.Since(start)
 		if ctx.Err() != nil {
 			// Shutdown cut the check short; its outcome says nothing
 			// about the server.
+			if conn != nil {
+				conn.Close()
+			}
 			c.log.Info("stopping", "server", c.target().addr)
 			return
 		}
+		// The verdict is recorded (and a flip published) before
+		// replication is read: a slow SHOW SLAVE STATUS never delays it.
 		next := c.record(err, time.Now(), latency, trigger)
-		if repl != nil {
+		if conn != nil {
+			repl := c.readReplicationOn(ctx, conn)
+			conn.Close()
+			if ctx.Err() != nil {
+				c.log.Info("stopping", "server", c.target().addr)
+				return
+			}
 			c.mu.Lock()
 			c.status.Replication = repl
 			c.mu.Unlock()
@@ -360,28 +371,42 @@ func (c *Checker) check(ctx context.Context, db *sql.DB) error {
 	return runQuery(ctx, db, c.conf().Query)
 }
 
-// checkAll is check followed, when the server answered, by reading its
-// replication on the same fresh connection under the same timeout. A
-// failure to read replication goes into Replication.Error, never into the
-// health verdict; repl is nil when the health query failed (nothing new is
-// known then).
+// checkAll is checkHealth followed by readReplicationOn; tests use it.
 func (c *Checker) checkAll(ctx context.Context, db *sql.DB) (*Replication, error) {
+	conn, err := c.checkHealth(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	return c.readReplicationOn(ctx, conn), nil
+}
+
+// checkHealth is check on a connection that it leaves open on success, so
+// that replication can be read over the same fresh connection.
+func (c *Checker) checkHealth(ctx context.Context, db *sql.DB) (*sql.Conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.conf().Timeout)
 	defer cancel()
 	conn, err := db.Conn(ctx)
 	if err != nil {
 		return nil, err
 	}
-	defer conn.Close()
 	if err := runQuery(ctx, conn, c.conf().Query); err != nil {
+		conn.Close()
 		return nil, err
 	}
+	return conn, nil
+}
+
+// readReplicationOn reads the replication state under its own check
+// timeout. A failure goes into Replication.Error, never into the health
+// verdict.
+func (c *Checker) readReplicationOn(ctx context.Context, conn *sql.Conn) *Replication {
+	ctx, cancel := context.WithTimeout(ctx, c.conf().Timeout)
+	defer cancel()
 	repl := readReplication(ctx, conn)
-	if repl.Error != "" {
-		repl.Error = c.scrub(repl.Error)
-	}
+	repl.Error = c.scrub(repl.Error)
 	repl.LastIOError, repl.LastSQLError = c.scrub(repl.LastIOError), c.scrub(repl.LastSQLError)
-	return repl, nil
+	return repl
 }
 
 // runQuery runs query and reads all its rows.

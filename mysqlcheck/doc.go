@@ -63,6 +63,25 @@
 // partition) is not seen by the watcher; the periodic check catches it as
 // "timeout" and the back-to-back follow-ups shorten the rest.
 //
+// # Replication
+//
+// After each successful health query the checker reads, on the same fresh
+// connection and under its own Timeout, what matters for a master
+// (Status.Replication): IO and SQL threads, seconds behind, the last IO and
+// SQL errors, received and executed GTID positions (MariaDB Gtid_IO_Pos,
+// @@gtid_slave_pos, @@gtid_binlog_pos; MySQL Retrieved_Gtid_Set,
+// @@gtid_executed), read_only (and super_read_only on MySQL) and the
+// semi-sync state where enabled. MySQL ≥ 8.0.22 is asked SHOW REPLICA
+// STATUS, every other server SHOW SLAVE STATUS; columns are read by name
+// and missing ones are listed in Replication.Missing. The verdict is
+// recorded before replication is read, and nothing read there changes it
+// (a failure goes into Replication.Error, e.g. a check user without
+// MariaDB's SLAVE MONITOR or MySQL's REPLICATION CLIENT privilege).
+// Measured against a local MariaDB 10.11 replica (TestRealMariaDBReplication):
+// a check takes about 0.5 ms alone and 1.3–1.4 ms with the replication
+// read, so it is read on every check. Only the default connection of a
+// MariaDB multi-source replica is read.
+//
 // # Limits
 //
 // The checker installs its own dial function (to capture the watched

@@ -25,6 +25,9 @@ type mariaDB struct {
 	cmd     *exec.Cmd
 	exited  chan struct{}
 	stopped bool // SIGSTOPped by the test
+	// serverID, when set, starts the server with a binary log and this
+	// server_id (a replication test); otherwise with no binary log.
+	serverID int
 }
 
 func lookTool(t *testing.T, name string) string {
@@ -56,7 +59,12 @@ func (m *mariaDB) start() {
 		"--datadir="+filepath.Join(m.dir, "data"), "--socket="+m.socket(),
 		"--pid-file="+filepath.Join(m.dir, "p.pid"), "--log-error="+filepath.Join(m.dir, "err.log"),
 		"--port="+strconv.Itoa(m.port), "--bind-address=127.0.0.1", "--user=root",
-		"--skip-name-resolve", "--skip-log-bin", "--innodb-buffer-pool-size=16M", "--innodb-log-file-size=4M")
+		"--skip-name-resolve", "--innodb-buffer-pool-size=16M", "--innodb-log-file-size=4M")
+	if m.serverID != 0 {
+		m.cmd.Args = append(m.cmd.Args, "--log-bin="+filepath.Join(m.dir, "data", "bin"), "--server-id="+strconv.Itoa(m.serverID))
+	} else {
+		m.cmd.Args = append(m.cmd.Args, "--skip-log-bin")
+	}
 	m.cmd.Stdout, m.cmd.Stderr = logFile, logFile
 	if err := m.cmd.Start(); err != nil {
 		t.Fatalf("start mariadbd: %v", err)
@@ -128,22 +136,11 @@ func (m *mariaDB) kill() {
 	}
 }
 
-func freeTCPPort(t *testing.T) int {
+// startMariaDB installs a fresh datadir and starts a private mariadbd on
+// it (serverID: see mariaDB.serverID), killed at the end of the test.
+func startMariaDB(t *testing.T, serverID int) *mariaDB {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-// TestRealMariaDB checks a real server through kill, pause and restart.
-func TestRealMariaDB(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: runs a private mariadbd with --user=root")
-	}
-	m := &mariaDB{t: t, binary: lookTool(t, "mariadbd"), dir: t.TempDir(), port: freeTCPPort(t)}
+	m := &mariaDB{t: t, binary: lookTool(t, "mariadbd"), dir: t.TempDir(), port: freeTCPPort(t), serverID: serverID}
 	installDB := lookTool(t, "mariadb-install-db")
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -162,6 +159,25 @@ func TestRealMariaDB(t *testing.T) {
 			m.kill()
 		}
 	})
+	return m
+}
+
+func freeTCPPort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// TestRealMariaDB checks a real server through kill, pause and restart.
+func TestRealMariaDB(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: runs a private mariadbd with --user=root")
+	}
+	m := startMariaDB(t, 0)
 
 	admin := m.admin()
 	defer admin.Close()
