@@ -33,7 +33,8 @@ func binlogPos(t *testing.T, db *sql.DB) string {
 // TestRealMariaDBReplication runs a GTID primary and a replica of it and
 // reads what the checker reports on each: threads running and caught up,
 // a stopped SQL thread with the received position ahead of the executed
-// one, and a failed SQL thread with its error. Health stays ok throughout.
+// one, a failed SQL thread with its error, and lag (MASTER_DELAY). Health
+// stays ok throughout.
 func TestRealMariaDBReplication(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: runs private mariadbd servers with --user=root")
@@ -137,6 +138,22 @@ func TestRealMariaDBReplication(t *testing.T) {
 		t.Fatalf("failed SQL thread: %+v, want error 1062", *r)
 	}
 	t.Logf("SQL thread failed: %s", r.Summary())
+
+	// Lag: the conflict resolved, the replica applies events 3 s late
+	// (MASTER_DELAY); while it waits, seconds behind is reported.
+	mustExec(t, rdb, "DELETE FROM app.t WHERE id = 100", "STOP SLAVE", "CHANGE MASTER TO MASTER_DELAY = 3", "START SLAVE")
+	waitFor("replica running again", func(r *Replication) bool { return r.SQLRunning && r.LastSQLErrno == 0 })
+	mustExec(t, pdb, "INSERT INTO app.t VALUES (4)")
+	pos3 := binlogPos(t, pdb)
+	r = waitFor("lag reported", func(r *Replication) bool { return r.SecondsBehind != nil && *r.SecondsBehind >= 1 })
+	if r.ExecutedGTID == pos3 || !r.SQLRunning {
+		t.Fatalf("delayed replica: %+v, want running and behind %s", *r, pos3)
+	}
+	if s := r.Summary(); !strings.Contains(s, fmt.Sprintf("lag %ds", *r.SecondsBehind)) {
+		t.Fatalf("summary %q", s)
+	}
+	t.Logf("delayed: %s", r.Summary())
+	waitFor("delayed replica catches up", func(r *Replication) bool { return r.ExecutedGTID == pos3 })
 
 	// What reading replication costs a check: the same checker, health
 	// query alone and health query plus replication, on this host.
