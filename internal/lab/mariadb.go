@@ -18,7 +18,15 @@ const (
 	CheckPassword = "checkpw"
 	AppUser       = "app"
 	AppPassword   = "apppw"
+	// ReplUser is the replication user each server's IO thread logs in
+	// with on the other (the seed's 'rep').
+	ReplUser     = "repl"
+	ReplPassword = "replpw"
 )
+
+// replicationTimeout bounds the wait for both servers' IO and SQL threads at
+// lab start-up and in WaitReplicating.
+const replicationTimeout = 30 * time.Second
 
 // MariaDB is the database server of one DB host.
 type MariaDB struct {
@@ -58,7 +66,109 @@ func (l *Lab) startMariaDBs(ctx context.Context) error {
 			first = err
 		}
 	}
-	return first
+	if first != nil {
+		return first
+	}
+	return l.startReplication(ctx)
+}
+
+// startReplication points each server at the other (the seed's steps 3.1,
+// with GTID) and waits until both replicate. Both datadirs are copies of one
+// template and nothing was written yet, so no dump is needed: each IO thread
+// starts from the first binlog of the other server. The replication
+// configuration is kept in master.info, so a restarted mariadbd starts its
+// slave threads again by itself.
+func (l *Lab) startReplication(ctx context.Context) error {
+	for _, h := range l.DBHosts() {
+		m := l.MariaDB(h.Name)
+		peer := l.Host(l.Other(h.Name))
+		// MASTER_CONNECT_RETRY=1: the lab kills and restarts servers, and
+		// the default (60 s) would leave a server unreplicated for a minute.
+		q := fmt.Sprintf("CHANGE MASTER TO MASTER_HOST='%s', MASTER_PORT=%d, MASTER_USER='%s', "+
+			"MASTER_PASSWORD='%s', MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1; START SLAVE;",
+			peer.IP, MySQLPort, ReplUser, ReplPassword)
+		if _, err := m.SQL(ctx, q); err != nil {
+			return fmt.Errorf("mariadb %s: start replication from %s: %w", h.NodeID, peer.NodeID, err)
+		}
+	}
+	start := time.Now()
+	if err := l.WaitReplicating(ctx); err != nil {
+		return err
+	}
+	l.log.Debug("replication running both ways", "took", time.Since(start))
+	return nil
+}
+
+// WaitReplicating waits (at most replicationTimeout) until both servers'
+// IO and SQL threads run; the error names the server and its last errors.
+func (l *Lab) WaitReplicating(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, replicationTimeout)
+	defer cancel()
+	for _, h := range l.DBHosts() {
+		m := l.MariaDB(h.Name)
+		for {
+			st, err := m.SlaveStatus(ctx)
+			if err == nil && st.Running() {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				if err == nil {
+					err = fmt.Errorf("Slave_IO_Running=%s Slave_SQL_Running=%s Last_IO_Error=%q Last_SQL_Error=%q",
+						st["Slave_IO_Running"], st["Slave_SQL_Running"], st["Last_IO_Error"], st["Last_SQL_Error"])
+				}
+				return fmt.Errorf("mariadb %s: replication not running after %s: %w", h.NodeID, replicationTimeout, err)
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}
+	return nil
+}
+
+// SlaveStatus is one server's SHOW SLAVE STATUS, field name to value; empty
+// when no replication is configured.
+type SlaveStatus map[string]string
+
+// Running reports whether both the IO and the SQL thread run.
+func (s SlaveStatus) Running() bool {
+	return s["Slave_IO_Running"] == "Yes" && s["Slave_SQL_Running"] == "Yes"
+}
+
+// SlaveStatus reads SHOW SLAVE STATUS through the server's socket.
+func (m *MariaDB) SlaveStatus(ctx context.Context) (SlaveStatus, error) {
+	out, err := m.sql(ctx, "-E", "-e", "SHOW SLAVE STATUS")
+	if err != nil {
+		return nil, err
+	}
+	st := SlaveStatus{}
+	for _, line := range strings.Split(out, "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok || strings.HasPrefix(strings.TrimSpace(k), "*") {
+			continue
+		}
+		st[strings.TrimSpace(k)] = strings.TrimSpace(v)
+	}
+	return st, nil
+}
+
+// SQL runs statements as the server's root user (unix-socket login, which
+// is exempt from read_only: it has READ ONLY ADMIN) and returns the rows,
+// tab-separated, without column names.
+func (m *MariaDB) SQL(ctx context.Context, query string) (string, error) {
+	return m.sql(ctx, "-N", "-B", "-e", query)
+}
+
+func (m *MariaDB) sql(ctx context.Context, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	argv := append([]string{"--no-defaults", "--socket=" + m.Socket, "-u", "root", "--connect-timeout=2"}, args...)
+	cmd := exec.CommandContext(ctx, mustTool("mariadb"), argv...)
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("mariadb %s: %w: %s", m.Host.NodeID, err, strings.TrimSpace(stderr.String()))
+	}
+	return stdout.String(), nil
 }
 
 // installTemplate runs mariadb-install-db once; both hosts get a copy, which
@@ -106,7 +216,7 @@ func (l *Lab) newMariaDB(ctx context.Context, h *Host, template string) (*MariaD
 		return nil, fmt.Errorf("mariadb %s: %w", h.NodeID, err)
 	}
 	cnf := myCnf(myCnfParams{DataDir: m.DataDir, Socket: m.Socket, PidFile: m.PidFile, ServerID: h.ServerID,
-		Bind: h.IP + "," + VIP, InitFile: initSQL})
+		Bind: h.IP + "," + VIP, InitFile: initSQL, Replication: true})
 	if err := os.WriteFile(m.Config, []byte(cnf), 0o644); err != nil {
 		return nil, fmt.Errorf("mariadb %s: %w", h.NodeID, err)
 	}
@@ -115,14 +225,24 @@ func (l *Lab) newMariaDB(ctx context.Context, h *Host, template string) (*MariaD
 
 // initSQLText runs at every server start (init-file), so the users exist
 // after a fresh install and after any restart, without a separate step.
-const initSQLText = `CREATE USER IF NOT EXISTS '` + CheckUser + `'@'%' IDENTIFIED BY '` + CheckPassword + `';
+// sql_log_bin = 0: both servers create the same users themselves, so these
+// statements stay out of the binlog; otherwise every restart would add a
+// transaction the other server has to replicate, and the GTID positions of
+// an idle pair would not agree.
+const initSQLText = `SET sql_log_bin = 0;
+CREATE USER IF NOT EXISTS '` + CheckUser + `'@'%' IDENTIFIED BY '` + CheckPassword + `';
 CREATE USER IF NOT EXISTS '` + AppUser + `'@'%' IDENTIFIED BY '` + AppPassword + `';
 GRANT SELECT ON *.* TO '` + AppUser + `'@'%';
+CREATE USER IF NOT EXISTS '` + ReplUser + `'@'%' IDENTIFIED BY '` + ReplPassword + `';
+GRANT REPLICATION SLAVE ON *.* TO '` + ReplUser + `'@'%';
 `
 
 type myCnfParams struct {
 	DataDir, Socket, PidFile, Bind, InitFile string
 	ServerID                                 int
+	// Replication adds the dual-master settings (binlog, GTID, offsets,
+	// read_only); the install template goes without them.
+	Replication bool
 }
 
 func myCnf(p myCnfParams) string {
@@ -152,6 +272,25 @@ performance_schema = OFF
 `, p.DataDir, p.Socket, p.PidFile, MySQLPort, p.Bind, p.ServerID)
 	if p.InitFile != "" {
 		fmt.Fprintf(&b, "init-file = %s\n", p.InitFile)
+	}
+	if p.Replication {
+		fmt.Fprintf(&b, `# dual-master replication (docs/replication.md): each server logs its
+# own and replicated transactions, so either can be the other's master.
+log_bin = mariadb-bin
+relay_log = relay-bin
+log_slave_updates = ON
+binlog_format = ROW
+# one GTID domain: only the VIP holder writes, so the pair has one history.
+gtid_domain_id = 0
+# odd ids on server 1, even on server 2: rows written on both never collide.
+auto_increment_increment = 2
+auto_increment_offset = %d
+# a server that (re)starts is read-only until raftvip makes the VIP holder
+# writable; replication and READ ONLY ADMIN users are exempt.
+read_only = ON
+# notice a dead master in seconds, not the default minute
+slave_net_timeout = 10
+`, p.ServerID)
 	}
 	return b.String()
 }

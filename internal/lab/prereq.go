@@ -9,7 +9,7 @@ import (
 
 // tools the lab runs, and where Debian puts them when /usr/sbin is not on
 // PATH (sudo without secure_path, some CI shells).
-var tools = []string{"ip", "bridge", "mariadbd", "mariadb-install-db", "mariadb-admin", "keepalived", "timeout", "ping"}
+var tools = []string{"ip", "bridge", "mariadbd", "mariadb-install-db", "mariadb-admin", "mariadb", "keepalived", "timeout", "ping"}
 
 // toolPath finds a tool on PATH or in the usual sbin directories.
 func toolPath(name string) (string, error) {
