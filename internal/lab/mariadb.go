@@ -225,12 +225,16 @@ func (l *Lab) newMariaDB(ctx context.Context, h *Host, template string) (*MariaD
 
 // initSQLText runs at every server start (init-file), so the users exist
 // after a fresh install and after any restart, without a separate step.
+// raftvip's user gets docs/replication.md's GRANT: replication status now,
+// read_only and session kills when issue 10's fencing lands; no table
+// privileges.
 // sql_log_bin = 0: both servers create the same users themselves, so these
 // statements stay out of the binlog; otherwise every restart would add a
 // transaction the other server has to replicate, and the GTID positions of
 // an idle pair would not agree.
 const initSQLText = `SET sql_log_bin = 0;
 CREATE USER IF NOT EXISTS '` + CheckUser + `'@'%' IDENTIFIED BY '` + CheckPassword + `';
+GRANT BINLOG MONITOR, SLAVE MONITOR, READ_ONLY ADMIN, CONNECTION ADMIN, PROCESS ON *.* TO '` + CheckUser + `'@'%';
 CREATE USER IF NOT EXISTS '` + AppUser + `'@'%' IDENTIFIED BY '` + AppPassword + `';
 GRANT SELECT ON *.* TO '` + AppUser + `'@'%';
 CREATE USER IF NOT EXISTS '` + ReplUser + `'@'%' IDENTIFIED BY '` + ReplPassword + `';

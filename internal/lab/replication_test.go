@@ -29,6 +29,11 @@ func TestReplicationBothWays(t *testing.T) {
 			t.Fatalf("%s: Slave_IO_Running=%q Slave_SQL_Running=%q Using_Gtid=%q, want Yes, Yes, Slave_Pos",
 				m.Host.NodeID, st["Slave_IO_Running"], st["Slave_SQL_Running"], st["Using_Gtid"])
 		}
+		// raftvip's user (docs/replication.md's GRANT) reads the same status.
+		out, err := m.sql(ctx, "-u", CheckUser, "-p"+CheckPassword, "-E", "-e", "SHOW SLAVE STATUS")
+		if err != nil || !strings.Contains(out, "Slave_SQL_Running: Yes") {
+			t.Fatalf("%s: SHOW SLAVE STATUS as %s: err=%v out=%q", m.Host.NodeID, CheckUser, err, out)
+		}
 		wantMaster := l.Host(l.Other(m.Host.Name)).IP
 		if st["Master_Host"] != wantMaster {
 			t.Fatalf("%s replicates from %q, want %s", m.Host.NodeID, st["Master_Host"], wantMaster)
