@@ -120,37 +120,9 @@ func buildVRRP(c *collector, r *rawVRRP, vip *VIP, isWitness bool) VRRP {
 		}
 	}
 
-	elems, _ := c.strList(r.UnicastPeers, "vrrp.unicast_peers", `"10.99.0.12"`)
-	seen := map[netip.Addr]hcl.Range{}
-	for _, e := range elems {
-		a, msg := parseUnicastPeer(e.val)
-		if msg != "" {
-			c.at(e.rng, "vrrp.unicast_peers: %s", msg)
-			continue
-		}
-		if first, dup := seen[a]; dup {
-			c.at(e.rng, "vrrp.unicast_peers: %s is listed twice (first at %s)", a, fmtRange(first))
-			continue
-		}
-		seen[a] = e.rng
-		v.UnicastPeers = append(v.UnicastPeers, a)
-	}
-
-	elems, _ = c.strList(r.Trusted, "vrrp.trusted_routers", `"10.99.0.14"`)
-	seen = map[netip.Addr]hcl.Range{}
-	for _, e := range elems {
-		a, msg := parseTrustedRouter(e.val)
-		if msg != "" {
-			c.at(e.rng, "vrrp.trusted_routers: %s", msg)
-			continue
-		}
-		if first, dup := seen[a]; dup {
-			c.at(e.rng, "vrrp.trusted_routers: %s is listed twice (first at %s)", a, fmtRange(first))
-			continue
-		}
-		seen[a] = e.rng
-		v.TrustedRouters = append(v.TrustedRouters, a)
-	}
+	v.UnicastPeers, _ = c.routerList(r.UnicastPeers, "vrrp.unicast_peers", `"10.99.0.12"`, parseUnicastPeer)
+	var trusted int // elements written, valid or not
+	v.TrustedRouters, trusted = c.routerList(r.Trusted, "vrrp.trusted_routers", `"10.99.0.14"`, parseTrustedRouter)
 
 	bmax, st := c.duration(r.UntrustedMax, "vrrp.untrusted_block_max")
 	if st == valid {
@@ -159,7 +131,7 @@ func buildVRRP(c *collector, r *rawVRRP, vip *VIP, isWitness bool) VRRP {
 		// interval would ignore it before it could.
 		least := max(time.Second, 3*v.AdvertInt)
 		switch {
-		case len(elems) > 0:
+		case trusted > 0:
 			c.at(r.UntrustedMax.Range, "vrrp.untrusted_block_max applies only while trusted_routers is empty: with trusted_routers set, adverts from other routers are dropped and the listed ones are heeded without a time limit; remove untrusted_block_max or trusted_routers")
 			st = invalid
 		case bmax < least:
@@ -196,6 +168,29 @@ func checkAdvertInt(d time.Duration, version int) string {
 		return "does not fit VRRPv3: the advert interval is a multiple of 10ms, 10ms..40.95s (a 12-bit count of centiseconds)"
 	}
 	return ""
+}
+
+// routerList decodes a list of router addresses, each checked by parse and
+// listed once; every bad element is reported at its own file:line. It also
+// returns how many elements were written.
+func (c *collector) routerList(attr *hcl.Attribute, name, example string, parse func(string) (netip.Addr, string)) ([]netip.Addr, int) {
+	elems, _ := c.strList(attr, name, example)
+	var out []netip.Addr
+	seen := map[netip.Addr]hcl.Range{}
+	for _, e := range elems {
+		a, msg := parse(e.val)
+		if msg != "" {
+			c.at(e.rng, "%s: %s", name, msg)
+			continue
+		}
+		if first, dup := seen[a]; dup {
+			c.at(e.rng, "%s: %s is listed twice (first at %s)", name, a, fmtRange(first))
+			continue
+		}
+		seen[a] = e.rng
+		out = append(out, a)
+	}
+	return out, len(elems)
 }
 
 // parseTrustedRouter accepts the IPv4 source address of a VRRP router.
