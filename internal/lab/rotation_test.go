@@ -22,20 +22,7 @@ import (
 // the leader and term stay, and each node's port then presents its new
 // certificate.
 func TestCertificateRotationKeepsVIPAndLeader(t *testing.T) {
-	bin := requireLab(t)
-	l := newTestLab(t, Options{RaftvipBin: bin})
-	ctx := within(t, 5*time.Minute)
-	if err := l.StartRaftvip(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := l.WaitStableHolder(within(t, 45*time.Second), 2*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := l.WaitAllHealthy(within(t, 30*time.Second)); err != nil {
-		t.Fatal(err)
-	}
-	before := clusterViews(t, l)
-	t.Logf("before: %v", before)
+	l, ctx, before := settledRaftvipLab(t)
 
 	dir := l.TLSDir()
 	caPEM, err := os.ReadFile(pki.CAFile(dir))

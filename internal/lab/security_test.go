@@ -108,20 +108,7 @@ type attack struct {
 // member's host, shows that the same bytes are answered when they come
 // from a peer: the refusals are the authentication's doing.
 func TestAttacksFromClientRefused(t *testing.T) {
-	bin := requireLab(t)
-	l := newTestLab(t, Options{RaftvipBin: bin})
-	ctx := within(t, 5*time.Minute)
-	if err := l.StartRaftvip(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := l.WaitStableHolder(within(t, 45*time.Second), 2*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := l.WaitAllHealthy(within(t, 30*time.Second)); err != nil {
-		t.Fatal(err)
-	}
-	before := clusterViews(t, l)
-	t.Logf("before: %v", before)
+	l, ctx, before := settledRaftvipLab(t)
 
 	labCA := pki.CAFile(l.TLSDir())
 	pool := x509.NewCertPool()
@@ -351,6 +338,27 @@ type clusterView struct {
 }
 
 func (v clusterView) String() string { return strings.Join(v.nodes, "; ") }
+
+// settledRaftvipLab starts a lab with raftvip agents, waits until one node
+// holds the VIP steadily and every node is healthy, and returns the lab, a
+// context for the test's steps and the cluster's view at that point.
+func settledRaftvipLab(t *testing.T) (*Lab, context.Context, clusterView) {
+	t.Helper()
+	l := newTestLab(t, Options{RaftvipBin: requireLab(t)})
+	ctx := within(t, 5*time.Minute)
+	if err := l.StartRaftvip(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.WaitStableHolder(within(t, 45*time.Second), 2*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.WaitAllHealthy(within(t, 30*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	before := clusterViews(t, l)
+	t.Logf("before: %v", before)
+	return l, ctx, before
+}
 
 func clusterViews(t *testing.T, l *Lab) clusterView {
 	t.Helper()
