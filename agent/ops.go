@@ -288,6 +288,15 @@ func (a *Agent) handleOp(ctx context.Context, req cluster.Request) cluster.Respo
 func (a *Agent) Switchover(ctx context.Context, r SwitchoverRequest) (SwitchoverResult, error) {
 	var out SwitchoverResult
 	err := a.forward(ctx, OpSwitchover, r, func(ctx context.Context) (any, error) { return a.switchoverLocal(ctx, r, a.localAsker(ctx)) }, &out)
+	if err == nil {
+		// The answering node may report the move from the target's word
+		// before its own log (and so its applied index) has the new epoch;
+		// wait briefly for this node to apply it, so its next status shows it.
+		deadline := time.Now().Add(time.Second)
+		for a.fsm.Current().Epoch < out.Epoch && time.Now().Before(deadline) && ctx.Err() == nil {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
 	return out, err
 }
 
