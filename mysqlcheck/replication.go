@@ -1,6 +1,7 @@
 package mysqlcheck
 
 import (
+	"errors"
 	"context"
 	"database/sql"
 	"fmt"
@@ -357,3 +358,21 @@ func readFirstRow(ctx context.Context, q querier, stmt string) (map[string]strin
 	}
 	return first, first != nil, nil
 }
+
+// Positions are a server's GTID positions, read for promotion and catch-up.
+type Positions struct {
+	Flavor     string `json:"flavor"`
+	Configured bool   `json:"configured"` // it replicates from somebody
+	// Binlog is what this server wrote to its binary log (MariaDB
+	// @@gtid_binlog_pos, MySQL @@gtid_executed).
+	Binlog string `json:"binlog"`
+	// Executed is what its SQL thread applied (MariaDB @@gtid_slave_pos,
+	// MySQL @@gtid_executed).
+	Executed string `json:"executed"`
+	// Received is what its IO thread received (MariaDB Gtid_IO_Pos, MySQL
+	// Retrieved_Gtid_Set); "" when not configured.
+	Received string `json:"received"`
+}
+
+// ErrWaitTimeout: a wait for a GTID position ended by its timeout.
+var ErrWaitTimeout = errors.New("timed out waiting for the GTID position to be applied")
