@@ -1,9 +1,9 @@
 package mysqlcheck
 
 import (
-	"errors"
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
