@@ -34,6 +34,9 @@ var ErrRefused = errors.New("refused")
 type SwitchoverRequest struct {
 	To      string        `json:"to,omitempty"` // "" = any healthy db node other than the holder
 	Timeout time.Duration `json:"timeout_ns"`
+	// Force promotes To although it is stale (behind the holder or its
+	// replication broken): recorded as "data at risk". Needs To.
+	Force bool `json:"force,omitempty"`
 }
 
 // SwitchoverResult reports a finished switchover.
