@@ -372,6 +372,11 @@ type Positions struct {
 	// Received is what its IO thread received (MariaDB Gtid_IO_Pos, MySQL
 	// Retrieved_Gtid_Set); "" when not configured.
 	Received string `json:"received"`
+	// BinlogState is every (domain, server) last GTID in its binary log
+	// (MariaDB @@gtid_binlog_state, MySQL @@gtid_executed): what
+	// divergence is computed from.
+	BinlogState string `json:"binlog_state,omitempty"`
+	ServerID    uint32 `json:"server_id"` // @@server_id
 }
 
 // ErrWaitTimeout: a wait for a GTID position ended by its timeout.
