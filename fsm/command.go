@@ -26,6 +26,8 @@ const (
 	CmdTimings = "timings"
 	// CmdSwitchover records an operator's planned move (or clears it).
 	CmdSwitchover = "switchover"
+	// CmdWritable records the end of a new holder's catch-up.
+	CmdWritable = "writable"
 )
 
 // Command is one replicated change. Exactly one of the payload fields is set,
@@ -43,6 +45,8 @@ type Command struct {
 	Timings *Timings `json:"timings,omitempty"`
 	// Switchover carries a planned move (CmdSwitchover); To == "" clears it.
 	Switchover *Switchover `json:"switchover,omitempty"`
+	// Writable carries a holder's catch-up result (CmdWritable).
+	Writable *WritableCmd `json:"writable,omitempty"`
 	// Operator, when set, says who asked for this change (an operator
 	// command): applied, the change is also an event in the history.
 	// Versions before it ignore the field and record nothing.
@@ -82,6 +86,21 @@ type ReleaseCmd struct {
 	Time      time.Time     `json:"time"`
 	Reason    string        `json:"reason"`
 	Detection time.Duration `json:"detection_ns,omitempty"`
+	// GTID is the holder's final write position when it released with its
+	// server read-only and its sessions killed ("" otherwise): the
+	// successor applies it before turning writable (State.Handoff).
+	GTID string `json:"gtid,omitempty"`
+}
+
+// WritableCmd records how a holder's catch-up ended: writable, or staying
+// read-only (Result says which and why). Appended to the history only.
+type WritableCmd struct {
+	Epoch uint64    `json:"epoch"`
+	Node  string    `json:"node"`
+	Time  time.Time `json:"time"` // when read_only went off (or the wait ended)
+	// Waited is the catch-up wait; Since the VIP was added.
+	Waited time.Duration `json:"waited_ns"`
+	Result string        `json:"result"`
 }
 
 // FenceCmd records that leader By found epoch Epoch unreleased by Holder.

@@ -192,6 +192,10 @@ func (f *FSM) applyChange(c Command) Result {
 		s.Holder = ""
 		s.Released = r.Time
 		s.Fence = nil
+		s.Handoff = nil
+		if r.GTID != "" && r.By == r.Node {
+			s.Handoff = &Handoff{Epoch: r.Epoch, From: r.Node, GTID: r.GTID, Time: r.Time}
+		}
 		f.fenceDeadline = time.Time{}
 		s.record(Event{Epoch: r.Epoch, Op: OpRelease, Node: r.Node, By: r.By, Time: r.Time, Reason: r.Reason, Detection: r.Detection})
 		return Result{Epoch: s.Epoch}
@@ -227,6 +231,17 @@ func (f *FSM) applyChange(c Command) Result {
 		v.Done = false
 		s.Switchover = &v
 		f.switchoverDeadline = f.now().Add(v.For)
+		return Result{Epoch: s.Epoch}
+
+	case CmdWritable:
+		w := c.Writable
+		if w == nil || w.Node == "" {
+			return Result{Err: fmt.Errorf("%w: writable without node", ErrBadCommand)}
+		}
+		if s.Holder != w.Node || s.Epoch != w.Epoch {
+			return Result{Epoch: s.Epoch, Err: fmt.Errorf("%w: writable for %s epoch %d (holder %q, epoch %d)", ErrNotHolder, w.Node, w.Epoch, s.Holder, s.Epoch)}
+		}
+		s.record(Event{Epoch: w.Epoch, Op: OpWritable, Node: w.Node, By: w.Node, Time: w.Time, Reason: w.Result, Wait: w.Waited})
 		return Result{Epoch: s.Epoch}
 
 	case CmdMaintenance:

@@ -25,6 +25,9 @@ const (
 	OpAcquire = "acquire"
 	OpRelease = "release"
 	OpFence   = "fence"
+	// OpWritable: the holder turned read_only off after its catch-up (or
+	// recorded why it stays read-only).
+	OpWritable = "writable"
 )
 
 // Member is one node of the cluster as the FSM knows it.
@@ -47,6 +50,19 @@ type Health struct {
 	// in entries written by versions before them.
 	Boot string `json:"boot,omitempty"`
 	Seq  uint64 `json:"seq,omitempty"`
+
+	// Data safety (issue 10). Stale says why this node's server is not
+	// caught up with the holder ("" when it is, or has no replication):
+	// a stale node is promoted only when forced (docs/safety.md, rule 8).
+	Stale string `json:"stale,omitempty"`
+	// NoReplication: the server replicates from nobody (shared storage,
+	// a single server): eligible as before, shown as such in status.
+	NoReplication bool `json:"no_replication,omitempty"`
+	// ReplDownSince is when (reporter's clock) its replication IO thread
+	// was first seen not running; zero while it runs. A standby whose
+	// replication was down for more than max_lag before the holder
+	// stopped missed that much of the holder's writes.
+	ReplDownSince time.Time `json:"repl_down_since,omitempty"`
 }
 
 // supersedes reports whether report h may replace the stored report old.
@@ -147,6 +163,18 @@ type State struct {
 	// Switchover is the operator's planned move, while its window may
 	// still be open (see FSM.SwitchoverDeadline); nil when none.
 	Switchover *Switchover `json:"switchover,omitempty"`
+	// Handoff is the final position of the last holder that released
+	// cleanly with its server read-only: its successor applies it before
+	// turning writable, so a planned move loses nothing.
+	Handoff *Handoff `json:"handoff,omitempty"`
+}
+
+// Handoff is a clean release's final write position.
+type Handoff struct {
+	Epoch uint64    `json:"epoch"` // the epoch released
+	From  string    `json:"from"`  // its holder
+	GTID  string    `json:"gtid"`  // its server's gtid_binlog_pos after read_only and kills
+	Time  time.Time `json:"time"`
 }
 
 // Switchover is an operator's planned move of the VIP to To. Until For has
@@ -163,6 +191,9 @@ type Switchover struct {
 	For  time.Duration `json:"for_ns"`
 	// Done: To acquired an epoch after the switchover was recorded.
 	Done bool `json:"done,omitempty"`
+	// Force: the operator promoted To although it was stale
+	// (switchover -force): recorded as data at risk.
+	Force bool `json:"force,omitempty"`
 }
 
 // Maintenance is the operator's switch that freezes automatic moves.

@@ -145,6 +145,16 @@ type Input struct {
 	// advertising (become backup) before raftvip adds the VIP.
 	VRRPBlock string
 	VRRPYield string
+
+	// Data safety (rule 8). MaxLag is failover.max_lag; PromoteStale is
+	// failover.promote_stale; ForceTarget is a forced switchover's target
+	// (switchover -force), promoted although stale. LocalStale is this
+	// node's own verdict (owner.Judge), which it has reported or is about
+	// to report.
+	MaxLag       time.Duration
+	PromoteStale bool
+	ForceTarget  string
+	LocalStale   string
 }
 
 // Decision is the rule's answer.
@@ -248,6 +258,9 @@ func decide(in Input) Decision {
 		}
 		if s := stranded(in); len(s) > 0 {
 			return Decision{Action: None, Reason: strandedText(s)}
+		}
+		if why := staleText(in); why != "" {
+			return Decision{Action: None, Reason: "no caught-up db node: nobody holds the VIP (" + why + "; switchover -to NODE -force or failover.promote_stale = true promotes it, data at risk)"}
 		}
 		return Decision{Action: None, Reason: "no healthy db node: nobody holds the VIP"}
 	}
@@ -420,13 +433,66 @@ func relayTarget(in Input) (target, reason string) {
 	return "", ""
 }
 
-func canHold(in Input) bool { return in.Role == fsm.RoleDB && in.LocalHealthy }
+func canHold(in Input) bool {
+	return in.Role == fsm.RoleDB && in.LocalHealthy && promotable(in, in.Self)
+}
+
+// promotable: id's data lets it take the VIP: it is caught up (not Stale),
+// or the operator allowed stale promotion (promote_stale, or a forced
+// switchover to it). The node that holds or held last is never stale for
+// itself. For ourselves the local verdict counts too: it may be newer
+// than the report the FSM has.
+func promotable(in Input, id string) bool {
+	if in.PromoteStale || (in.ForceTarget != "" && in.ForceTarget == id) {
+		return true
+	}
+	if Stale(in.State, id, in.maxLag(), in.Now) != "" {
+		return false
+	}
+	if id == in.Self && in.LocalStale != "" {
+		if h, _ := stoppedAt(in.State); h != id {
+			return false
+		}
+	}
+	return true
+}
+
+func (in Input) maxLag() time.Duration {
+	if in.MaxLag <= 0 {
+		return 10 * time.Second
+	}
+	return in.MaxLag
+}
 
 func transferReason(in Input) string {
 	if in.Role != fsm.RoleDB {
 		return "witness leads: handing leadership to a healthy db node"
 	}
 	return "mysql unhealthy here: handing leadership to a healthy db node"
+}
+
+// staleText names the healthy db nodes barred only by stale data.
+func staleText(in Input) string {
+	var parts []string
+	for _, id := range in.State.MemberIDs() {
+		m := in.State.Members[id]
+		if m.Role != fsm.RoleDB || promotable(in, id) {
+			continue
+		}
+		healthy := in.State.Healthy(id)
+		if id == in.Self {
+			healthy = in.LocalHealthy
+		}
+		if !healthy {
+			continue
+		}
+		why := Stale(in.State, id, in.maxLag(), in.Now)
+		if why == "" {
+			why = in.LocalStale
+		}
+		parts = append(parts, id+" is stale: "+why)
+	}
+	return strings.Join(parts, "; ")
 }
 
 // preemptTarget is the preferred node when preemption applies: preempt on,
@@ -447,7 +513,7 @@ func preemptTarget(in Input) string {
 // shows healthy and the leader can reach.
 func eligible(in Input, id string) bool {
 	m, found := in.State.Members[id]
-	return found && m.Role == fsm.RoleDB && in.State.Healthy(id) && reachable(in, id)
+	return found && m.Role == fsm.RoleDB && in.State.Healthy(id) && reachable(in, id) && promotable(in, id)
 }
 
 // reachable: neither Raft's heartbeats nor the last probe failed.
