@@ -81,7 +81,11 @@ func TestStale(t *testing.T) {
 		want string // substring; "" = promotable
 	}{
 		{"fresh standby", func(s *fsm.State) {}, ""},
-		{"standby reports stale", func(s *fsm.State) { h := s.Health["hostb"]; h.Stale = "replication SQL thread stopped"; s.Health["hostb"] = h }, "SQL thread stopped"},
+		{"standby reports stale", func(s *fsm.State) {
+			h := s.Health["hostb"]
+			h.Stale = "replication SQL thread stopped"
+			s.Health["hostb"] = h
+		}, "SQL thread stopped"},
 		{"replication down 30s while the holder still holds: stale", func(s *fsm.State) {
 			h := s.Health["hostb"]
 			h.ReplDownSince = t0.Add(-30 * time.Second)
