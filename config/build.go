@@ -29,6 +29,11 @@ const (
 	DefaultRise         = 2
 	DefaultLogLevel     = "info"
 
+	DefaultMaxLag           = 10 * time.Second
+	DefaultCatchupTimeout   = 10 * time.Second
+	DefaultOnCatchupTimeout = OnCatchupWritable
+	DefaultKillSessions     = true
+
 	DefaultHeartbeatTimeout   = 500 * time.Millisecond
 	DefaultElectionTimeout    = 500 * time.Millisecond
 	DefaultLeaderLeaseTimeout = 250 * time.Millisecond
@@ -157,9 +162,11 @@ func build(c *collector, raw *rawFile, body hcl.Body, filename string) *Config {
 	for i := 1; i < len(raw.Failover); i++ {
 		c.at(raw.Failover[i].DefRange, "only one failover block is allowed (the first is at %s)", fmtRange(raw.Failover[0].DefRange))
 	}
+	var rf rawFailover
 	if len(raw.Failover) > 0 {
-		cfg.Failover = buildFailover(c, cfg, &raw.Failover[0], peerRoles)
+		rf = raw.Failover[0]
 	}
+	cfg.Failover = buildFailover(c, cfg, &rf, peerRoles)
 
 	for i := 1; i < len(raw.VRRP); i++ {
 		c.at(raw.VRRP[i].DefRange, "only one vrrp block is allowed (the first is at %s)", fmtRange(raw.VRRP[0].DefRange))
@@ -509,7 +516,59 @@ func buildMySQL(c *collector, r *rawMySQL, filename string) *MySQL {
 	m.Fall = int(orDefault(fall, st, DefaultFall))
 	rise, st := c.integer(r.Rise, "mysql.rise", 1, math.MaxInt32)
 	m.Rise = int(orDefault(rise, st, DefaultRise))
+
+	table, st := c.str(r.FenceTable, "mysql.fence_table")
+	if st == valid && table != "" {
+		if err := ValidFenceTable(table); err != nil {
+			c.at(r.FenceTable.Range, "mysql.fence_table: %v", err)
+		} else {
+			m.FenceTable = table
+		}
+	}
 	return m
+}
+
+// maxIdentLen is MySQL's and MariaDB's limit for database and table names.
+const maxIdentLen = 64
+
+// ValidFenceTable checks a fence table name: "db.table", each part an
+// unquoted MySQL identifier (letters, digits, _ and $, not all digits, at
+// most 64 bytes). The name goes into SQL statements as it is, so nothing
+// that would need quoting is allowed.
+func ValidFenceTable(s string) error {
+	db, table, ok := strings.Cut(s, ".")
+	if !ok || strings.Contains(table, ".") {
+		return fmt.Errorf("%q is not db.table; want a database and a table name, like \"raftvip.fence\"", s)
+	}
+	for _, part := range []struct{ what, name string }{{"database", db}, {"table", table}} {
+		if msg := identProblem(part.name); msg != "" {
+			return fmt.Errorf("%q: the %s name %s; want db.table like \"raftvip.fence\"", s, part.what, msg)
+		}
+	}
+	return nil
+}
+
+func identProblem(s string) string {
+	if s == "" {
+		return "is empty"
+	}
+	if len(s) > maxIdentLen {
+		return fmt.Sprintf("is %d bytes, more than MySQL's %d", len(s), maxIdentLen)
+	}
+	digits := true
+	for _, r := range s {
+		switch {
+		case r >= '0' && r <= '9':
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r == '_', r == '$':
+			digits = false
+		default:
+			return fmt.Sprintf("%q has %q; only letters, digits, _ and $ are allowed", s, r)
+		}
+	}
+	if digits {
+		return fmt.Sprintf("%q is all digits, which MySQL reads as a number", s)
+	}
+	return ""
 }
 
 func positiveDuration(c *collector, a *hcl.Attribute, key string, def time.Duration) time.Duration {
@@ -542,6 +601,21 @@ func buildFailover(c *collector, cfg *Config, r *rawFailover, peerRoles map[stri
 	if preemptSt == valid && preempt && prefSt != invalid && pref == "" {
 		c.at(r.Preempt.Range, "failover.preempt = true needs failover.preferred: the db peer to move the VIP back to once it is healthy")
 	}
+
+	f.MaxLag = positiveDuration(c, r.MaxLag, "failover.max_lag", DefaultMaxLag)
+	f.PromoteStale, _ = c.boolean(r.PromoteStale, "failover.promote_stale")
+	f.CatchupTimeout = positiveDuration(c, r.CatchupTimeout, "failover.catchup_timeout", DefaultCatchupTimeout)
+	f.OnCatchupTimeout = DefaultOnCatchupTimeout
+	if on, st := c.str(r.OnCatchupTimeout, "failover.on_catchup_timeout"); st == valid {
+		if on == OnCatchupWritable || on == OnCatchupStayReadOnly {
+			f.OnCatchupTimeout = on
+		} else {
+			c.at(r.OnCatchupTimeout.Range, "failover.on_catchup_timeout: %q is not a choice; want %q or %q (what a new holder does when it has not applied its relay log within catchup_timeout)",
+				on, OnCatchupWritable, OnCatchupStayReadOnly)
+		}
+	}
+	kill, st := c.boolean(r.KillSessions, "failover.kill_sessions")
+	f.KillSessions = orDefault(kill, st, DefaultKillSessions)
 	return f
 }
 

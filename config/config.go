@@ -79,12 +79,43 @@ type MySQL struct {
 	Timeout  time.Duration
 	Fall     int
 	Rise     int
+	// FenceTable (fence_table) is "db.table" where each acquisition of the
+	// VIP records (epoch, node, time), so applications and proxies can
+	// check which epoch they write in; "" = off.
+	FenceTable string
 }
 
-// Failover controls moving the VIP back to a preferred node.
+// Catch-up outcomes (failover.on_catchup_timeout); the same words as
+// agent.OnCatchupWritable and agent.OnCatchupStayReadOnly.
+const (
+	OnCatchupWritable     = "writable"
+	OnCatchupStayReadOnly = "stay_read_only"
+)
+
+// Failover controls moving the VIP back to a preferred node, and who may
+// be promoted and when a new holder turns writable (data safety on
+// dual-master replication, docs/replication.md). It is set on every node,
+// the witness too: whichever node leads applies the leader's part.
 type Failover struct {
 	Preempt   bool
 	Preferred string
+
+	// MaxLag (max_lag): a DB node whose replication lagged more than this
+	// at its last check while the holder was alive is stale, not
+	// promoted automatically.
+	MaxLag time.Duration
+	// PromoteStale (promote_stale) lets the leader promote a stale node
+	// when no caught-up one is left, recorded as "data at risk".
+	PromoteStale bool
+	// CatchupTimeout (catchup_timeout) bounds the new holder's wait for
+	// its relay log before it turns writable.
+	CatchupTimeout time.Duration
+	// OnCatchupTimeout (on_catchup_timeout): OnCatchupWritable or
+	// OnCatchupStayReadOnly.
+	OnCatchupTimeout string
+	// KillSessions (kill_sessions): on release, kill client sessions
+	// after read_only is set.
+	KillSessions bool
 }
 
 // VRRP makes raftvip speak VRRP to keepalived routers sharing the VIP's

@@ -36,6 +36,10 @@ var defaultRaft = Raft{
 	TrailingLogs:       10240,
 }
 
+// defaultFailover is the failover block's defaults.
+var defaultFailover = Failover{MaxLag: 10 * time.Second, CatchupTimeout: 10 * time.Second,
+	OnCatchupTimeout: OnCatchupWritable, KillSessions: true}
+
 func TestLoadExampleDB(t *testing.T) {
 	path := filepath.Join("testdata", "example-db.hcl")
 	got, err := Load(path)
@@ -70,8 +74,11 @@ func TestLoadExampleDB(t *testing.T) {
 			Timeout:  2 * time.Second,
 			Fall:     3,
 			Rise:     4,
+
+			FenceTable: "raftvip.fence",
 		},
-		Failover: Failover{Preempt: true, Preferred: "hosta"},
+		Failover: Failover{Preempt: true, Preferred: "hosta", MaxLag: 5 * time.Second, CatchupTimeout: 20 * time.Second,
+			OnCatchupTimeout: OnCatchupWritable, KillSessions: true},
 		VRRP: VRRP{
 			Mode:         VRRPObserve,
 			Version:      2,
@@ -124,6 +131,7 @@ func TestLoadExampleWitness(t *testing.T) {
 		Bind:     "10.99.0.13:7400",
 		Admin:    "/run/raftvip/witness.sock",
 		Peers:    examplePeers,
+		Failover: defaultFailover,
 		VRRP:     VRRP{Mode: VRRPOff, Version: 2, Priority: 250, AdvertInt: time.Second, UntrustedBlockMax: DefaultUntrustedBlockMax},
 		Raft:     defaultRaft,
 		LogLevel: "info",
@@ -201,8 +209,9 @@ func TestDefaults(t *testing.T) {
 	if cfg.MySQL == nil || *cfg.MySQL != wantMySQL {
 		t.Errorf("MySQL = %+v, want %+v", cfg.MySQL, wantMySQL)
 	}
-	if cfg.Failover != (Failover{}) {
-		t.Errorf("Failover = %+v, want no preemption", cfg.Failover)
+	// No failover block: no preemption, and the data-safety defaults.
+	if cfg.Failover != defaultFailover {
+		t.Errorf("Failover = %+v, want %+v", cfg.Failover, defaultFailover)
 	}
 	if cfg.Raft != defaultRaft {
 		t.Errorf("Raft = %+v, want %+v", cfg.Raft, defaultRaft)
@@ -368,6 +377,30 @@ func TestBadConfigs(t *testing.T) {
 			"bad.hcl:25:3", "failover.preempt = true needs failover.preferred", 1},
 		{"preempt not a bool", base + "failover {\n  preempt = \"yes\"\n}\n",
 			"bad.hcl:25:3", "failover.preempt: want true or false (without quotes), got a string", 1},
+		{"max_lag zero", base + "failover {\n  max_lag = \"0s\"\n}\n",
+			"bad.hcl:25:3", `failover.max_lag = "0s" must be > 0`, 1},
+		{"max_lag negative", base + "failover {\n  max_lag = \"-5s\"\n}\n",
+			"bad.hcl:25:3", `failover.max_lag = "-5s" must be > 0`, 1},
+		{"max_lag bare number", base + "failover {\n  max_lag = 10\n}\n",
+			"bad.hcl:25:3", `failover.max_lag: durations are strings like "2s" or "500ms", got the bare number 10`, 1},
+		{"catchup_timeout zero", base + "failover {\n  preempt = false\n  catchup_timeout = \"0s\"\n}\n",
+			"bad.hcl:26:3", `failover.catchup_timeout = "0s" must be > 0`, 1},
+		{"catchup_timeout not a duration", base + "failover {\n  catchup_timeout = \"soon\"\n}\n",
+			"bad.hcl:25:3", `failover.catchup_timeout: "soon" is not a duration`, 1},
+		{"on_catchup_timeout unknown", base + "failover {\n  on_catchup_timeout = \"read_only\"\n}\n",
+			"bad.hcl:25:3", `failover.on_catchup_timeout: "read_only" is not a choice; want "writable" or "stay_read_only"`, 1},
+		{"on_catchup_timeout bare word", base + "failover {\n  on_catchup_timeout = writable\n}\n",
+			"bad.hcl:25:24", `failover.on_catchup_timeout: writable needs quotes`, 1},
+		{"promote_stale not a bool", base + "failover {\n  promote_stale = \"yes\"\n}\n",
+			"bad.hcl:25:3", "failover.promote_stale: want true or false (without quotes), got a string", 1},
+		{"kill_sessions not a bool", base + "failover {\n  kill_sessions = 0\n}\n",
+			"bad.hcl:25:3", "failover.kill_sessions: want true or false (without quotes), got a number", 1},
+		{"fence_table without a database", edit(t, `  dsn = "raftvip:hunter2@tcp(127.0.0.1:3306)/"`, `  dsn = "raftvip:hunter2@tcp(127.0.0.1:3306)/"`+"\n"+`  fence_table = "fence"`),
+			"bad.hcl:23:3", `mysql.fence_table: "fence" is not db.table`, 1},
+		{"fence_table with a character needing quotes", edit(t, `  dsn = "raftvip:hunter2@tcp(127.0.0.1:3306)/"`, `  dsn = "raftvip:hunter2@tcp(127.0.0.1:3306)/"`+"\n"+`  fence_table = "raftvip.fence; DROP TABLE t"`),
+			"bad.hcl:23:3", `mysql.fence_table: "raftvip.fence; DROP TABLE t": the table name "fence; DROP TABLE t" has ';'`, 1},
+		{"fence_table not a string", edit(t, `  dsn = "raftvip:hunter2@tcp(127.0.0.1:3306)/"`, `  dsn = "raftvip:hunter2@tcp(127.0.0.1:3306)/"`+"\n"+`  fence_table = true`),
+			"bad.hcl:23:3", `mysql.fence_table: want a string in quotes, got a bool`, 1},
 		{"leader_lease_timeout > heartbeat_timeout", base + "raft {\n  heartbeat_timeout    = \"500ms\"\n  leader_lease_timeout = \"600ms\"\n}\n",
 			"bad.hcl:26:3", "raft.leader_lease_timeout (600ms) must be <= raft.heartbeat_timeout (500ms)", 1},
 		{"leader_lease_timeout > default heartbeat_timeout", base + "raft {\n  leader_lease_timeout = \"1s\"\n}\n",
@@ -640,5 +673,77 @@ func TestUnquotedStringHint(t *testing.T) {
 	list = parseErrs(t, edit(t, `interface = "eth0"`, `interface = eth0.100`), "q.hcl")
 	if len(list) != 1 || !strings.Contains(list[0].Error(), `eth0.100 needs quotes: write interface = "eth0.100"`) {
 		t.Errorf("unquoted VLAN interface: %v", list)
+	}
+}
+
+// The data-safety settings (issue 10): every key read, on a db node and on
+// a witness (whichever node leads applies the leader's part).
+func TestDataSafetySettings(t *testing.T) {
+	src := edit(t, `  dsn = "raftvip:hunter2@tcp(127.0.0.1:3306)/"`, `  dsn = "raftvip:hunter2@tcp(127.0.0.1:3306)/"`+"\n"+`  fence_table = "ops_db.Fence$1"`) +
+		"failover {\n  max_lag = \"1m30s\"\n  promote_stale = true\n  catchup_timeout = \"500ms\"\n  on_catchup_timeout = \"stay_read_only\"\n  kill_sessions = false\n}\n"
+	cfg, err := parse([]byte(src), "d.hcl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Failover{MaxLag: 90 * time.Second, PromoteStale: true, CatchupTimeout: 500 * time.Millisecond,
+		OnCatchupTimeout: OnCatchupStayReadOnly, KillSessions: false}
+	if cfg.Failover != want {
+		t.Errorf("Failover = %+v, want %+v", cfg.Failover, want)
+	}
+	if cfg.MySQL.FenceTable != "ops_db.Fence$1" {
+		t.Errorf("FenceTable = %q", cfg.MySQL.FenceTable)
+	}
+	// fence_table = "" is off, as when absent; null is the default too.
+	for _, v := range []string{`""`, "null"} {
+		cfg, err := parse([]byte(edit(t, `  dsn = "raftvip:hunter2@tcp(127.0.0.1:3306)/"`, `  dsn = "raftvip:hunter2@tcp(127.0.0.1:3306)/"`+"\n  fence_table = "+v)), "d.hcl")
+		if err != nil || cfg.MySQL.FenceTable != "" {
+			t.Errorf("fence_table = %s: %v, %+v", v, err, cfg)
+		}
+	}
+	// A failover block with only preempt keeps the other defaults.
+	cfg, err = parse([]byte(base+"failover {\n  preempt = false\n}\n"), "d.hcl")
+	if err != nil || cfg.Failover != defaultFailover {
+		t.Errorf("failover with preempt only: %v, %+v; want %+v", err, cfg, defaultFailover)
+	}
+	w, err := Load(filepath.Join("testdata", "example-witness.hcl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wsrc, err := os.ReadFile(filepath.Join("testdata", "example-witness.hcl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err = Parse(append(wsrc, "failover {\n  max_lag = \"3s\"\n  promote_stale = true\n}\n"...), "w.hcl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Failover.MaxLag != 3*time.Second || !cfg.Failover.PromoteStale || w.Failover != defaultFailover {
+		t.Errorf("witness failover = %+v (without the block %+v)", cfg.Failover, w.Failover)
+	}
+}
+
+func TestValidFenceTable(t *testing.T) {
+	for _, ok := range []string{"raftvip.fence", "a.b", "DB_1.t$", "1db.2t", strings.Repeat("d", 64) + "." + strings.Repeat("t", 64)} {
+		if err := ValidFenceTable(ok); err != nil {
+			t.Errorf("ValidFenceTable(%q) = %v, want nil", ok, err)
+		}
+	}
+	for bad, frag := range map[string]string{
+		"":                                   "is not db.table",
+		"fence":                              "is not db.table",
+		"a.b.c":                              "is not db.table",
+		".fence":                             "the database name is empty",
+		"raftvip.":                           "the table name is empty",
+		"123.fence":                          `the database name "123" is all digits`,
+		"raftvip.f-nce":                      `the table name "f-nce" has '-'`,
+		"raft vip.fence":                     `the database name "raft vip" has ' '`,
+		"`raftvip`.fence":                    "has '`'",
+		"raftvip.fénce":                      "has 'é'",
+		"raftvip." + strings.Repeat("t", 65): "is 65 bytes, more than MySQL's 64",
+	} {
+		err := ValidFenceTable(bad)
+		if err == nil || !strings.Contains(err.Error(), frag) {
+			t.Errorf("ValidFenceTable(%q) = %v, want an error containing %q", bad, err, frag)
+		}
 	}
 }

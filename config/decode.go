@@ -72,12 +72,20 @@ type rawMySQL struct {
 	Timeout  *hcl.Attribute
 	Fall     *hcl.Attribute
 	Rise     *hcl.Attribute
+
+	FenceTable *hcl.Attribute
 }
 
 type rawFailover struct {
 	DefRange  hcl.Range
 	Preempt   *hcl.Attribute
 	Preferred *hcl.Attribute
+
+	MaxLag           *hcl.Attribute
+	PromoteStale     *hcl.Attribute
+	CatchupTimeout   *hcl.Attribute
+	OnCatchupTimeout *hcl.Attribute
+	KillSessions     *hcl.Attribute
 }
 
 type rawVRRP struct {

@@ -111,14 +111,39 @@
 //	timeout   duration, default "1s", > 0. Per-check timeout.
 //	fall      number >= 1, default 2. Consecutive failures before unhealthy.
 //	rise      number >= 1, default 2. Consecutive successes before healthy again.
+//	fence_table string, default "" (off). "db.table" where each acquisition of
+//	          the VIP records (epoch, node, time), so applications and proxies
+//	          can check which epoch they write in. Each part an unquoted MySQL
+//	          identifier: letters, digits, _ and $, not all digits, at most 64
+//	          bytes (see [ValidFenceTable]).
 //
-// failover block, optional:
+// failover block, optional, allowed on every node, the witness too (the
+// node leading Raft may be the witness); give it the same values on every
+// node. The last five keys are data safety on dual-master replication
+// (docs/replication.md).
 //
 //	preempt   bool, default false (like keepalived's nopreempt: the VIP stays
 //	          where it is until that node fails).
 //	preferred string, default "". The db peer the VIP moves back to once it is
 //	          healthy. Required when preempt = true, and only allowed then; must
 //	          name a peer whose role is "db".
+//	max_lag   duration, default "10s", > 0. A db node whose replication from
+//	          the holder was stopped, failing or more than this behind at its
+//	          last check while the holder was alive is stale: it is not
+//	          promoted automatically.
+//	promote_stale bool, default false. true: when no caught-up db node is
+//	          left, the leader promotes a stale one anyway, logged and recorded
+//	          as "data at risk". (`raftvip switchover -to NODE -force` does the
+//	          same for one planned move.)
+//	catchup_timeout duration, default "10s", > 0. How long a new holder
+//	          waits for its SQL thread to apply what its IO thread received
+//	          before it turns writable.
+//	on_catchup_timeout string, default "writable". What a new holder does
+//	          when catchup_timeout passes first: "writable" (turn writable
+//	          anyway) or "stay_read_only".
+//	kill_sessions bool, default true. On release, after setting read_only,
+//	          kill client sessions (raftvip's own and replication's excepted)
+//	          so no write in flight lands after the fence.
 //
 // vrrp block, optional; without it VRRP is off. It lets raftvip share a VRID
 // with keepalived routers while a site migrates (raftvip import-keepalived

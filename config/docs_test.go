@@ -162,3 +162,60 @@ func hostMatches(pattern, ip string) bool {
 	re.WriteString("$")
 	return regexp.MustCompile(re.String()).MatchString(ip)
 }
+
+// TestPackageDocListsEveryKey: every key of every block (as Summary shows
+// them, which mirrors the schema) is described in the package comment
+// (doc.go), in that block's section, as a line "//\tKEY ...". A key added
+// to the schema but not to the reference fails here.
+func TestPackageDocListsEveryKey(t *testing.T) {
+	b, err := os.ReadFile("doc.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(b)
+	src, err := os.ReadFile(filepath.Join("testdata", "example-db.hcl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Parse(src, "example-db.hcl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.TLS = &TLS{} // example-db has none; its keys are documented too
+	sections := regexp.MustCompile(`(?m)^// (\w+) (?:"<id>" )?blocks?[:,]`)
+	starts := sections.FindAllStringSubmatchIndex(doc, -1)
+	sectionOf := func(block string) string {
+		for i, m := range starts {
+			if doc[m[2]:m[3]] != block {
+				continue
+			}
+			end := len(doc)
+			if i+1 < len(starts) {
+				end = starts[i+1][0]
+			}
+			return doc[m[0]:end]
+		}
+		return ""
+	}
+	n := 0
+	for block, v := range cfg.Summary() {
+		keys, ok := v.(map[string]any)
+		if !ok {
+			continue
+		}
+		sec := sectionOf(block)
+		if sec == "" {
+			t.Errorf("doc.go has no section for the %s block", block)
+			continue
+		}
+		for key := range keys {
+			n++
+			if !regexp.MustCompile(`(?m)^//\t` + regexp.QuoteMeta(key) + `\s`).MatchString(sec) {
+				t.Errorf("doc.go's %s block section does not describe %s (a line //\\t%s ...)", block, key, key)
+			}
+		}
+	}
+	if n < 30 {
+		t.Errorf("checked %d keys: is the extraction broken?", n)
+	}
+}

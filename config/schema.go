@@ -66,15 +66,19 @@ func decodeFile(c *collector, body hcl.Body) *rawFile {
 				GARPCount: a["garp_count"], GARPInterval: a["garp_interval"], GARPRefresh: a["garp_refresh"],
 			})
 		case "mysql":
-			a, _ := c.content(b.Body, []string{"dsn", "dsn_file", "query", "interval", "timeout", "fall", "rise"})
+			a, _ := c.content(b.Body, []string{"dsn", "dsn_file", "query", "interval", "timeout", "fall", "rise", "fence_table"})
 			raw.MySQL = append(raw.MySQL, rawMySQL{
 				DefRange: b.DefRange, DSN: a["dsn"], DSNFile: a["dsn_file"], Query: a["query"],
 				Interval: a["interval"], Timeout: a["timeout"], Fall: a["fall"], Rise: a["rise"],
+				FenceTable: a["fence_table"],
 			})
 		case "failover":
-			a, _ := c.content(b.Body, []string{"preempt", "preferred"})
+			a, _ := c.content(b.Body, []string{"preempt", "preferred",
+				"max_lag", "promote_stale", "catchup_timeout", "on_catchup_timeout", "kill_sessions"})
 			raw.Failover = append(raw.Failover, rawFailover{
 				DefRange: b.DefRange, Preempt: a["preempt"], Preferred: a["preferred"],
+				MaxLag: a["max_lag"], PromoteStale: a["promote_stale"], CatchupTimeout: a["catchup_timeout"],
+				OnCatchupTimeout: a["on_catchup_timeout"], KillSessions: a["kill_sessions"],
 			})
 		case "vrrp":
 			a, _ := c.content(b.Body, []string{"mode", "version", "virtual_router_id", "priority",

@@ -21,8 +21,13 @@ func (c *Config) Summary() map[string]any {
 		"log_level":   c.LogLevel,
 		"log_json":    c.LogJSON,
 		"failover": map[string]any{
-			"preempt":   c.Failover.Preempt,
-			"preferred": c.Failover.Preferred,
+			"preempt":            c.Failover.Preempt,
+			"preferred":          c.Failover.Preferred,
+			"max_lag":            c.Failover.MaxLag.String(),
+			"promote_stale":      c.Failover.PromoteStale,
+			"catchup_timeout":    c.Failover.CatchupTimeout.String(),
+			"on_catchup_timeout": c.Failover.OnCatchupTimeout,
+			"kill_sessions":      c.Failover.KillSessions,
 		},
 		"raft": map[string]any{
 			"heartbeat_timeout":    c.Raft.HeartbeatTimeout.String(),
@@ -86,6 +91,8 @@ func (c *Config) Summary() map[string]any {
 			"timeout":  m.Timeout.String(),
 			"fall":     m.Fall,
 			"rise":     m.Rise,
+
+			"fence_table": m.FenceTable,
 		}
 	}
 	return s

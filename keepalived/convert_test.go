@@ -22,6 +22,11 @@ var (
 	peerWitness = Peer{ID: "witness", Address: "192.168.10.13:7400", Role: config.RoleWitness}
 )
 
+// defaultFailover is what an imported failover block gives: no preemption
+// and the data-safety defaults.
+var defaultFailover = config.Failover{MaxLag: config.DefaultMaxLag, CatchupTimeout: config.DefaultCatchupTimeout,
+	OnCatchupTimeout: config.DefaultOnCatchupTimeout, KillSessions: config.DefaultKillSessions}
+
 // dsnFile writes a DSN file so that config.Parse of the output can read it.
 func dsnFile(t *testing.T) string {
 	t.Helper()
@@ -147,8 +152,8 @@ func TestImportKnownConfigs(t *testing.T) {
 			if !reflect.DeepEqual(cfg.VRRP, tt.vrrp) {
 				t.Errorf("vrrp = %+v\nwant   %+v", cfg.VRRP, tt.vrrp)
 			}
-			if cfg.Failover != (config.Failover{}) {
-				t.Errorf("failover = %+v, want preempt = false", cfg.Failover)
+			if cfg.Failover != defaultFailover {
+				t.Errorf("failover = %+v, want preempt = false and the defaults %+v", cfg.Failover, defaultFailover)
 			}
 			text := string(res.HCL)
 			if tt.nopreempt && !regexp.MustCompile(`# keepalived: nopreempt \(`+regexp.QuoteMeta(tt.file)+`:\d+\) -> failover.preempt = false`).MatchString(text) {

@@ -88,6 +88,16 @@ func (r *reloader) reload() (applied, refused []string, err error) {
 			setting{"vip.addresses", cur.VIP.Addresses, next.VIP.Addresses},
 			setting{"vip.lease", cur.VIP.Lease, next.VIP.Lease})
 	}
+	// The data-safety settings are the agent's start options (Data).
+	fixed = append(fixed,
+		setting{"failover.max_lag", cur.Failover.MaxLag, next.Failover.MaxLag},
+		setting{"failover.promote_stale", cur.Failover.PromoteStale, next.Failover.PromoteStale},
+		setting{"failover.catchup_timeout", cur.Failover.CatchupTimeout, next.Failover.CatchupTimeout},
+		setting{"failover.on_catchup_timeout", cur.Failover.OnCatchupTimeout, next.Failover.OnCatchupTimeout},
+		setting{"failover.kill_sessions", cur.Failover.KillSessions, next.Failover.KillSessions})
+	if cur.MySQL != nil && next.MySQL != nil {
+		fixed = append(fixed, setting{"mysql.fence_table", cur.MySQL.FenceTable, next.MySQL.FenceTable})
+	}
 	for _, f := range fixed {
 		if !reflect.DeepEqual(f.old, f.new) {
 			refused = append(refused, f.name)
@@ -142,7 +152,7 @@ func (r *reloader) reload() (applied, refused []string, err error) {
 			applied = append(applied, "garp_refresh="+next.VIP.GARPRefresh.String())
 		}
 	}
-	if cur.Failover != next.Failover {
+	if cur.Failover.Preempt != next.Failover.Preempt || cur.Failover.Preferred != next.Failover.Preferred {
 		var parts []string
 		if cur.Failover.Preempt != next.Failover.Preempt {
 			parts = append(parts, fmt.Sprintf("preempt=%t", next.Failover.Preempt))
@@ -177,6 +187,8 @@ func (r *reloader) reload() (applied, refused []string, err error) {
 	merged.AdminGroup = cur.AdminGroup
 	merged.Peers, merged.Raft, merged.LogJSON, merged.VRRP = cur.Peers, cur.Raft, cur.LogJSON, cur.VRRP
 	merged.TLS, merged.InsecurePlaintext = cur.TLS, cur.InsecurePlaintext
+	merged.Failover = cur.Failover
+	merged.Failover.Preempt, merged.Failover.Preferred = next.Failover.Preempt, next.Failover.Preferred
 	if cur.VIP != nil && next.VIP != nil {
 		v := *next.VIP
 		v.Interface, v.Addresses, v.Lease = cur.VIP.Interface, cur.VIP.Addresses, cur.VIP.Lease
@@ -186,7 +198,9 @@ func (r *reloader) reload() (applied, refused []string, err error) {
 	}
 	switch {
 	case cur.MySQL != nil && next.MySQL != nil && (mysqlApplied || r.checker == nil):
-		merged.MySQL = next.MySQL
+		m := *next.MySQL
+		m.FenceTable = cur.MySQL.FenceTable
+		merged.MySQL = &m
 	default:
 		merged.MySQL = cur.MySQL
 	}

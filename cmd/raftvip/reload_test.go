@@ -76,6 +76,25 @@ func TestReload(t *testing.T) {
 		t.Errorf("second reload: applied %v refused %v", applied, refused)
 	}
 
+	// The data-safety settings need a restart: reported, not claimed as
+	// applied, and the running config keeps them. (edit starts from the
+	// example again: bind and lease are back to the running values.)
+	edit(`max_lag            = "5s"`, `max_lag            = "30s"`,
+		`kill_sessions      = true`, `kill_sessions      = false`,
+		`fence_table = "raftvip.fence"`, `fence_table = "ops.fence"`,
+		`interval = "250ms"`, `interval = "2s"`)
+	applied, refused, _ = r.reload()
+	if got := strings.Join(refused, ","); got != "failover.max_lag,failover.kill_sessions,mysql.fence_table" {
+		t.Errorf("data-safety change: not applied = %q, want the three changed settings", got)
+	}
+	if got := strings.Join(applied, "; "); !strings.Contains(got, "mysql interval=2s") || strings.Contains(got, "max_lag") ||
+		strings.Contains(got, "kill_sessions") || strings.Contains(got, "fence") {
+		t.Errorf("data-safety change: applied %q, want the mysql interval and none of the data-safety settings", got)
+	}
+	if r.cur.Failover.MaxLag.String() != "5s" || !r.cur.Failover.KillSessions || r.cur.MySQL.FenceTable != "raftvip.fence" || r.cur.MySQL.Interval.String() != "2s" {
+		t.Errorf("running config after reload: failover %+v fence_table %q interval %s", r.cur.Failover, r.cur.MySQL.FenceTable, r.cur.MySQL.Interval)
+	}
+
 	// A broken file changes nothing.
 	os.WriteFile(path, []byte("node_id = \n"), 0o600)
 	before := r.cur

@@ -51,14 +51,24 @@ mysql {
   timeout  = "2s"                     # default "1s"
   fall     = 3                        # failures before unhealthy; default 2
   rise     = 4                        # successes before healthy again; default 2
+  fence_table = "raftvip.fence"       # db.table: each acquisition writes (epoch, node, time) there; default "" (off)
 }
 
 # Without preemption (the default, like keepalived's nopreempt) the VIP stays
 # where it is until that node fails. With preempt = true it moves back to
 # `preferred` once that node is healthy.
+#
+# The rest is data safety on dual-master replication (docs/replication.md):
+# who may be promoted, and when a new holder turns writable.
 failover {
   preempt   = true
   preferred = "hosta"
+
+  max_lag            = "5s"           # a standby lagging more is stale: not promoted automatically; default "10s"
+  promote_stale      = false          # true: promote a stale standby anyway, recorded as "data at risk"; default false
+  catchup_timeout    = "20s"          # the new holder's wait to apply its relay log before turning writable; default "10s"
+  on_catchup_timeout = "writable"     # after that wait: "writable" (default) or "stay_read_only"
+  kill_sessions      = true           # on release, after read_only = ON, kill client sessions; default true
 }
 
 # VRRP towards keepalived routers that share the VIP during a migration
