@@ -44,6 +44,17 @@ func TestMaintenanceHelpShowsReasonRequired(t *testing.T) {
 	}
 }
 
+// switchover -h says what -force does and that it needs -to.
+func TestSwitchoverHelpShowsForce(t *testing.T) {
+	code, stdout, stderr := runCLI("switchover", "-h")
+	out := stdout + stderr
+	for _, want := range []string{"switchover -to NODE -force", "stale", `"data at risk"`} {
+		if code != exitOK || !strings.Contains(out, want) {
+			t.Errorf("switchover -h: code %d, output lacks %q:\n%s", code, want, out)
+		}
+	}
+}
+
 // status -n and history -n take the same range: 0 (no epochs) to 1000.
 func TestStatusAndHistoryTakeTheSameN(t *testing.T) {
 	sock := filepath.Join(t.TempDir(), "admin.sock")

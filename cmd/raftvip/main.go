@@ -39,7 +39,7 @@ var commands = map[string]command{
 	"version":           {runVersion, "print the version"},
 	"peers":             {runPeers, "list, add or remove members: raftvip peers [list|add|remove]"},
 	"history":           {runHistory, "the VIP's epoch log: raftvip history [-n N]"},
-	"switchover":        {runSwitchover, "planned move of the VIP: raftvip switchover [-to NODE]"},
+	"switchover":        {runSwitchover, "planned move of the VIP: raftvip switchover [-to NODE [-force]]"},
 	"import-keepalived": {runImport, "write the raftvip config for a keepalived.conf: raftvip import-keepalived [flags] FILE"},
 	"maintenance":       {runMaintenance, "stop automatic moves: raftvip maintenance on|off -reason TEXT [-for 2h]"},
 	"tls":               {runTLS, "make certificates: raftvip tls init DIR -nodes a,b,c | tls add DIR -node NAME"},

@@ -146,7 +146,11 @@ func (f fakeBackend) record(s string) {
 }
 
 func (f fakeBackend) Switchover(ctx context.Context, r agent.SwitchoverRequest) (agent.SwitchoverResult, error) {
-	f.record(fmt.Sprintf("switchover to=%s timeout=%s", r.To, r.Timeout))
+	if r.Force {
+		f.record(fmt.Sprintf("switchover to=%s timeout=%s force", r.To, r.Timeout))
+	} else {
+		f.record(fmt.Sprintf("switchover to=%s timeout=%s", r.To, r.Timeout))
+	}
 	if r.To == "witness" {
 		return agent.SwitchoverResult{}, fmt.Errorf("%w: %q is a witness; only db nodes hold the VIP", agent.ErrRefused, r.To)
 	}
@@ -273,6 +277,9 @@ func TestOperatorCommands(t *testing.T) {
 		{[]string{"switchover", "-to", "hostb", "-admin", sock}, 0, "VIP moved hosta → hostb (epoch 3): VIP free for 12ms", "switchover to=hostb timeout=30s"},
 		{[]string{"switchover", "-admin", sock, "-to", "witness", "-timeout", "5s"}, 1, "refused", "switchover to=witness timeout=5s"},
 		{[]string{"switchover", "-timeout", "0s", "-admin", sock}, 2, "-timeout", ""},
+		{[]string{"switchover", "-to", "hostb", "-force", "-admin", sock}, 0, "VIP moved hosta → hostb", "switchover to=hostb timeout=30s force"},
+		{[]string{"switchover", "-force", "-admin", sock}, 2, "-force needs -to NODE", ""},
+		{[]string{"switchover", "-force", "-to", "", "-admin", sock}, 2, "-force needs -to NODE", ""},
 		{[]string{"peers", "-admin", sock}, 0, "10.99.0.11:7400", ""},
 		{[]string{"peers", "list", "-admin", sock}, 0, "voter", ""},
 		{[]string{"peers", "add", "hostc", "10.99.0.14:7400", "-role", "db", "-admin", sock}, 0, "added hostc", "add hostc 10.99.0.14:7400 db nonvoter=false"},

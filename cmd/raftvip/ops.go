@@ -192,6 +192,13 @@ func runSwitchover(args []string, stdout, stderr io.Writer) int {
 	t := targetFlags(fs)
 	to := fs.String("to", "", "node to move the VIP to (default: the other healthy db node)")
 	timeout := fs.Duration("timeout", 30*time.Second, "give up after this long (at most 5m)")
+	force := fs.Bool("force", false, "with -to: promote NODE even if it is stale (replication stopped, failing or behind beyond failover.max_lag); transactions it lacks may be lost, and the epoch is recorded as \"data at risk\"")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: raftvip switchover [-to NODE] [-timeout 30s]   planned move of the VIP")
+		fmt.Fprintln(stderr, "       raftvip switchover -to NODE -force            promote NODE although it is stale: recorded as \"data at risk\"")
+		fmt.Fprintln(stderr, "exit: 0 ok, 1 refused or failed, 2 bad usage")
+		fs.PrintDefaults()
+	}
 	words, code := parse(fs, args)
 	if code >= 0 {
 		return code
@@ -203,13 +210,19 @@ func runSwitchover(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "raftvip %s\n", msg)
 		return exitUsage
 	}
+	if *force && *to == "" {
+		// Forcing "any node" would let raftvip pick the stale one for the
+		// operator; the one who takes the risk names the node.
+		fmt.Fprintln(stderr, "raftvip switchover: -force needs -to NODE: name the stale node to promote (it may lack transactions; the move is recorded as \"data at risk\")")
+		return exitUsage
+	}
 	c, code := t.client(stderr)
 	if code >= 0 {
 		return code
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout+5*time.Second)
 	defer cancel()
-	res, err := c.Switchover(ctx, agent.SwitchoverRequest{To: *to, Timeout: *timeout})
+	res, err := c.Switchover(ctx, agent.SwitchoverRequest{To: *to, Timeout: *timeout, Force: *force})
 	if err != nil {
 		return failed(stderr, "switchover", err)
 	}
