@@ -102,6 +102,10 @@ type Options struct {
 	// the VIP is never touched) or "active".
 	VRRPMode string
 
+	// Data is the data-safety settings (failover.max_lag and friends,
+	// mysql.fence_table); they act once SetDB gave the agent its server.
+	Data DataOptions
+
 	// SecurityWarnings are status lines about the cluster port at now
 	// (plaintext, a certificate about to expire); nil for none.
 	SecurityWarnings func(now time.Time) []string
@@ -127,6 +131,15 @@ const (
 // WithDefaults fills in the settings left zero, as New does: what the agent
 // really runs with (and what the start-up log must show).
 func (o Options) WithDefaults() Options {
+	if o.Data.MaxLag <= 0 {
+		o.Data.MaxLag = 10 * time.Second
+	}
+	if o.Data.CatchupTimeout <= 0 {
+		o.Data.CatchupTimeout = 10 * time.Second
+	}
+	if o.Data.OnCatchupTimeout == "" {
+		o.Data.OnCatchupTimeout = OnCatchupWritable
+	}
 	if o.RenewSlack == 0 {
 		o.RenewSlack = 100 * time.Millisecond
 	}
@@ -226,6 +239,34 @@ type Agent struct {
 	removeErrLogged   bool
 	lastTimingsReport time.Time
 	peerCheck         peerCheck
+	// keeper drives this node's server (read_only, catch-up); nil until
+	// SetDB, and on a witness.
+	keeper *keeper
+	// fresh is this node's verdict on its own replication (owner.Judge),
+	// updated on every check.
+	fresh  owner.Freshness
+	judged *mysqlcheck.Replication // the reading fresh was last judged on
+}
+
+// SetDB gives a db node's agent its server to fence and open (read_only,
+// sessions, catch-up; see keeper.go); remote, when set, opens the old
+// holder's server by address so a new holder can make it read-only too.
+// Call before Run.
+func (a *Agent) SetDB(db DB, remote func(addr string) (DB, error)) {
+	if db == nil || a.opt.Role != fsm.RoleDB {
+		return
+	}
+	a.keeper = newKeeper(a.opt.NodeID, db, remote, a.opt.Data, time.Second, a.log.Named("data"), a.now, func(w fsm.WritableCmd) {
+		a.do(func() {
+			w.Node = a.opt.NodeID
+			if !a.raft.IsLeader() {
+				return
+			}
+			if _, err := a.apply(fsm.Command{Type: fsm.CmdWritable, Writable: &w}); err != nil {
+				a.log.Debug("could not record the catch-up result", "epoch", w.Epoch, "error", err)
+			}
+		})
+	})
 }
 
 // AssumeLeftovers tells a starting agent that a predecessor's VIP may still
@@ -355,6 +396,9 @@ func (a *Agent) call(ctx context.Context, f func()) error {
 func (a *Agent) Run(ctx context.Context) {
 	a.running.Store(true)
 	defer close(a.loopDone)
+	if a.keeper != nil {
+		go a.keeper.Run(ctx)
+	}
 	var healthCh <-chan mysqlcheck.Status
 	if a.health != nil {
 		healthCh = a.health.Changes()
@@ -428,6 +472,16 @@ func (a *Agent) step(ctx context.Context) time.Time {
 		if !again {
 			break
 		}
+	}
+	if a.health != nil {
+		if h := a.health.Current(); h.Replication != nil && h.Replication != a.judged {
+			// A new reading (every check makes one): judge it once.
+			a.judged = h.Replication
+			a.judgeReplication(h)
+		}
+	}
+	if a.keeper != nil && (!a.holding || a.pendingAdd != 0) {
+		a.keeper.ReadOnlyWanted()
 	}
 	a.reportHealth(ctx)
 	a.reportTimings(ctx)
@@ -569,7 +623,19 @@ func (a *Agent) input() owner.Input {
 		SwitchoverOpen:  swOpen,
 		VRRPBlock:       block,
 		VRRPYield:       yield,
+		MaxLag:          a.opt.Data.MaxLag,
+		PromoteStale:    a.opt.Data.PromoteStale,
+		ForceTarget:     forceTarget(st, swOpen),
+		LocalStale:      a.fresh.Stale,
 	}
+}
+
+// forceTarget is the target of an open switchover asked with -force.
+func forceTarget(st fsm.State, open bool) string {
+	if sw := st.Switchover; open && sw != nil && sw.Force && !sw.Done {
+		return sw.To
+	}
+	return ""
 }
 
 // voters are the ids of the Raft configuration's voters; nil (no credit
@@ -786,6 +852,7 @@ func (a *Agent) addVIP(ctx context.Context, epoch uint64, reason string) bool {
 	a.announceCancel = cancel
 	a.log.Info("acquired VIP", "epoch", epoch, "lease", a.opt.Lease, "proof_age", ret.Sub(p), "reason", reason)
 	a.startAnnouncing(actx)
+	a.openWrites(epoch, ret)
 	return false
 }
 
@@ -935,6 +1002,7 @@ func (a *Agent) renew() {
 // the release is not committed: the FSM must never say "free" while the VIP
 // may still be up here.
 func (a *Agent) release(st fsm.State, d owner.Decision) bool {
+	gtid := a.fenceWrites(d.Target != "", d.Reason)
 	a.stopAnnouncing()
 	if !a.removeNow("release") {
 		return false // not recording a release while an address may be up
@@ -950,7 +1018,7 @@ func (a *Agent) release(st fsm.State, d owner.Decision) bool {
 		epoch = st.Epoch
 	}
 	_, err := a.apply(fsm.Command{Type: fsm.CmdRelease, Release: &fsm.ReleaseCmd{
-		Epoch: epoch, Node: a.opt.NodeID, By: a.opt.NodeID, Time: a.now(), Reason: d.Reason, Detection: detection}})
+		Epoch: epoch, Node: a.opt.NodeID, By: a.opt.NodeID, Time: a.now(), Reason: d.Reason, Detection: detection, GTID: gtid}})
 	if err != nil {
 		a.log.Warn("VIP removed but release not committed (the next leader will fence)", "epoch", epoch, "error", err)
 		return true
@@ -967,6 +1035,9 @@ func (a *Agent) drop(reason string) bool {
 	}
 	a.giveUpVRRP()
 	a.holding = false
+	if a.keeper != nil {
+		a.keeper.ReadOnlyWanted() // the VIP first: its lease is the bound
+	}
 	a.log.Warn("dropped VIP", "reason", reason)
 	return true
 }
@@ -1198,7 +1269,9 @@ func (a *Agent) reportHealth(ctx context.Context) {
 		// (sent through a peer: the leader's log does not reach us).
 		cur = *s
 	}
-	if ok && cur.Healthy == h.Healthy && cur.Class == h.Class {
+	f := a.fresh
+	if ok && cur.Healthy == h.Healthy && cur.Class == h.Class && cur.Stale == f.Stale &&
+		cur.NoReplication == f.NoReplication && cur.ReplDownSince.Equal(f.IODownSince) {
 		return
 	}
 	if a.now().Sub(a.lastReport) < 200*time.Millisecond {
@@ -1207,7 +1280,7 @@ func (a *Agent) reportHealth(ctx context.Context) {
 	a.lastReport = a.now()
 	a.reportSeq++
 	rep := fsm.Health{Node: a.opt.NodeID, Healthy: h.Healthy, Class: h.Class, Checked: h.Checked, Since: h.Since,
-		Boot: a.boot, Seq: a.reportSeq}
+		Boot: a.boot, Seq: a.reportSeq, Stale: f.Stale, NoReplication: f.NoReplication, ReplDownSince: f.IODownSince}
 	if a.send(ctx, fsm.Command{Type: fsm.CmdHealth, Health: &rep}, "health") {
 		a.sentHealth = &rep
 	}
@@ -1233,6 +1306,10 @@ func (a *Agent) Shutdown(ctx context.Context) {
 	}
 	defer a.publish()
 	holding, epoch := a.holding, a.epoch
+	var gtid string
+	if holding {
+		gtid = a.fenceWrites(true, "agent shutting down")
+	}
 	a.stopAnnouncing()
 	released := true
 	addr := a.addr
@@ -1260,7 +1337,7 @@ func (a *Agent) Shutdown(ctx context.Context) {
 			epoch = st.Epoch
 		}
 		if _, err := a.apply(fsm.Command{Type: fsm.CmdRelease, Release: &fsm.ReleaseCmd{
-			Epoch: epoch, Node: a.opt.NodeID, By: a.opt.NodeID, Time: a.now(), Reason: "agent shutting down"}}); err != nil {
+			Epoch: epoch, Node: a.opt.NodeID, By: a.opt.NodeID, Time: a.now(), Reason: "agent shutting down", GTID: gtid}}); err != nil {
 			a.log.Warn("shutdown: release not committed; not transferring (the next leader will fence)", "error", err)
 			a.announceWG.Wait()
 			return

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/raftvip/raftvip/mysqlcheck"
+	"github.com/raftvip/raftvip/owner"
 )
 
 // Data safety (issue 10): the VIP's holder is the only writable server,
@@ -55,4 +56,85 @@ type DataOptions struct {
 	KillSessions bool
 	// FenceTable is "db.table" for the (epoch, node, time) rows; "" = off.
 	FenceTable string
+}
+
+// Fence budgets: how long a release waits for read_only ON before it
+// removes the VIP anyway. A planned move (switchover, preemption,
+// shutdown) is worth a wait: the server is healthy and the position it
+// yields is the handoff. An unplanned one is not: the server is dead or
+// hung, and every millisecond is outage; its kernel lease and the
+// successor's catch-up carry the safety instead.
+const (
+	plannedFenceBudget   = 2 * time.Second
+	unplannedFenceBudget = 300 * time.Millisecond
+)
+
+// fenceWrites makes this node's server read-only before the VIP leaves
+// (docs/safety.md, rule 9). It returns the handoff position of a planned
+// move ("" when unplanned or when any step failed).
+func (a *Agent) fenceWrites(planned bool, why string) string {
+	if a.keeper == nil {
+		return ""
+	}
+	budget := unplannedFenceBudget
+	if planned {
+		budget = plannedFenceBudget
+	}
+	gtid, err := a.keeper.Fence(budget, why)
+	if err != nil {
+		a.log.Warn("could not fence this node's server before releasing the VIP; releasing anyway (the lease bounds the VIP, the successor's catch-up the data)", "error", err, "budget", budget)
+		return ""
+	}
+	if !planned {
+		return ""
+	}
+	return gtid
+}
+
+// openWrites tells the keeper this node now holds epoch (VIP added at
+// added): it turns the server writable after the catch-up. A planned
+// move's successor waits for its predecessor's handoff position; after an
+// unplanned one it waits for what its own IO thread received.
+func (a *Agent) openWrites(epoch uint64, added time.Time) {
+	if a.keeper == nil {
+		return
+	}
+	st := a.fsm.Current()
+	w := dataWant{writable: true, epoch: epoch, since: added}
+	if h := st.Handoff; h != nil && h.Epoch+1 == epoch && h.From != a.opt.NodeID {
+		w.gtid, w.planned = h.GTID, true
+	}
+	if r := a.localHealth().Replication; r != nil {
+		w.source = r.Source
+	}
+	a.keeper.Want(w)
+}
+
+// judgeReplication updates this node's verdict on its own replication
+// from a finished check.
+func (a *Agent) judgeReplication(s mysqlcheck.Status) {
+	var r *owner.Replica
+	if rep := s.Replication; rep != nil {
+		r = &owner.Replica{Configured: rep.Configured, IORunning: rep.IORunning,
+			SQLRunning: rep.SQLRunning, SQLErrno: rep.LastSQLErrno, SQLError: rep.LastSQLError,
+			SecondsBehind: rep.SecondsBehind, Received: rep.ReceivedGTID, Executed: rep.ExecutedGTID}
+		if !rep.Configured && rep.Error != "" {
+			// SHOW SLAVE STATUS itself failed (a missing privilege): no
+			// verdict, and no assumption of a fresh one.
+			r = &owner.Replica{ReadError: rep.Error}
+		}
+	}
+	maxLag := a.opt.Data.MaxLag
+	if maxLag <= 0 {
+		maxLag = 10 * time.Second
+	}
+	prev := a.fresh
+	a.fresh = owner.Judge(prev, r, maxLag, a.now())
+	if a.fresh.Stale != prev.Stale {
+		if a.fresh.Stale != "" {
+			a.log.Warn("this node's server is stale: not a promotion candidate", "why", a.fresh.Stale)
+		} else if prev.Stale != "" {
+			a.log.Info("this node's server caught up: a promotion candidate again")
+		}
+	}
 }

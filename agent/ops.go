@@ -308,6 +308,19 @@ func (a *Agent) Switchover(ctx context.Context, r SwitchoverRequest) (Switchover
 // answers from the target's word.
 const seenGrace = time.Second
 
+// switchoverDetail is the history's words for a switchover request.
+func switchoverDetail(from, to string, r SwitchoverRequest, st fsm.State, in owner.Input) string {
+	d := fmt.Sprintf("switchover from %q to %s, timeout %s", from, to, r.Timeout)
+	if r.Force {
+		why := owner.Stale(st, to, in.MaxLag, in.Now)
+		if why == "" {
+			why = "not stale when asked"
+		}
+		d += ", forced: DATA AT RISK (" + why + ")"
+	}
+	return d
+}
+
 func (a *Agent) switchoverLocal(ctx context.Context, r SwitchoverRequest, who asker) (SwitchoverResult, error) {
 	start := a.now()
 	asked := r.To
@@ -331,6 +344,9 @@ func (a *Agent) switchoverLocal(ctx context.Context, r SwitchoverRequest, who as
 	st := in.State
 	from := st.Holder
 	to := r.To
+	if r.Force && to == "" {
+		return SwitchoverResult{}, refused("-force needs -to NODE: it promotes that node although its data may be behind")
+	}
 	if to == "" {
 		// Any eligible db node other than the holder.
 		in.Self = from
@@ -351,6 +367,8 @@ func (a *Agent) switchoverLocal(ctx context.Context, r SwitchoverRequest, who as
 		return SwitchoverResult{}, refused("%q does not answer the leader's heartbeats", to)
 	case st.Fence != nil:
 		return SwitchoverResult{}, refused("a fence is pending for %s; wait for it to expire", st.Fence.Holder)
+	case from != to && !r.Force && !in.PromoteStale && owner.Stale(st, to, in.MaxLag, in.Now) != "":
+		return SwitchoverResult{}, refused("%q is stale: %s (switchover -to %s -force promotes it anyway: data at risk)", to, owner.Stale(st, to, in.MaxLag, in.Now), to)
 	case from == to:
 		return SwitchoverResult{From: from, To: to, Epoch: st.Epoch, Note: to + " already holds the VIP"}, nil
 	}
@@ -374,8 +392,8 @@ func (a *Agent) switchoverLocal(ctx context.Context, r SwitchoverRequest, who as
 		return SwitchoverResult{}, fmt.Errorf("switchover to %s: no time left within %s", to, r.Timeout)
 	}
 	if _, err := a.apply(fsm.Command{Type: fsm.CmdSwitchover, Switchover: &fsm.Switchover{
-		To: to, From: from, By: a.opt.NodeID, Time: a.now(), For: window},
-		Operator: a.operator(who, OpSwitchover, to, fmt.Sprintf("switchover from %q to %s, timeout %s", from, to, r.Timeout))}); err != nil {
+		To: to, From: from, By: a.opt.NodeID, Time: a.now(), For: window, Force: r.Force},
+		Operator: a.operator(who, OpSwitchover, to, switchoverDetail(from, to, r, st, in))}); err != nil {
 		return SwitchoverResult{}, fmt.Errorf("switchover: record it: %w", err)
 	}
 	a.log.Info("switchover requested", append([]any{"from", from, "to", to, "timeout", r.Timeout}, who.logKV()...)...)
