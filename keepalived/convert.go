@@ -122,6 +122,11 @@ type converter struct {
 	handled map[*Node]bool
 	errs    []Error
 	notes   []string
+
+	// The tracked script that checks replication (see replication).
+	repl       *replCheck
+	replUnread []unreadScript
+	replDone   bool
 }
 
 // Convert writes the raftvip configuration for one host from a decoded
@@ -768,7 +773,20 @@ func (c *converter) mysql(bind string) hblock {
 	queryNote := ""
 	if chk != nil {
 		if n := chk.Node.Find("script"); n != nil {
-			queryNote = c.note(n, "replaced by a real query through the DSN: it fails on a server that is hung, full or refusing connections even while something still listens on port 3306, which a port, process or script check misses; and raftvip never stops itself the way `systemctl stop keepalived` in a check script does, it gives the VIP up and takes it again when MySQL is back")
+			text := "replaced by a real query through the DSN: it fails on a server that is hung, full or refusing connections even while something still listens on port 3306, which a port, process or script check misses; and raftvip never stops itself the way `systemctl stop keepalived` in a check script does, it gives the VIP up and takes it again when MySQL is back"
+			repl, unread := c.replication()
+			switch {
+			case repl != nil && repl.script == chk:
+				text += ". This script checks replication (" + repl.marker + "): raftvip does that itself, not in this query; see failover.max_lag below"
+			case len(unread) > 0 && slices.ContainsFunc(unread, func(u unreadScript) bool { return strings.Contains(chk.Script, u.path) }):
+				for _, u := range unread {
+					if strings.Contains(chk.Script, u.path) {
+						text += fmt.Sprintf(". %s could not be read here (%v), so what it checks is unknown: if it checks replication, raftvip does that itself (failover.max_lag, see docs/import-keepalived.md)", u.path, u.err)
+						break
+					}
+				}
+			}
+			queryNote = c.note(n, "%s", text)
 		}
 	}
 	blk.items = append(blk.items, item{notes: nonEmpty(queryNote), key: "query", value: hclString(config.DefaultQuery)})
@@ -845,6 +863,10 @@ func (c *converter) failover() hblock {
 		if n := c.in.Node.Find("preempt_delay"); n != nil {
 			blk.items = append(blk.items, item{notes: []string{c.note(n, "no equivalent: with preempt = true raftvip moves the VIP back once the preferred node has passed mysql.rise checks")}})
 		}
+	}
+	if r, _ := c.replication(); r != nil {
+		v, note := c.replicationMaxLag(r)
+		blk.items = append(blk.items, item{notes: []string{note}, key: "max_lag", value: hclString(v)})
 	}
 	return blk
 }
@@ -1080,6 +1102,11 @@ func (c *converter) rest(witness bool) hblock {
 		case witness:
 			add(s.Node, "not used on a witness: it has no database, and the db hosts' configs carry the MySQL check")
 			walkBlock("script", s.Node)
+		case c.repl != nil && c.repl.script == s:
+			add(s.Node, "not imported: it checks replication ("+c.repl.marker+"), which raftvip does itself (failover.max_lag)")
+			for _, n := range s.Node.Block {
+				add(n, "part of that replication check: raftvip runs no script (its replication check reads each server's replication state after every mysql check)")
+			}
 		case c.in != nil && slices.ContainsFunc(c.in.TrackScripts, func(t Track) bool { return t.Name == s.Name }):
 			add(s.Node, "not imported: raftvip has a single health check, the MySQL query (mysql block, from the first tracked script); watch what this script checks with your monitoring, or fold it into mysql.query")
 		case c.in != nil:

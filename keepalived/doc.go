@@ -40,6 +40,8 @@
 // statement appears in a "# keepalived: SETTING (file:line) -> ..." comment
 // saying what raftvip does with it or why raftvip does not need it. The
 // output always passes config.Parse: Convert checks it, tolerating only a
-// mysql.dsn_file that does not exist yet. docs/import-keepalived.md lists the
-// mapping.
+// mysql.dsn_file that does not exist yet. A tracked script that checks
+// replication (its command line or a script file it names) becomes
+// failover.max_lag, with the script's lag threshold when one is clear.
+// docs/import-keepalived.md lists the mapping.
 package keepalived
