@@ -157,7 +157,7 @@ func serveAgent(ctx context.Context, cfg *config.Config, log hclog.Logger, join 
 	opt := agent.Options{NodeID: cfg.NodeID, Role: cfg.Role, Peers: apeers, Lease: lease, GARPRefresh: refresh,
 		Preempt: cfg.Failover.Preempt, Preferred: cfg.Failover.Preferred,
 		HeartbeatTimeout: cfg.Raft.HeartbeatTimeout, Version: version, VRRPMode: cfg.VRRP.Mode,
-		SecurityWarnings: securityWarnings(certs, cfg.Bind)}
+		SecurityWarnings: securityWarnings(certs, cfg.Bind), Data: dataOptions(cfg)}
 	var health agent.Health
 	if checker != nil {
 		health = checker
