@@ -42,7 +42,7 @@ func (f *fakeHealth) Set(healthy bool) {
 	if !healthy {
 		class = "refused"
 	}
-	f.st = mysqlcheck.Status{Healthy: healthy, Class: class, Checked: now, Since: now}
+	f.st = mysqlcheck.Status{Healthy: healthy, Class: class, Checked: now, Since: now, Replication: f.st.Replication}
 	st := f.st
 	f.mu.Unlock()
 	select {
@@ -55,6 +55,13 @@ func (f *fakeHealth) Current() mysqlcheck.Status {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.st
+}
+
+// SetReplication makes the next checks read r (a new reading each call).
+func (f *fakeHealth) SetReplication(r mysqlcheck.Replication) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.st.Replication = &r
 }
 
 func (f *fakeHealth) Changes() <-chan mysqlcheck.Status { return f.ch }
@@ -78,6 +85,7 @@ type node struct {
 	cl       *cluster.Cluster
 	agent    *Agent
 	health   *fakeHealth
+	db       *fakeDB // set by a test's prep hook: the agent drives it (SetDB)
 	cancel   context.CancelFunc
 	done     chan struct{}
 	dir      string
@@ -237,6 +245,9 @@ func (tc *testCluster) start(n *node) {
 	}
 	if n.vrrp != nil {
 		n.agent.SetVRRP(n.vrrp)
+	}
+	if n.db != nil {
+		n.agent.SetDB(n.db, nil)
 	}
 	tc.rpc.Register(string(n.addr), n.agent.HandleRPC)
 	ctx, cancel := context.WithCancel(context.Background())

@@ -191,6 +191,7 @@ func (f *FSM) applyChange(c Command) Result {
 		}
 		s.Holder = ""
 		s.Released = r.Time
+		s.LastHolder = r.Node
 		s.Fence = nil
 		s.Handoff = nil
 		if r.GTID != "" && r.By == r.Node {

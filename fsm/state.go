@@ -156,8 +156,10 @@ type State struct {
 	// Timings are every node's reported timings, by node id.
 	Timings  map[string]Timings `json:"timings,omitempty"`
 	Released time.Time          `json:"released,omitempty"` // when the last holder released (for handover times)
-	Fence    *Fence             `json:"fence,omitempty"`
-	History  []Event            `json:"history"`
+	// LastHolder is who held the epoch last released ("" before any).
+	LastHolder string  `json:"last_holder,omitempty"`
+	Fence      *Fence  `json:"fence,omitempty"`
+	History    []Event `json:"history"`
 	// Maintenance, while On, stops every automatic move of the VIP.
 	Maintenance Maintenance `json:"maintenance"`
 	// Switchover is the operator's planned move, while its window may
@@ -234,6 +236,10 @@ func (s State) copyWith(history bool) State {
 	if s.Switchover != nil {
 		sw := *s.Switchover
 		c.Switchover = &sw
+	}
+	if s.Handoff != nil {
+		h := *s.Handoff
+		c.Handoff = &h
 	}
 	c.History = nil
 	if history {

@@ -117,12 +117,7 @@ func SameGTIDs(a, b string) bool {
 func stoppedAt(st fsm.State) (holder string, at time.Time) {
 	holder = st.Holder
 	if holder == "" {
-		for i := len(st.History) - 1; i >= 0; i-- {
-			if e := st.History[i]; e.Op == fsm.OpRelease {
-				holder, at = e.Node, e.Time
-				break
-			}
-		}
+		holder, at = st.LastHolder, st.Released
 	}
 	if holder == "" {
 		return "", time.Time{}

@@ -116,7 +116,7 @@ func TestStale(t *testing.T) {
 		}, ""},
 		{"after a release: counted to the release", func(s *fsm.State) {
 			s.Holder = ""
-			s.History = []fsm.Event{{Epoch: 7, Op: fsm.OpRelease, Node: "hosta", Time: t0.Add(-60 * time.Second)}}
+			s.LastHolder, s.Released = "hosta", t0.Add(-60*time.Second)
 			h := s.Health["hostb"]
 			h.ReplDownSince = t0.Add(-75 * time.Second)
 			s.Health["hostb"] = h
@@ -152,7 +152,7 @@ func TestDecideStaleStandby(t *testing.T) {
 		h := in.State.Health["hostb"]
 		h.Stale = "replication SQL thread stopped"
 		in.State.Health["hostb"] = h
-		in.State.History = []fsm.Event{{Epoch: 7, Op: fsm.OpRelease, Node: "hosta", Time: t0}}
+		in.State.LastHolder, in.State.Released = "hosta", t0
 	}
 	in := base()
 	staleB(&in)
@@ -176,7 +176,7 @@ func TestDecideStaleStandby(t *testing.T) {
 	in = base()
 	in.Self = "hostb"
 	in.State = state("", "hostb")
-	in.State.History = []fsm.Event{{Epoch: 7, Op: fsm.OpRelease, Node: "hosta", Time: t0}}
+	in.State.LastHolder, in.State.Released = "hosta", t0
 	in.LocalStale = "replication SQL thread stopped"
 	if d := Decide(in); d.Action != None || !strings.Contains(d.Reason, "stale") {
 		t.Fatalf("stale leader: %v %q, want none (stale)", d.Action, d.Reason)
@@ -184,7 +184,7 @@ func TestDecideStaleStandby(t *testing.T) {
 	// The last holder is never stale for itself: it takes the VIP back.
 	in = base()
 	in.State = state("", "hosta")
-	in.State.History = []fsm.Event{{Epoch: 7, Op: fsm.OpRelease, Node: "hosta", Time: t0}}
+	in.State.LastHolder, in.State.Released = "hosta", t0
 	in.LocalStale = "replication SQL thread stopped"
 	if d := Decide(in); d.Action != Acquire {
 		t.Fatalf("last holder with broken replication from the standby: %v %q, want acquire", d.Action, d.Reason)

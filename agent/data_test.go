@@ -1,0 +1,238 @@
+package agent
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/raftvip/raftvip/fsm"
+	"github.com/raftvip/raftvip/mysqlcheck"
+	"github.com/raftvip/raftvip/vip/viptest"
+)
+
+// newDataCluster is the in-process cluster with a fake server per db node
+// that the agents drive.
+func newDataCluster(t *testing.T, tune func(*node, *Options)) (*testCluster, *dbWorld) {
+	t.Helper()
+	w := &dbWorld{}
+	dbs := map[string]*fakeDB{}
+	prep := func(n *node) {
+		if n.role != fsm.RoleDB {
+			return
+		}
+		if dbs[n.id] == nil {
+			dbs[n.id] = newFakeDB(w, n.id)
+		}
+		n.db = dbs[n.id]
+	}
+	return newTestClusterPrep(t, false, prep, func(n *node, o *Options) {
+		o.Data.KillSessions = true
+		if tune != nil {
+			tune(n, o)
+		}
+	}), w
+}
+
+// assertWritesFenced: never two servers writable at once, and a server is
+// writable only inside its own node's VIP holding (it turned writable after
+// the VIP was added, read-only before the VIP was removed).
+func assertWritesFenced(t *testing.T, tc *testCluster, w *dbWorld) {
+	t.Helper()
+	if n := w.maxWritable(); n > 1 {
+		t.Fatalf("%d servers writable at once: %+v", n, w.spans())
+	}
+	var held []span
+	open := map[string]time.Time{}
+	for _, e := range tc.tl.Events() {
+		switch e.Op {
+		case viptest.OpAcquire:
+			if _, ok := open[e.Node]; !ok {
+				open[e.Node] = e.Time
+			}
+		case viptest.OpRelease:
+			if from, ok := open[e.Node]; ok {
+				held = append(held, span{e.Node, from, e.Time})
+				delete(open, e.Node)
+			}
+		}
+	}
+	for n, from := range open {
+		held = append(held, span{n, from, time.Time{}})
+	}
+	for _, s := range w.spans() {
+		inside := false
+		for _, h := range held {
+			if h.node == s.node && !s.from.Before(h.from) && (h.to.IsZero() || (!s.to.IsZero() && !s.to.After(h.to))) {
+				inside = true
+			}
+		}
+		if !inside {
+			t.Fatalf("%s's server was writable %s..%s outside its VIP holding %+v", s.node, s.from.Format("15:04:05.000"), s.to.Format("15:04:05.000"), held)
+		}
+	}
+}
+
+func (tc *testCluster) other(id string) string {
+	if id == "hosta" {
+		return "hostb"
+	}
+	return "hosta"
+}
+
+// The holder's server is the only writable one; on an unplanned failover
+// the new holder turns writable only after it applied what it received;
+// on a switchover the old holder fences (read_only, kill, final position)
+// before the VIP leaves, and the target applies that position before it
+// turns writable. Never two writable, never writable without the VIP.
+func TestOnlyTheHolderIsWritable(t *testing.T) {
+	tc, w := newDataCluster(t, nil)
+	h := tc.waitHolder(10 * time.Second)
+	o := tc.other(h)
+	hdb, odb := tc.nodes[h].db, tc.nodes[o].db
+	tc.eventually(h+"'s server writable", 5*time.Second, func() bool { return !hdb.isReadOnly() })
+	if !odb.isReadOnly() {
+		t.Fatalf("%s's server is writable while %s holds the VIP", o, h)
+	}
+	tc.eventually("peer health replicated", 5*time.Second, func() bool { return tc.nodes[h].fsm.State().Healthy(o) })
+
+	// Unplanned: the holder's MySQL dies. The standby has received more
+	// than it applied; it adds the VIP read-only and waits.
+	odb.setPos("0-2-5", "0-1-42")
+	tc.nodes[h].health.Set(false)
+	tc.eventually("VIP moves to "+o, 10*time.Second, func() bool { return tc.holder() == o })
+	tc.eventually(o+" waits for what it received", 5*time.Second, func() bool {
+		ws := odb.waited()
+		return len(ws) > 0 && ws[len(ws)-1] == "0-1-42"
+	})
+	time.Sleep(200 * time.Millisecond)
+	if !odb.isReadOnly() {
+		t.Fatalf("%s turned writable before its SQL thread applied what it received", o)
+	}
+	odb.apply("0-1-42")
+	tc.eventually(o+"'s server writable after the catch-up", 5*time.Second, func() bool { return !odb.isReadOnly() })
+	if !hdb.isReadOnly() {
+		t.Fatalf("the old holder %s's server is still writable", h)
+	}
+	st := tc.nodes[o].fsm.State()
+	if e := st.History[len(st.History)-1]; e.Op != fsm.OpWritable || !strings.Contains(e.Reason, "caught up with 0-1-42") {
+		t.Fatalf("last history event %+v, want the writable record of the catch-up", e)
+	}
+	assertWritesFenced(t, tc, w)
+
+	// Planned: back to h, whose MySQL recovered. o fences and hands its
+	// final position over; h waits for it.
+	tc.nodes[h].health.Set(true)
+	tc.eventually("recovery replicated", 5*time.Second, func() bool { return tc.nodes[o].fsm.State().Healthy(h) })
+	odb.setPos("0-2-77", "0-1-42")
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_, _ = tc.nodes[o].agent.Switchover(ctx, SwitchoverRequest{To: h, Timeout: 8 * time.Second})
+	}()
+	tc.eventually(h+" waits for the handoff position 0-2-77", 10*time.Second, func() bool {
+		ws := hdb.waited()
+		return len(ws) > 0 && ws[len(ws)-1] == "0-2-77"
+	})
+	if !odb.isReadOnly() || odb.killed == 0 {
+		t.Fatalf("the old holder did not fence its server (read-only %v, kills %d)", odb.isReadOnly(), odb.killed)
+	}
+	if !hdb.isReadOnly() {
+		t.Fatal("switchover target writable before it applied the handoff position")
+	}
+	hdb.apply("0-2-77")
+	tc.eventually(h+"'s server writable", 5*time.Second, func() bool { return !hdb.isReadOnly() })
+	if hf := tc.nodes[h].fsm.State().Handoff; hf == nil || hf.From != o || hf.GTID != "0-2-77" {
+		t.Fatalf("handoff %+v, want %s's final position 0-2-77", hf, o)
+	}
+	assertWritesFenced(t, tc, w)
+	tc.assertNeverTwo()
+}
+
+// A catch-up that does not finish: with on_catchup_timeout = writable the
+// holder turns writable and the history says "data at risk"; with
+// stay_read_only it stays read-only and says why.
+func TestCatchupTimeout(t *testing.T) {
+	for _, mode := range []string{OnCatchupWritable, OnCatchupStayReadOnly} {
+		t.Run(mode, func(t *testing.T) {
+			tc, w := newDataCluster(t, func(n *node, o *Options) {
+				o.Data.CatchupTimeout = 300 * time.Millisecond
+				o.Data.OnCatchupTimeout = mode
+			})
+			h := tc.waitHolder(10 * time.Second)
+			o := tc.other(h)
+			odb := tc.nodes[o].db
+			tc.eventually("peer health replicated", 5*time.Second, func() bool { return tc.nodes[h].fsm.State().Healthy(o) })
+			odb.setPos("0-2-5", "0-1-99") // never applied
+			tc.nodes[h].health.Set(false)
+			tc.eventually("VIP moves to "+o, 10*time.Second, func() bool { return tc.holder() == o })
+			want := "DATA AT RISK"
+			if mode == OnCatchupStayReadOnly {
+				want = "staying read-only"
+			}
+			tc.eventually("the catch-up's end recorded", 5*time.Second, func() bool {
+				for _, e := range tc.nodes[o].fsm.State().History {
+					if e.Op == fsm.OpWritable && strings.Contains(e.Reason, want) {
+						return true
+					}
+				}
+				return false
+			})
+			time.Sleep(200 * time.Millisecond)
+			if ro := odb.isReadOnly(); ro != (mode == OnCatchupStayReadOnly) {
+				t.Fatalf("%s: read-only %v after the timeout", mode, ro)
+			}
+			assertWritesFenced(t, tc, w)
+		})
+	}
+}
+
+func staleReplication() mysqlcheck.Replication {
+	return mysqlcheck.Replication{Flavor: mysqlcheck.FlavorMariaDB, Configured: true, IORunning: "Yes", SQLRunning: false,
+		ReceivedGTID: "0-1-50", ExecutedGTID: "0-1-45"}
+}
+
+// A standby whose SQL thread is stopped is not promoted: the holder's MySQL
+// dies, the VIP stays free, the leader says who is stale and why; a forced
+// switchover promotes it and the history says data at risk.
+func TestStaleStandbyIsNotPromoted(t *testing.T) {
+	tc, w := newDataCluster(t, nil)
+	h := tc.waitHolder(10 * time.Second)
+	o := tc.other(h)
+	tc.nodes[o].health.SetReplication(staleReplication())
+	tc.eventually(o+"'s stale verdict replicated", 5*time.Second, func() bool {
+		return strings.Contains(tc.nodes[h].fsm.State().Health[o].Stale, "SQL thread stopped")
+	})
+	tc.nodes[h].health.Set(false)
+	tc.eventually("the holder releases", 10*time.Second, func() bool { return tc.holder() == "" })
+	time.Sleep(3 * testLease)
+	if hs := tc.tl.Holders(time.Now()); len(hs) != 0 {
+		t.Fatalf("VIP on %v: a stale standby was promoted", hs)
+	}
+	l := tc.leader()
+	if l == nil {
+		t.Fatal("no leader")
+	}
+	if d := l.agent.current().Decision; !strings.Contains(d.Reason, o+" is stale") {
+		t.Fatalf("leader %s's decision %q does not name the stale node", l.id, d.Reason)
+	}
+	// Asked without -force: refused, with the reason.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := l.agent.Switchover(ctx, SwitchoverRequest{To: o, Timeout: 5 * time.Second}); err == nil || !strings.Contains(err.Error(), "stale") {
+		t.Fatalf("switchover to a stale node: %v, want a refusal naming it stale", err)
+	}
+	if _, err := l.agent.Switchover(ctx, SwitchoverRequest{To: o, Timeout: 5 * time.Second, Force: true}); err != nil {
+		t.Fatalf("forced switchover: %v", err)
+	}
+	tc.eventually("VIP on the forced target "+o, 10*time.Second, func() bool { return tc.holder() == o })
+	risk := false
+	for _, e := range tc.nodes[o].fsm.State().History {
+		risk = risk || (e.Op == "switchover" && strings.Contains(e.Reason, "DATA AT RISK"))
+	}
+	if !risk {
+		t.Fatalf("history does not record the forced promotion as data at risk: %+v", tc.nodes[o].fsm.State().History)
+	}
+	assertWritesFenced(t, tc, w)
+	tc.assertNeverTwo()
+}
