@@ -219,3 +219,26 @@ func TestPackageDocListsEveryKey(t *testing.T) {
 		t.Errorf("checked %d keys: is the extraction broken?", n)
 	}
 }
+
+// TestReplicationDocDefaults: the failover block docs/replication.md shows
+// as the defaults is valid and is the defaults.
+func TestReplicationDocDefaults(t *testing.T) {
+	blocks, lines := hclBlocks(readDoc(t, "docs/replication.md"))
+	if len(blocks) == 0 {
+		t.Fatal("docs/replication.md has no hcl block: is the extraction broken?")
+	}
+	witness, err := os.ReadFile(filepath.Join("testdata", "example-witness.hcl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, b := range blocks {
+		cfg, err := Parse(append(witness, b...), "docs/replication.md")
+		if err != nil {
+			t.Errorf("the hcl block at docs/replication.md:%d does not validate in a config:\n%v", lines[i], err)
+			continue
+		}
+		if strings.Contains(b, "failover {") && cfg.Failover != defaultFailover {
+			t.Errorf("docs/replication.md:%d shows %+v as the defaults; they are %+v", lines[i], cfg.Failover, defaultFailover)
+		}
+	}
+}
