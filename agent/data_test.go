@@ -216,6 +216,17 @@ func TestStaleStandbyIsNotPromoted(t *testing.T) {
 	if d := l.agent.current().Decision; !strings.Contains(d.Reason, o+" is stale") {
 		t.Fatalf("leader %s's decision %q does not name the stale node", l.id, d.Reason)
 	}
+	// status says who is stale and why.
+	sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+	cs := l.agent.ClusterStatus(sctx, 0)
+	scancel()
+	shown := false
+	for _, v := range cs.Nodes {
+		shown = shown || (v.ID == o && strings.Contains(v.Stale, "SQL thread stopped"))
+	}
+	if !shown {
+		t.Fatalf("status does not show %s stale: %+v", o, cs.Nodes)
+	}
 	// Asked without -force: refused, with the reason.
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -53,6 +53,9 @@ type NodeStatus struct {
 	// about replication (nil for a witness or before one). Information
 	// only for now: it does not change Healthy.
 	Replication *mysqlcheck.Replication `json:"replication,omitempty"`
+	// Data is what its agent last did to its server (read_only, catch-up);
+	// nil on a witness or without a server to drive.
+	Data *DataStatus `json:"data,omitempty"`
 }
 
 // NodeView is one row of the cluster status: the replicated view merged with
@@ -76,6 +79,13 @@ type NodeView struct {
 	// Replication is the node's own answer (nil when unreachable, a
 	// witness, or not read yet).
 	Replication *mysqlcheck.Replication `json:"replication,omitempty"`
+	// Data is the node's own answer about its server's fencing.
+	Data *DataStatus `json:"data,omitempty"`
+	// Stale says why the leader's rule would not promote this node now
+	// (its replication is behind or broken; "" when it may be promoted);
+	// NoReplication: its server replicates from nobody.
+	Stale         string `json:"stale,omitempty"`
+	NoReplication bool   `json:"no_replication,omitempty"`
 }
 
 // Status is the answer to `raftvip status`.
@@ -133,8 +143,16 @@ func (a *Agent) Self() NodeStatus {
 		Checked: h.Checked, Holding: holding, Decision: d.Action.String(), Reason: d.Reason, Version: a.opt.Version,
 		AppliedIndex: a.raft.AppliedIndex(), Epoch: a.fsm.Current().Epoch,
 		RaftServers: a.raftAddresses(), ConfigWarnings: a.fileWarnings(), SecurityWarnings: a.securityWarnings(),
-		Replication: h.Replication,
+		Replication: h.Replication, Data: a.dataStatus(),
 	}
+}
+
+func (a *Agent) dataStatus() *DataStatus {
+	if a.keeper == nil {
+		return nil
+	}
+	d := a.keeper.Status()
+	return &d
 }
 
 func (a *Agent) securityWarnings() []string {
@@ -275,6 +293,10 @@ func (a *Agent) ClusterStatus(ctx context.Context, historyN int) Status {
 		}
 		if h, ok := st.Health[id]; ok {
 			v.Healthy, v.CheckClass, v.Checked = h.Healthy, h.Class, h.Checked
+			v.NoReplication = h.NoReplication
+		}
+		if p.Role == fsm.RoleDB {
+			v.Stale = owner.Stale(st, id, a.opt.Data.MaxLag, a.now())
 		}
 		views[i] = v
 		wg.Add(1)
@@ -303,7 +325,7 @@ func (a *Agent) ClusterStatus(ctx context.Context, historyN int) Status {
 			v.RaftState = ns.RaftState
 			v.Healthy, v.CheckClass, v.CheckError, v.Checked = ns.Healthy, ns.CheckClass, ns.CheckError, ns.Checked
 			v.LastContact, v.Holding, v.Decision, v.Reason = ns.LastContact, ns.Holding, ns.Decision, ns.Reason
-			v.Replication = ns.Replication
+			v.Replication, v.Data = ns.Replication, ns.Data
 		}(i, p)
 	}
 	wg.Wait()

@@ -88,6 +88,28 @@ func ago(now, t time.Time) string {
 	return d.Round(time.Millisecond).String() + " ago"
 }
 
+// dataLine says what the node's agent did to its server.
+func dataLine(d *agent.DataStatus) string {
+	var line string
+	switch d.Mode {
+	case agent.DataWritable:
+		line = fmt.Sprintf("writable (epoch %d, since %s): %s", d.Epoch, d.Since.Format(time.RFC3339), d.Detail)
+	case agent.DataCatchingUp:
+		line = fmt.Sprintf("read-only, catching up to %s before taking writes (epoch %d, for %s)", d.WaitGTID, d.Epoch, time.Since(d.Since).Round(time.Millisecond))
+	case agent.DataStuckReadOnly:
+		line = "READ-ONLY while holding the VIP: " + d.Detail
+	default:
+		line = "read-only (not the VIP holder)"
+		if !d.ReadOnlyConfirmed.IsZero() {
+			line += ", confirmed " + ago(time.Now(), d.ReadOnlyConfirmed)
+		}
+	}
+	if d.Error != "" {
+		line += "; last error: " + d.Error
+	}
+	return line
+}
+
 // printReplication writes one replication line per DB node: threads, lag,
 // positions, read-only, errors, or "no replication".
 func printReplication(w io.Writer, nodes []agent.NodeView) {
@@ -108,6 +130,15 @@ func printReplication(w io.Writer, nodes []agent.NodeView) {
 			line = v.Replication.Summary()
 		}
 		fmt.Fprintf(w, "  %s: %s\n", v.ID, line)
+		switch {
+		case v.Stale != "":
+			fmt.Fprintf(w, "    STALE, not promoted: %s\n", v.Stale)
+		case v.NoReplication:
+			fmt.Fprintf(w, "    no replication: eligible on MySQL health alone\n")
+		}
+		if d := v.Data; d != nil {
+			fmt.Fprintf(w, "    server: %s\n", dataLine(d))
+		}
 	}
 }
 
