@@ -33,6 +33,9 @@ type Options struct {
 	RaftvipBin string
 	// Agent tunes the generated raftvip configs; zero fields take defaults.
 	Agent AgentSettings
+	// SemiSync starts both MariaDB servers with semi-synchronous
+	// replication (SetSemiSync switches it later).
+	SemiSync bool
 	// Logger receives the lab's own log; default hclog to stderr at info.
 	Logger hclog.Logger
 }

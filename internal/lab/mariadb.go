@@ -38,6 +38,7 @@ type MariaDB struct {
 	PidFile string
 	LogPath string
 
+	cnf  myCnfParams // what Config was generated from (SetSemiSync rewrites it)
 	mu   sync.Mutex
 	proc *Process
 }
@@ -215,9 +216,9 @@ func (l *Lab) newMariaDB(ctx context.Context, h *Host, template string) (*MariaD
 	if err := os.WriteFile(initSQL, []byte(initSQLText), 0o600); err != nil {
 		return nil, fmt.Errorf("mariadb %s: %w", h.NodeID, err)
 	}
-	cnf := myCnf(myCnfParams{DataDir: m.DataDir, Socket: m.Socket, PidFile: m.PidFile, ServerID: h.ServerID,
-		Bind: h.IP + "," + VIP, InitFile: initSQL, Replication: true})
-	if err := os.WriteFile(m.Config, []byte(cnf), 0o644); err != nil {
+	m.cnf = myCnfParams{DataDir: m.DataDir, Socket: m.Socket, PidFile: m.PidFile, ServerID: h.ServerID,
+		Bind: h.IP + "," + VIP, InitFile: initSQL, Replication: true, SemiSync: l.opts.SemiSync}
+	if err := os.WriteFile(m.Config, []byte(myCnf(m.cnf)), 0o644); err != nil {
 		return nil, fmt.Errorf("mariadb %s: %w", h.NodeID, err)
 	}
 	return m, nil
@@ -247,6 +248,31 @@ type myCnfParams struct {
 	// Replication adds the dual-master settings (binlog, GTID, offsets,
 	// read_only); the install template goes without them.
 	Replication bool
+	// SemiSync turns on semi-synchronous replication both ways (with
+	// Replication).
+	SemiSync bool
+}
+
+// SemiSyncTimeout is the lab's rpl_semi_sync_master_timeout: a commit on
+// the holder waits this long for the other server's acknowledgement before
+// the holder falls back to asynchronous replication. It outlasts the lab's
+// faults on the old holder until the new holder takes over (a hung server
+// is detected in about 2.5 s), so an acknowledged write is on the other
+// server; after a failover the new holder's first commits wait this long
+// for the old server, which is down, then it goes on asynchronously.
+const SemiSyncTimeout = 10 * time.Second
+
+// semiSyncCnf are the my.cnf lines of Options.SemiSync. MariaDB 10.3.3 and
+// later has semi-sync built in (no plugin to load). AFTER_SYNC: the holder
+// waits for the acknowledgement before committing in its engine, so no
+// client (not even another session) sees a row the other server may lack.
+func semiSyncCnf() string {
+	return fmt.Sprintf(`# semi-synchronous replication both ways (lab option SemiSync)
+rpl_semi_sync_master_enabled = ON
+rpl_semi_sync_slave_enabled = ON
+rpl_semi_sync_master_timeout = %d
+rpl_semi_sync_master_wait_point = AFTER_SYNC
+`, SemiSyncTimeout.Milliseconds())
 }
 
 func myCnf(p myCnfParams) string {
@@ -295,6 +321,9 @@ read_only = ON
 # notice a dead master in seconds, not the default minute
 slave_net_timeout = 10
 `, p.ServerID)
+		if p.SemiSync {
+			b.WriteString(semiSyncCnf())
+		}
 	}
 	return b.String()
 }
