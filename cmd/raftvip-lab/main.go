@@ -4,6 +4,7 @@
 //
 //	raftvip-lab demo  -raftvip PATH          replay the seed's failover test, live
 //	raftvip-lab bench -raftvip PATH -out DIR raftvip vs keepalived, same faults
+//	raftvip-lab data-bench -raftvip PATH     a writer through the VIP during faults: data safety
 //	raftvip-lab up    [-raftvip PATH]        bring a lab up for manual use
 //	raftvip-lab down  -prefix PREFIX         remove a leftover lab
 //
@@ -28,6 +29,9 @@ commands:
         build the lab and replay the seed's failover test live, then tear down
   bench -raftvip PATH -out DIR [-trials 10] [-systems keepalived,raftvip] [-faults ...]
         inject the same faults against raftvip and keepalived; write DIR/results.{json,md}
+  data-bench -raftvip PATH -out DIR [-trials 5] [-faults ...] [-modes async,semi-sync]
+        a writer through the VIP while faults hit the holder; check what the servers kept
+        (missing rows, counters, rows on a non-holder, replication); write DIR/data-safety.{json,md}
   up    [-raftvip PATH | -keepalived] [-k]
         bring a lab up, print how to use it, and wait for Ctrl-C
   down  -prefix PREFIX
@@ -56,6 +60,8 @@ func main() {
 		err = cmdDemo(ctx, args)
 	case "bench":
 		err = cmdBench(ctx, args)
+	case "data-bench":
+		err = cmdDataBench(ctx, args)
 	case "up":
 		err = cmdUp(ctx, args)
 	case "down":

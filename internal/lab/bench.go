@@ -18,6 +18,7 @@ type Fault string
 const (
 	FaultMySQLKilled Fault = "mysql-killed" // SIGKILL to the holder's mariadbd
 	FaultMySQLHung   Fault = "mysql-hung"   // SIGSTOP to the holder's mariadbd
+	FaultAgentKilled Fault = "agent-killed" // SIGKILL to the holder's raftvip agent (data-safety runs only)
 	FaultCablePulled Fault = "cable-pulled" // the holder's bridge port down
 	FaultIsolated    Fault = "isolated"     // a and b cannot see each other
 	// FaultSwitchover is a planned move, not a failure: raftvip's
@@ -37,6 +38,8 @@ func (f Fault) Describe() string {
 		return "mariadbd on the VIP holder killed (SIGKILL)"
 	case FaultMySQLHung:
 		return "mariadbd on the VIP holder hung (SIGSTOP): still listening, never answering"
+	case FaultAgentKilled:
+		return "the VIP holder's raftvip agent killed (SIGKILL): its kernel lease drops the VIP; its MySQL keeps running"
 	case FaultCablePulled:
 		return "the VIP holder's cable pulled (bridge port down)"
 	case FaultIsolated:
@@ -332,34 +335,13 @@ func (l *Lab) runTrial(ctx context.Context, sys System, f Fault, n int, c *Clien
 	t0 := time.Now()
 	tr.FaultAt = t0
 	connectedFrom := t0
-	restore := func() error { return nil }
-	switch f {
-	case FaultMySQLKilled:
-		err = l.KillMySQL(holder)
-		restore = func() error { return l.RestartMySQL(ctx, holder) }
-	case FaultMySQLHung:
-		err = l.HangMySQL(holder)
-		restore = func() error { return l.ResumeMySQL(holder) }
-	case FaultCablePulled:
-		err = l.PullCable(ctx, holder)
+	restore, err := l.injectFault(ctx, sys, f, holder)
+	if f == FaultCablePulled {
+		restoreCable := restore
 		restore = func() error {
-			err := l.RestoreCable(ctx, holder)
+			err := restoreCable()
 			connectedFrom = time.Now()
 			return err
-		}
-	case FaultIsolated:
-		err = l.Isolate(ctx, "a", "b")
-		restore = func() error { return l.Heal(ctx, "a", "b") }
-	case FaultSwitchover:
-		switch sys {
-		case SystemRaftvip:
-			err = l.switchover(ctx, other)
-		case SystemKeepalived:
-			err = l.StopKeepalivedOn(holder)
-			restore = func() error {
-				_, err := l.StartKeepalivedOn(ctx, holder, KeepalivedOptions{})
-				return err
-			}
 		}
 	}
 	if err != nil {
@@ -421,6 +403,43 @@ func (l *Lab) runTrial(ctx context.Context, sys System, f Fault, n int, c *Clien
 	s := c.SummaryBetween(t0, end)
 	tr.ReadsOK, tr.ReadsFailed = s.OK, s.Failed
 	return tr
+}
+
+// injectFault injects f on holder (for sys) and returns how to undo it;
+// restore is never nil, also when err is not.
+func (l *Lab) injectFault(ctx context.Context, sys System, f Fault, holder string) (restore func() error, err error) {
+	restore = func() error { return nil }
+	switch f {
+	case FaultMySQLKilled:
+		err = l.KillMySQL(holder)
+		restore = func() error { return l.RestartMySQL(ctx, holder) }
+	case FaultMySQLHung:
+		err = l.HangMySQL(holder)
+		restore = func() error { return l.ResumeMySQL(holder) }
+	case FaultAgentKilled:
+		err = l.KillAgent(holder)
+		restore = func() error { return l.RestartAgent(holder) }
+	case FaultCablePulled:
+		err = l.PullCable(ctx, holder)
+		restore = func() error { return l.RestoreCable(ctx, holder) }
+	case FaultIsolated:
+		err = l.Isolate(ctx, "a", "b")
+		restore = func() error { return l.Heal(ctx, "a", "b") }
+	case FaultSwitchover:
+		switch sys {
+		case SystemRaftvip:
+			err = l.switchover(ctx, l.Other(holder))
+		case SystemKeepalived:
+			err = l.StopKeepalivedOn(holder)
+			restore = func() error {
+				_, err := l.StartKeepalivedOn(ctx, holder, KeepalivedOptions{})
+				return err
+			}
+		}
+	default:
+		err = fmt.Errorf("unknown fault %q", f)
+	}
+	return restore, err
 }
 
 // switchover asks the witness (a Raft follower while a DB node holds the

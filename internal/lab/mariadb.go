@@ -258,20 +258,25 @@ type myCnfParams struct {
 // the holder falls back to asynchronous replication. It outlasts the lab's
 // faults on the old holder until the new holder takes over (a hung server
 // is detected in about 2.5 s), so an acknowledged write is on the other
-// server; after a failover the new holder's first commits wait this long
-// for the old server, which is down, then it goes on asynchronously.
+// server. The price: while the other server is hung or unreachable but
+// still connected, the holder's first commits wait this long.
 const SemiSyncTimeout = 10 * time.Second
 
 // semiSyncCnf are the my.cnf lines of Options.SemiSync. MariaDB 10.3.3 and
 // later has semi-sync built in (no plugin to load). AFTER_SYNC: the holder
 // waits for the acknowledgement before committing in its engine, so no
 // client (not even another session) sees a row the other server may lack.
+// wait_no_slave OFF: with no semi-sync slave connected (the other server
+// is down) the holder does not wait the timeout on every commit but goes
+// on asynchronously at once, until the other server is back and caught up;
+// a hung or unreachable slave still holds commits for the timeout.
 func semiSyncCnf() string {
 	return fmt.Sprintf(`# semi-synchronous replication both ways (lab option SemiSync)
 rpl_semi_sync_master_enabled = ON
 rpl_semi_sync_slave_enabled = ON
 rpl_semi_sync_master_timeout = %d
 rpl_semi_sync_master_wait_point = AFTER_SYNC
+rpl_semi_sync_master_wait_no_slave = OFF
 `, SemiSyncTimeout.Milliseconds())
 }
 

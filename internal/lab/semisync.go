@@ -28,6 +28,7 @@ func (l *Lab) SetSemiSync(ctx context.Context, on bool) error {
 			return fmt.Errorf("mariadb %s: %w", h.NodeID, err)
 		}
 		q := fmt.Sprintf("SET GLOBAL rpl_semi_sync_master_timeout = %d; SET GLOBAL rpl_semi_sync_master_wait_point = AFTER_SYNC; "+
+			"SET GLOBAL rpl_semi_sync_master_wait_no_slave = OFF; "+
 			"SET GLOBAL rpl_semi_sync_master_enabled = %s; SET GLOBAL rpl_semi_sync_slave_enabled = %s; "+
 			"STOP SLAVE IO_THREAD; START SLAVE IO_THREAD", SemiSyncTimeout.Milliseconds(), onoff, onoff)
 		if _, err := m.SQL(ctx, q); err != nil {
