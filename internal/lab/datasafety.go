@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -28,13 +29,19 @@ type DataSafetyOptions struct {
 	Trials int        // per fault and mode; default 5
 	Faults []Fault    // default DataFaults
 	Modes  []ReplMode // default async, semi-sync
-	// PerFault overrides Trials for single faults (the lab test runs fewer).
-	PerFault map[Fault]int
+	// PerRun, when set, gives the trials per mode and fault instead of
+	// Trials (0 skips that run); the lab test runs fewer.
+	PerRun func(mode ReplMode, f Fault) (trials int)
 	// Jitter bounds a random wait before each fault; default 1s, negative
 	// disables.
 	Jitter time.Duration
 	// IsolationHold is how long the DB hosts stay isolated; default 6s.
 	IsolationHold time.Duration
+	// LabFencing is the baseline without raftvip's data handling: the lab
+	// makes the VIP holder writable the moment it holds the VIP (no
+	// catch-up, no fencing on release beyond read_only on the others), as
+	// a keepalived notify script would.
+	LabFencing bool
 	// RecoverTimeout bounds the wait for the first acknowledged write after
 	// a fault; default 60s.
 	RecoverTimeout time.Duration
@@ -66,9 +73,9 @@ func (o DataSafetyOptions) withDefaults() DataSafetyOptions {
 	return o
 }
 
-func (o DataSafetyOptions) trials(f Fault) int {
-	if n, ok := o.PerFault[f]; ok {
-		return n
+func (o DataSafetyOptions) trials(mode ReplMode, f Fault) int {
+	if o.PerRun != nil {
+		return o.PerRun(mode, f)
 	}
 	return o.Trials
 }
@@ -125,6 +132,9 @@ func (l *Lab) RunDataSafety(ctx context.Context, opts DataSafetyOptions) (*DataS
 		return res, err
 	}
 	defer l.StopRaftvip(context.Background())
+	if opts.LabFencing {
+		defer l.startLabFencing(ctx)()
+	}
 	k := 0
 	for _, mode := range opts.Modes {
 		if err := l.SetSemiSync(ctx, mode == ReplSemiSync); err != nil {
@@ -132,7 +142,7 @@ func (l *Lab) RunDataSafety(ctx context.Context, opts DataSafetyOptions) (*DataS
 		}
 		for _, f := range opts.Faults {
 			k++
-			if opts.trials(f) == 0 {
+			if opts.trials(mode, f) == 0 {
 				continue
 			}
 			run, err := l.dataRun(ctx, mode, f, k, opts)
@@ -163,7 +173,7 @@ func (l *Lab) dataRun(ctx context.Context, mode ReplMode, f Fault, k int, opts D
 	defer w.Stop()
 	run := &DataRun{Mode: mode, Fault: f}
 	var faults []time.Time
-	for i := 1; i <= opts.trials(f); i++ {
+	for i := 1; i <= opts.trials(mode, f); i++ {
 		if ctx.Err() != nil {
 			break
 		}
@@ -185,6 +195,9 @@ func (l *Lab) dataRun(ctx context.Context, mode ReplMode, f Fault, k int, opts D
 	_, err = l.WaitAllHealthy(wctx)
 	cancel()
 	label := fmt.Sprintf("%s, %s", f, mode)
+	if opts.LabFencing {
+		label += ", lab fencing"
+	}
 	run.Check = l.CheckData(ctx, label, w, faults)
 	if err != nil {
 		run.Check.Errors = append(run.Check.Errors, "not all healthy before the check: "+err.Error())
@@ -380,4 +393,45 @@ func sortedKeysString(m map[string]string) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// startLabFencing is the baseline without raftvip's data handling: the lab
+// itself opens whichever host the monitor sees holding the VIP (read_only
+// OFF at once, no catch-up) and closes the others, as a keepalived notify
+// script would. It returns a stop function.
+func (l *Lab) startLabFencing(ctx context.Context) func() {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	set := func(h *Host, on bool) {
+		v := "0"
+		if on {
+			v = "1"
+		}
+		sctx, c := context.WithTimeout(ctx, 2*time.Second)
+		defer c()
+		_, _ = l.MariaDB(h.Name).SQL(sctx, "SET GLOBAL read_only = "+v)
+	}
+	go func() {
+		defer close(done)
+		for {
+			holders := l.monitor.Holders()
+			var wg sync.WaitGroup
+			for _, h := range l.DBHosts() {
+				holding := len(holders) == 1 && holders[0] == h.Name
+				wg.Add(1)
+				go func() { defer wg.Done(); set(h, !holding) }()
+			}
+			wg.Wait()
+			// Again at every change, and every 500 ms (a restarted server
+			// comes up read-only, a hung one did not take the last order).
+			wctx, c := context.WithTimeout(ctx, 500*time.Millisecond)
+			_, _ = l.monitor.WaitFor(wctx, func(now []string) bool { return strings.Join(now, ",") != strings.Join(holders, ",") })
+			c()
+			if ctx.Err() != nil {
+				return
+			}
+		}
+	}()
+	l.note("start", "lab fencing: read_only OFF on the VIP holder as the monitor sees it (baseline)")
+	return func() { cancel(); <-done }
 }
