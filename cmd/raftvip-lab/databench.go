@@ -30,13 +30,14 @@ func cmdDataBench(ctx context.Context, args []string) error {
 	prefix := fs.String("prefix", "", "namespace prefix (default rvlab<pid>)")
 	logLevel := fs.String("log-level", "warn", "lab log level")
 	labFencing := fs.Bool("lab-fencing", false, "baseline: the lab makes the VIP holder writable at once (no catch-up), as a notify script would")
+	lag := fs.Duration("lag", 0, "replicas lag by this much (MASTER_DELAY on both servers, whole seconds)")
 	keep := fs.Bool("keep", false, "keep the lab directory (configs, logs, writer.log) afterwards")
 	fs.Parse(args)
 	if *raftvip == "" {
 		fmt.Fprintln(os.Stderr, "raftvip-lab data-bench: -raftvip PATH is required")
 		os.Exit(2)
 	}
-	opts := lab.DataSafetyOptions{Trials: *trials, LabFencing: *labFencing, Progress: os.Stdout}
+	opts := lab.DataSafetyOptions{Trials: *trials, LabFencing: *labFencing, Lag: *lag, Progress: os.Stdout}
 	for _, f := range strings.Split(*faults, ",") {
 		found := false
 		for _, known := range lab.DataFaults {

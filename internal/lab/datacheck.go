@@ -28,6 +28,13 @@ type LabRow struct {
 	At  time.Time // NOW(6) on that server
 }
 
+// FaultMark is when a fault was injected and which server should take the
+// writes after it (ServerID 0: any, for faults that do not move the VIP).
+type FaultMark struct {
+	At       time.Time
+	ServerID int
+}
+
 // NonHolderRow is a row a server executed while, by the VIP monitor, it did
 // not hold the VIP.
 type NonHolderRow struct {
@@ -63,7 +70,8 @@ type DataCheck struct {
 	TablesAgree bool              `json:"tables_agree"`
 	RunAgrees   bool              `json:"run_agrees"`
 	// FirstWrite is, per fault, the time from the fault to the end of the
-	// first acknowledged write that started after it; NoWriteAfter counts
+	// first acknowledged write that started after it on the server that
+	// should take over (FaultMark.ServerID); NoWriteAfter counts
 	// faults after which no write was acknowledged at all.
 	Faults       int             `json:"faults"`
 	FirstWrite   []time.Duration `json:"first_write_ns"`
@@ -186,7 +194,7 @@ type serverData struct {
 type dataInput struct {
 	Label       string
 	Writes      []Write
-	Faults      []time.Time
+	Faults      []FaultMark
 	Intervals   []Interval // the monitor's holding spans, by host short name
 	FinalHolder *Host
 	Servers     []serverData
@@ -274,11 +282,11 @@ func analyzeData(in dataInput) DataCheck {
 	sort.Slice(d.NonHolder, func(i, j int) bool { return d.NonHolder[i].Seq < d.NonHolder[j].Seq })
 	d.TablesAgree = len(sums) == 1 && len(d.Errors) == 0
 	d.RunAgrees = len(runSums) == 1 && len(d.Errors) == 0
-	for _, t := range in.Faults {
+	for _, f := range in.Faults {
 		first := time.Duration(-1)
 		for _, w := range in.Writes {
-			if w.RowOK && w.IncOK && !w.Start.Before(t) {
-				if x := w.End.Sub(t); first < 0 || x < first {
+			if w.RowOK && w.IncOK && !w.Start.Before(f.At) && (f.ServerID == 0 || w.ServerID == f.ServerID) {
+				if x := w.End.Sub(f.At); first < 0 || x < first {
 					first = x
 				}
 			}
@@ -335,9 +343,9 @@ func (w *Writer) SeqRange() (from, to int64) {
 
 // CheckData verifies what writer w's run left behind: it waits until
 // replication runs both ways and each server has applied all of the
-// other's binlog (so stop w first), then reads both servers. faults are the
-// instants the faults were injected (for the time to the first write).
-func (l *Lab) CheckData(ctx context.Context, label string, w *Writer, faults []time.Time) DataCheck {
+// other's binlog (so stop w first), then reads both servers. faults say
+// when the faults were injected (for the time to the first write).
+func (l *Lab) CheckData(ctx context.Context, label string, w *Writer, faults []FaultMark) DataCheck {
 	in := dataInput{Label: label, Writes: w.Writes(), Faults: faults}
 	if err := l.waitReplicatingUnlessBroken(ctx); err != nil {
 		in.ReplErr = err

@@ -49,7 +49,7 @@ func TestAnalyzeData(t *testing.T) {
 	}
 	rowsA := map[int64]LabRow{1: rowsB[1], 2: {Seq: 2, Srv: 1, At: at(901)}, 3: rowsB[3], 4: rowsB[4], 5: rowsB[5]}
 	in := dataInput{
-		Label: "unit", Writes: writes, Faults: []time.Time{at(950)}, Intervals: ivs, FinalHolder: hb,
+		Label: "unit", Writes: writes, Faults: []FaultMark{{At: at(950), ServerID: 2}}, Intervals: ivs, FinalHolder: hb,
 		Servers: []serverData{
 			{Host: ha, Rows: rowsA, Counter: 4, Checksums: "x", RunSum: "p", Slave: SlaveStatus{"Slave_IO_Running": "Yes", "Slave_SQL_Running": "Yes", "Last_SQL_Errno": "0", "Last_IO_Errno": "0"}},
 			{Host: hb, Rows: rowsB, Counter: 2, Checksums: "y", RunSum: "q", Slave: SlaveStatus{"Slave_IO_Running": "Yes", "Slave_SQL_Running": "No", "Last_SQL_Errno": "1032", "Last_SQL_Error": "row not found", "Last_IO_Errno": "0"}},
@@ -96,7 +96,7 @@ func TestAnalyzeData(t *testing.T) {
 		in.Servers[i].Checksums, in.Servers[i].RunSum = "x", "p"
 		in.Servers[i].Slave = SlaveStatus{"Slave_IO_Running": "Yes", "Slave_SQL_Running": "Yes", "Last_SQL_Errno": "0", "Last_IO_Errno": "0"}
 	}
-	in.Faults = append(in.Faults, at(5000))
+	in.Faults = append(in.Faults, FaultMark{At: at(5000)})
 	d = analyzeData(in)
 	if !d.OK() || len(d.Missing) != 0 || len(d.MissingOther) != 0 || len(d.NonHolder) != 0 || d.CounterShort != 0 ||
 		len(d.FirstWrite) != 1 || d.NoWriteAfter != 1 {

@@ -42,6 +42,9 @@ type DataSafetyOptions struct {
 	// catch-up, no fencing on release beyond read_only on the others), as
 	// a keepalived notify script would.
 	LabFencing bool
+	// Lag delays each server's SQL thread behind the other (MASTER_DELAY,
+	// whole seconds): replicas that lag, where a new holder must catch up.
+	Lag time.Duration
 	// RecoverTimeout bounds the wait for the first acknowledged write after
 	// a fault; default 60s.
 	RecoverTimeout time.Duration
@@ -92,6 +95,8 @@ type DataTrial struct {
 	FirstWriteMS float64 `json:"first_write_ms"`
 	MaxHolders   int     `json:"max_holders"`
 	Error        string  `json:"error,omitempty"`
+
+	mark FaultMark
 }
 
 // DataRun is every trial of one fault in one replication mode, with the
@@ -133,7 +138,15 @@ func (l *Lab) RunDataSafety(ctx context.Context, opts DataSafetyOptions) (*DataS
 	}
 	defer l.StopRaftvip(context.Background())
 	if opts.LabFencing {
+		res.Settings["fencing"] = "lab fencing (baseline): the lab sets read_only OFF on the VIP holder the moment the monitor sees it, ON on the other, with no catch-up"
+	}
+	if opts.LabFencing {
 		defer l.startLabFencing(ctx)()
+	}
+	if opts.Lag > 0 {
+		if err := l.SetReplicationDelay(ctx, opts.Lag); err != nil {
+			return res, err
+		}
 	}
 	k := 0
 	for _, mode := range opts.Modes {
@@ -172,7 +185,7 @@ func (l *Lab) dataRun(ctx context.Context, mode ReplMode, f Fault, k int, opts D
 	}
 	defer w.Stop()
 	run := &DataRun{Mode: mode, Fault: f}
-	var faults []time.Time
+	var faults []FaultMark
 	for i := 1; i <= opts.trials(mode, f); i++ {
 		if ctx.Err() != nil {
 			break
@@ -180,7 +193,7 @@ func (l *Lab) dataRun(ctx context.Context, mode ReplMode, f Fault, k int, opts D
 		tr := l.dataTrial(ctx, mode, f, i, w, opts)
 		run.Trials = append(run.Trials, tr)
 		if !tr.FaultAt.IsZero() {
-			faults = append(faults, tr.FaultAt)
+			faults = append(faults, tr.mark)
 		}
 		line := fmt.Sprintf("   %-13s %-9s #%-2d %s -> %-5s first write %7.0f ms, max holders %d", f, mode, i, tr.Holder, tr.NewHolder, tr.FirstWriteMS, tr.MaxHolders)
 		if tr.Error != "" {
@@ -195,6 +208,9 @@ func (l *Lab) dataRun(ctx context.Context, mode ReplMode, f Fault, k int, opts D
 	_, err = l.WaitAllHealthy(wctx)
 	cancel()
 	label := fmt.Sprintf("%s, %s", f, mode)
+	if opts.Lag > 0 {
+		label += ", lag " + opts.Lag.String()
+	}
 	if opts.LabFencing {
 		label += ", lab fencing"
 	}
@@ -282,6 +298,7 @@ func (l *Lab) dataTrial(ctx context.Context, mode ReplMode, f Fault, n int, w *W
 	if !f.movesVIP() {
 		wantID = 0
 	}
+	tr.mark = FaultMark{At: t0, ServerID: wantID}
 	wctx, cancel := context.WithTimeout(ctx, opts.RecoverTimeout)
 	x, werr := w.WaitAck(wctx, wantID, t0)
 	cancel()
@@ -317,6 +334,13 @@ func (l *Lab) dataTrial(ctx context.Context, mode ReplMode, f Fault, n int, w *W
 	return tr
 }
 
+func lagText(d time.Duration) string {
+	if d <= 0 {
+		return "none (replication in the lab applies within milliseconds)"
+	}
+	return fmt.Sprintf("MASTER_DELAY = %d on both servers: each applies the other's events %s late", int(d.Round(time.Second)/time.Second), d)
+}
+
 func (l *Lab) dataSettings(opts DataSafetyOptions) map[string]string {
 	s := l.opts.Agent.withDefaults()
 	return map[string]string{
@@ -328,6 +352,7 @@ func (l *Lab) dataSettings(opts DataSafetyOptions) map[string]string {
 		"replication": fmt.Sprintf("both ways, GTID slave_pos, ROW, log_slave_updates; semi-sync: rpl_semi_sync_master_enabled and "+
 			"rpl_semi_sync_slave_enabled ON on both, master_timeout %s, wait_point AFTER_SYNC, wait_no_slave OFF", SemiSyncTimeout),
 		"isolation hold": opts.IsolationHold.String(),
+		"replica lag":    lagText(opts.Lag),
 		"jitter":         "a random wait of up to " + opts.Jitter.String() + " before each fault",
 	}
 }

@@ -89,3 +89,19 @@ func (m *MariaDB) SemiSyncStatus(ctx context.Context) (SemiSyncStatus, error) {
 	}
 	return st, nil
 }
+
+// SetReplicationDelay makes each server's SQL thread apply events d after
+// they were written on the other (MASTER_DELAY; 0 ends it), while the IO
+// thread still receives them at once: replicas that lag, as the issue's
+// measurement asks, without any network trick.
+func (l *Lab) SetReplicationDelay(ctx context.Context, d time.Duration) error {
+	secs := int(d.Round(time.Second) / time.Second)
+	for _, h := range l.DBHosts() {
+		q := fmt.Sprintf("STOP SLAVE; CHANGE MASTER TO MASTER_DELAY = %d; START SLAVE", secs)
+		if _, err := l.MariaDB(h.Name).SQL(ctx, q); err != nil {
+			return fmt.Errorf("mariadb %s: replication delay %ds: %w", h.NodeID, secs, err)
+		}
+	}
+	l.note("start", "replication delay set", "seconds", secs)
+	return l.WaitReplicating(ctx)
+}

@@ -77,7 +77,7 @@ func TestWriterAndDataCheck(t *testing.T) {
 	waitAcks(ctx, t, w, 2, 20)
 	w.Stop()
 
-	d := l.CheckData(ctx, "by hand", w, []time.Time{tMove})
+	d := l.CheckData(ctx, "by hand", w, []FaultMark{{At: tMove, ServerID: 2}})
 	t.Log(d.String())
 	if d.FinalHolder != "hostb" || len(d.Missing) != 0 || len(d.MissingOther) != 0 || len(d.NonHolder) != 0 ||
 		len(d.ReplErrors) != 0 || !d.TablesAgree || !d.RunAgrees || d.CounterShort != 0 || d.RowsAcked < 40 ||
