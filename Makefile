@@ -46,6 +46,7 @@ bench: build
 	@if [ "$$(id -u)" -ne 0 ]; then echo "make bench builds network namespaces and needs root (try: sudo make bench)"; exit 2; fi
 	$(MAKE) --no-print-directory deps
 	$(BIN)/raftvip-lab bench -raftvip $(BIN)/raftvip -out docs/bench
+	$(BIN)/raftvip-lab data-bench -raftvip $(BIN)/raftvip -out docs/bench
 	@mkdir -p docs/bench
 	@set -o pipefail; { echo "# make bench: $$(date -u +%FT%TZ), $$(go version)"; \
 	   echo "# go test -run '^$$' -bench . -benchmem ./fsm/ ./owner/ ./vrrpcompat/"; \

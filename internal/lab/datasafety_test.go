@@ -7,7 +7,8 @@ import (
 
 // dataSafetyWaitsFor says what TestDataSafety waits for while it is
 // skipped; empty once raftvip makes the VIP holder writable.
-const dataSafetyWaitsFor = ""
+const dataSafetyWaitsFor = "issue 10's agent core to be wired into the binary: cmd/raftvip must hand the agent its MySQL server " +
+	"(agent.SetDB with mysqlcheck's agent.DB); until then raftvip leaves every server read-only and no write through the VIP is acknowledged"
 
 // TestDataSafety is issue 10's lab test: a writer inserts rows and
 // increments a counter through the VIP while MySQL is killed or hung on the
