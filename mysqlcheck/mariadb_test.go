@@ -28,6 +28,7 @@ type mariaDB struct {
 	// serverID, when set, starts the server with a binary log and this
 	// server_id (a replication test); otherwise with no binary log.
 	serverID int
+	extra    []string // more mariadbd options
 }
 
 func lookTool(t *testing.T, name string) string {
@@ -65,6 +66,7 @@ func (m *mariaDB) start() {
 	} else {
 		m.cmd.Args = append(m.cmd.Args, "--skip-log-bin")
 	}
+	m.cmd.Args = append(m.cmd.Args, m.extra...)
 	m.cmd.Stdout, m.cmd.Stderr = logFile, logFile
 	if err := m.cmd.Start(); err != nil {
 		t.Fatalf("start mariadbd: %v", err)
@@ -137,10 +139,11 @@ func (m *mariaDB) kill() {
 }
 
 // startMariaDB installs a fresh datadir and starts a private mariadbd on
-// it (serverID: see mariaDB.serverID), killed at the end of the test.
-func startMariaDB(t *testing.T, serverID int) *mariaDB {
+// it (serverID: see mariaDB.serverID; extra: more mariadbd options),
+// killed at the end of the test.
+func startMariaDB(t *testing.T, serverID int, extra ...string) *mariaDB {
 	t.Helper()
-	m := &mariaDB{t: t, binary: lookTool(t, "mariadbd"), dir: t.TempDir(), port: freeTCPPort(t), serverID: serverID}
+	m := &mariaDB{t: t, binary: lookTool(t, "mariadbd"), dir: t.TempDir(), port: freeTCPPort(t), serverID: serverID, extra: extra}
 	installDB := lookTool(t, "mariadb-install-db")
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
