@@ -264,18 +264,26 @@ func (a *Admin) KillClientSessions(ctx context.Context) (int, error) {
 	rows.Close()
 	killed := 0
 	for _, s := range victims {
-		_, err := c.ExecContext(ctx, fmt.Sprintf("KILL CONNECTION %d", s.ID))
-		var me *mysql.MySQLError
-		if errors.As(err, &me) && me.Number == errUnknownThread {
-			continue
-		}
+		gone, err := killSession(ctx, c, s.ID)
 		if err != nil {
 			return killed, a.fail(what, fmt.Errorf("KILL CONNECTION %d (user %q from %s): %w", s.ID, s.User, s.Host, err))
 		}
-		killed++
-		a.log.Debug("killed session", "id", s.ID, "user", s.User, "host", s.Host, "command", s.Command)
+		if !gone {
+			killed++
+			a.log.Debug("killed session", "id", s.ID, "user", s.User, "host", s.Host, "command", s.Command)
+		}
 	}
 	return killed, nil
+}
+
+// killSession ends session id; gone says it had ended by itself already.
+func killSession(ctx context.Context, c *sql.Conn, id uint64) (gone bool, err error) {
+	_, err = c.ExecContext(ctx, fmt.Sprintf("KILL CONNECTION %d", id))
+	var me *mysql.MySQLError
+	if errors.As(err, &me) && me.Number == errUnknownThread {
+		return true, nil
+	}
+	return false, err
 }
 
 // Positions reads the server's GTID positions: on MariaDB @@gtid_binlog_pos,
@@ -431,10 +439,11 @@ func (a *Admin) WriteFence(ctx context.Context, table string, epoch uint64, node
 	defer c.Close()
 	db, tbl, _ := strings.Cut(table, ".")
 	quoted := "`" + db + "`.`" + tbl + "`"
-	at = at.UTC()
+	// As text: the driver would convert a time.Time to the DSN's loc.
+	utc := at.UTC().Format("2006-01-02 15:04:05.000000")
 	insert := func() error {
 		_, err := c.ExecContext(ctx, "INSERT INTO "+quoted+" (epoch, node, acquired_at) VALUES (?, ?, ?) "+
-			"ON DUPLICATE KEY UPDATE node = ?, acquired_at = ?", epoch, node, at, node, at)
+			"ON DUPLICATE KEY UPDATE node = ?, acquired_at = ?", epoch, node, utc, node, utc)
 		return err
 	}
 	err = insert()
