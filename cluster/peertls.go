@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/raftvip/raftvip/internal/mtls"
@@ -45,9 +46,31 @@ type PeerConn interface {
 type peerConn struct {
 	net.Conn
 	id string
+	// raw is the TCP connection under a dialed TLS one (nil on the
+	// server side). After a failed write, crypto/tls has used up a
+	// record sequence number for bytes that never left, so a close_notify
+	// sent then reaches the peer as "bad record MAC": such a connection
+	// is closed at the TCP level instead.
+	raw    net.Conn
+	broken atomic.Bool
 }
 
 func (p *peerConn) PeerID() string { return p.id }
+
+func (p *peerConn) Write(b []byte) (int, error) {
+	n, err := p.Conn.Write(b)
+	if err != nil {
+		p.broken.Store(true)
+	}
+	return n, err
+}
+
+func (p *peerConn) Close() error {
+	if p.raw != nil && p.broken.Load() {
+		return p.raw.Close()
+	}
+	return p.Conn.Close()
+}
 
 // errNotMember names an authenticated stranger.
 type errNotMember struct{ id string }
@@ -145,12 +168,12 @@ func (a *peerAuth) dial(address string, header byte, timeout time.Duration) (net
 		conn = tc
 	}
 	if _, err := conn.Write([]byte{header}); err != nil {
-		conn.Close()
+		c.Close() // not conn: see peerConn.raw
 		return nil, err
 	}
 	_ = conn.SetDeadline(time.Time{})
 	if a != nil {
-		return &peerConn{Conn: conn, id: id}, nil
+		return &peerConn{Conn: conn, id: id, raw: c}, nil
 	}
 	return conn, nil
 }
