@@ -67,7 +67,15 @@ func NewAdmin(dsn string, log hclog.Logger) (*Admin, error) {
 	cfg.ReadTimeout, cfg.WriteTimeout = 0, 0
 	l := log.Named("mysqladmin")
 	cfg.Logger = driverLogger{log: l, scrub: scrub}
+	// Arguments are quoted by the driver into the statement: one round
+	// trip, not prepare, execute and close. It refuses that for a few
+	// multi-byte collations, where prepared statements remain.
+	cfg.InterpolateParams = true
 	connector, err := mysql.NewConnector(cfg)
+	if err != nil {
+		cfg.InterpolateParams = false
+		connector, err = mysql.NewConnector(cfg)
+	}
 	if err != nil {
 		return nil, errors.New(scrub.scrub(fmt.Sprintf("mysqlcheck: DSN %q: %v", Redact(dsn), err)))
 	}
@@ -333,10 +341,13 @@ func (a *Admin) Positions(ctx context.Context) (Positions, error) {
 }
 
 // WaitApplied waits until the server's SQL thread has applied gtid: MariaDB
-// MASTER_GTID_WAIT (which compares with @@gtid_slave_pos, per domain),
-// MySQL WAIT_FOR_EXECUTED_GTID_SET. It returns ErrWaitTimeout when timeout
-// passed first, nil at once for "". The call's bound is timeout plus
-// opTimeout, so the server's answer arrives before the connection is cut.
+// MASTER_GTID_WAIT (which compares with @@gtid_slave_pos, per domain; a
+// server's own transactions count once the other server has sent them back,
+// with log_slave_updates), MySQL WAIT_FOR_EXECUTED_GTID_SET (in whole
+// seconds, rounded up; under 1 s a look without waiting). It returns
+// ErrWaitTimeout when timeout passed first, nil at once for "". The call's
+// bound is timeout plus opTimeout, so the server's answer arrives before
+// the connection is cut.
 func (a *Admin) WaitApplied(ctx context.Context, gtid string, timeout time.Duration) error {
 	if gtid == "" {
 		return nil
@@ -356,16 +367,25 @@ func (a *Admin) WaitApplied(ctx context.Context, gtid string, timeout time.Durat
 	if err != nil {
 		return a.fail(what, err)
 	}
-	secs := timeout.Seconds()
 	var res sql.NullInt64
-	if flavor == FlavorMariaDB {
-		// 0 reached, -1 timeout; NULL for a bad argument.
-		err = c.QueryRowContext(ctx, "SELECT MASTER_GTID_WAIT(?, ?)", gtid, secs).Scan(&res)
+	switch {
+	case flavor == FlavorMariaDB:
+		// 0 reached, -1 timeout (0 s: a look, no wait).
+		err = c.QueryRowContext(ctx, "SELECT MASTER_GTID_WAIT(?, ?)", gtid, timeout.Seconds()).Scan(&res)
 		if err == nil && res.Valid && res.Int64 == -1 {
 			return ErrWaitTimeout
 		}
-	} else {
-		// 0 reached, 1 timeout; an error for a bad argument.
+	case timeout < time.Second:
+		// WAIT_FOR_EXECUTED_GTID_SET waits forever for 0 s, and older
+		// versions drop fractions: look without waiting instead.
+		// GTID_SUBSET is 1 when applied.
+		err = c.QueryRowContext(ctx, "SELECT 1 - GTID_SUBSET(?, @@GLOBAL.gtid_executed)", gtid).Scan(&res)
+		if err == nil && res.Valid && res.Int64 == 1 {
+			return ErrWaitTimeout
+		}
+	default:
+		// 0 reached, 1 timeout; whole seconds, rounded up.
+		secs := int64(math.Ceil(timeout.Seconds()))
 		err = c.QueryRowContext(ctx, "SELECT WAIT_FOR_EXECUTED_GTID_SET(?, ?)", gtid, secs).Scan(&res)
 		if err == nil && res.Valid && res.Int64 == 1 {
 			return ErrWaitTimeout

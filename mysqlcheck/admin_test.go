@@ -3,6 +3,8 @@ package mysqlcheck
 import (
 	"context"
 	"errors"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -99,5 +101,122 @@ func TestNewAdminHidesPassword(t *testing.T) {
 	err = a.fail("set read_only = ON", errors.New("driver said: raftvip:"+testPassword+" is bad"))
 	if strings.Contains(err.Error(), testPassword) || !strings.Contains(err.Error(), "set read_only = ON on tcp:127.0.0.1:1: driver said") {
 		t.Fatalf("fail: %v", err)
+	}
+}
+
+// fakeAdmin is an Admin on a fake server that calls itself version.
+func fakeAdmin(t *testing.T, version string) (*Admin, *fakeServer) {
+	t.Helper()
+	fs := startFakeServer(t)
+	fs.answer("SELECT @@version", fakeResult{cols: []string{"@@version"}, rows: [][]*string{{s(version)}}})
+	a, err := NewAdmin("raftvip:"+testPassword+"@tcp("+fs.addr+")/", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	return a, fs
+}
+
+// setStatements are the SET GLOBAL statements among queries.
+func setStatements(queries []string) []string {
+	var out []string
+	for _, q := range queries {
+		if strings.HasPrefix(q, "SET GLOBAL") {
+			out = append(out, q)
+		}
+	}
+	return out
+}
+
+// MySQL has super_read_only since 5.7.8: on, after read_only; off, before
+// it (MySQL refuses read_only = OFF while super_read_only is ON). There is
+// no MySQL server on the test machines; the statements are what is checked.
+func TestSetReadOnlyMySQL(t *testing.T) {
+	for _, tc := range []struct {
+		version string
+		on, off []string
+	}{
+		{"8.0.36", []string{"SET GLOBAL read_only = ON", "SET GLOBAL super_read_only = ON"},
+			[]string{"SET GLOBAL super_read_only = OFF", "SET GLOBAL read_only = OFF"}},
+		{"5.7.8-log", []string{"SET GLOBAL read_only = ON", "SET GLOBAL super_read_only = ON"},
+			[]string{"SET GLOBAL super_read_only = OFF", "SET GLOBAL read_only = OFF"}},
+		{"5.6.51", []string{"SET GLOBAL read_only = ON"}, []string{"SET GLOBAL read_only = OFF"}},
+		{"10.11.6-MariaDB-0+deb12u1", []string{"SET GLOBAL read_only = ON"}, []string{"SET GLOBAL read_only = OFF"}},
+	} {
+		a, fs := fakeAdmin(t, tc.version)
+		if err := a.SetReadOnly(context.Background(), true); err != nil {
+			t.Fatal(err)
+		}
+		if got := setStatements(fs.queriesSeen()); !reflect.DeepEqual(got, tc.on) {
+			t.Errorf("%s: SetReadOnly(true) sent %q, want %q", tc.version, got, tc.on)
+		}
+		if err := a.SetReadOnly(context.Background(), false); err != nil {
+			t.Fatal(err)
+		}
+		if got := setStatements(fs.queriesSeen()); !reflect.DeepEqual(got, tc.off) {
+			t.Errorf("%s: SetReadOnly(false) sent %q, want %q", tc.version, got, tc.off)
+		}
+	}
+}
+
+func TestPositionsMySQL(t *testing.T) {
+	a, fs := fakeAdmin(t, "8.0.36")
+	fs.answer("SELECT @@server_id, @@GLOBAL.gtid_executed", fakeResult{cols: []string{"a", "b"},
+		rows: [][]*string{{s("3"), s(uuidA + ":1-105,\n" + uuidB + ":1-3")}}})
+	fs.answer("SHOW REPLICA STATUS", statusRow("Source_Host", "10.0.0.2", "Retrieved_Gtid_Set", uuidB+":1-3,\n"+uuidA+":1-100"))
+	p, err := a.Positions(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	exec := uuidA + ":1-105," + uuidB + ":1-3"
+	want := Positions{Flavor: FlavorMySQL, Configured: true, Binlog: exec, Executed: exec, BinlogState: exec,
+		Received: uuidB + ":1-3," + uuidA + ":1-100", ServerID: 3}
+	if p != want {
+		t.Fatalf("Positions = %+v\nwant %+v", p, want)
+	}
+	// Before 8.0.22 it is SHOW SLAVE STATUS; no row is no replication.
+	a, fs = fakeAdmin(t, "8.0.21")
+	fs.answer("SELECT @@server_id, @@GLOBAL.gtid_executed", fakeResult{cols: []string{"a", "b"}, rows: [][]*string{{s("3"), s(uuidA + ":1-5")}}})
+	fs.answer("SHOW SLAVE STATUS", fakeResult{cols: []string{"Master_Host"}})
+	fs.answer("SHOW REPLICA STATUS", fakeResult{errCode: 1064, errMsg: "syntax error"})
+	if p, err = a.Positions(context.Background()); err != nil || p.Configured || p.Received != "" || p.Executed != uuidA+":1-5" {
+		t.Fatalf("MySQL 8.0.21 without replication: %+v, %v", p, err)
+	}
+}
+
+func TestWaitAppliedMySQL(t *testing.T) {
+	a, fs := fakeAdmin(t, "8.0.36")
+	one := func(v string) fakeResult { return fakeResult{cols: []string{"r"}, rows: [][]*string{{s(v)}}} }
+	gtid := uuidA + ":1-105"
+	for _, tc := range []struct {
+		timeout time.Duration
+		answer  string // the function's result
+		query   string // what was asked
+		want    error
+	}{
+		{2500 * time.Millisecond, "1", "SELECT WAIT_FOR_EXECUTED_GTID_SET('" + gtid + "', 3)", ErrWaitTimeout},
+		{10 * time.Second, "0", "SELECT WAIT_FOR_EXECUTED_GTID_SET('" + gtid + "', 10)", nil},
+		// Under a second: a look, since 0 s would wait forever.
+		{0, "1", "SELECT 1 - GTID_SUBSET('" + gtid + "', @@GLOBAL.gtid_executed)", ErrWaitTimeout},
+		{300 * time.Millisecond, "0", "SELECT 1 - GTID_SUBSET('" + gtid + "', @@GLOBAL.gtid_executed)", nil},
+	} {
+		fs.answer("SELECT WAIT_FOR_EXECUTED_GTID_SET(", one(tc.answer))
+		fs.answer("SELECT 1 - GTID_SUBSET(", one(tc.answer))
+		err := a.WaitApplied(context.Background(), gtid, tc.timeout)
+		if !errors.Is(err, tc.want) || (tc.want == nil && err != nil) {
+			t.Errorf("WaitApplied(%v) with answer %s: %v, want %v", tc.timeout, tc.answer, err, tc.want)
+		}
+		if q := fs.queriesSeen(); !slices.Contains(q, tc.query) {
+			t.Errorf("WaitApplied(%v) asked %q, want %q", tc.timeout, q, tc.query)
+		}
+	}
+	// MariaDB: -1 is the timeout, the wait in seconds with fractions.
+	a, fs = fakeAdmin(t, "10.11.6-MariaDB")
+	fs.answer("SELECT MASTER_GTID_WAIT(", one("-1"))
+	if err := a.WaitApplied(context.Background(), "0-1-5", 1500*time.Millisecond); !errors.Is(err, ErrWaitTimeout) {
+		t.Errorf("MariaDB -1: %v, want ErrWaitTimeout", err)
+	}
+	if q := fs.queriesSeen(); !slices.Contains(q, "SELECT MASTER_GTID_WAIT('0-1-5', 1.5)") {
+		t.Errorf("asked %q", q)
 	}
 }

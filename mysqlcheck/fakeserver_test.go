@@ -41,6 +41,8 @@ type fakeServer struct {
 	// other query gets the result of "SELECT 1".
 	answers map[string]fakeResult
 
+	queryLog []string // every COM_QUERY, in order (under mu)
+
 	logins  atomic.Int64 // successful logins so far
 	authed  atomic.Int64 // logged-in connections currently open
 	queries atomic.Int64
@@ -154,6 +156,9 @@ func (fs *fakeServer) handle(conn net.Conn, mode fakeMode) {
 			}
 		case 0x03: // COM_QUERY
 			fs.queries.Add(1)
+			fs.mu.Lock()
+			fs.queryLog = append(fs.queryLog, string(cmd[1:]))
+			fs.mu.Unlock()
 			if res, ok := fs.lookup(string(cmd[1:])); ok {
 				if res.errCode != 0 {
 					if writePacket(conn, 1, errPacket(res.errCode, "42000", res.errMsg)) != nil {
@@ -195,6 +200,15 @@ func (fs *fakeServer) answer(prefix string, res fakeResult) {
 		fs.answers = map[string]fakeResult{}
 	}
 	fs.answers[prefix] = res
+}
+
+// queriesSeen returns the queries received so far and forgets them.
+func (fs *fakeServer) queriesSeen() []string {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	q := fs.queryLog
+	fs.queryLog = nil
+	return q
 }
 
 func (fs *fakeServer) lookup(query string) (fakeResult, bool) {
