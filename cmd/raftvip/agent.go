@@ -163,6 +163,25 @@ func serveAgent(ctx context.Context, cfg *config.Config, log hclog.Logger, join 
 		health = checker
 	}
 	a := agent.New(opt, cl, f, addr, ann, health, log)
+	// The server behind the VIP (issue 10): kept read_only unless this node
+	// holds the VIP, writable only after the catch-up. Not in VRRP observe
+	// mode: keepalived serves the VIP then, and raftvip touches neither the
+	// VIP nor the server.
+	var sdb *serverDB
+	if cfg.Role == config.RoleDB && cfg.MySQL != nil && cfg.VRRP.Mode != config.VRRPObserve {
+		sdb, err = newServerDB(cfg.MySQL.DSN, log)
+		if err != nil {
+			cl.Close()
+			return err
+		}
+		defer sdb.Close() // after Shutdown's last fence
+		a.SetDB(sdb, sdb.Remote)
+		d := opt.Data
+		log.Info("data safety: read_only fencing and catch-up on", "max_lag", d.MaxLag, "promote_stale", d.PromoteStale,
+			"catchup_timeout", d.CatchupTimeout, "on_catchup_timeout", d.OnCatchupTimeout, "kill_sessions", d.KillSessions, "fence_table", d.FenceTable)
+	} else if cfg.Role == config.RoleDB {
+		log.Info("data safety: read_only fencing off in VRRP observe mode (keepalived serves the VIP; raftvip changes nothing on the server)")
+	}
 	if leftovers {
 		log.Warn("VIP interface is missing: a VIP left by a previous agent may live on under another name; holding off until its lifetime has surely ended",
 			"interface", cfg.VIP.Interface, "wait", opt.WithDefaults().Terms().Exposure())
@@ -205,7 +224,7 @@ func serveAgent(ctx context.Context, cfg *config.Config, log hclog.Logger, join 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	rl := &reloader{path: cfg.File, cur: cfg, log: log, checker: checker, agent: a, certs: certs}
+	rl := &reloader{path: cfg.File, cur: cfg, log: log, checker: checker, agent: a, certs: certs, db: sdb}
 wait:
 	for {
 		select {

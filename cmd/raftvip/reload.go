@@ -24,6 +24,7 @@ type reloader struct {
 	checker *mysqlcheck.Checker // nil on a witness
 	agent   *agent.Agent
 	certs   *mtls.Store // nil without TLS
+	db      *serverDB   // nil on a witness and in VRRP observe mode
 }
 
 // setting is one value that needs a restart to change.
@@ -126,6 +127,13 @@ func (r *reloader) reload() (applied, refused []string, err error) {
 			} else {
 				mysqlApplied = true
 				applied = append(applied, "mysql "+strings.Join(changes, " "))
+				// Fencing logs in as the check does (the DSN parsed
+				// for the checker, so this fails only in theory).
+				if r.db != nil && cur.MySQL.DSN != m.DSN {
+					if err := r.db.SetDSN(m.DSN); err != nil {
+						refused = append(refused, "mysql dsn for read_only fencing: "+err.Error())
+					}
+				}
 			}
 		}
 	}
