@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/raftvip/raftvip/mysqlcheck"
 )
 
 // Defaults for everything optional.
@@ -519,8 +520,14 @@ func buildMySQL(c *collector, r *rawMySQL, filename string) *MySQL {
 
 	table, st := c.str(r.FenceTable, "mysql.fence_table")
 	if st == valid && table != "" {
-		if err := ValidFenceTable(table); err != nil {
-			c.at(r.FenceTable.Range, "mysql.fence_table: %v", err)
+		// mysqlcheck's rule is the one that counts: it is what writes the
+		// table. fenceTableDetail only says more precisely what is wrong.
+		if err := mysqlcheck.ValidFenceTable(table); err != nil {
+			msg := fenceTableDetail(table)
+			if msg == "" {
+				msg = err.Error()
+			}
+			c.at(r.FenceTable.Range, "mysql.fence_table: %s", msg)
 		} else {
 			m.FenceTable = table
 		}
@@ -528,45 +535,27 @@ func buildMySQL(c *collector, r *rawMySQL, filename string) *MySQL {
 	return m
 }
 
-// maxIdentLen is MySQL's and MariaDB's limit for database and table names.
-const maxIdentLen = 64
-
-// ValidFenceTable checks a fence table name: "db.table", each part an
-// unquoted MySQL identifier (letters, digits, _ and $, not all digits, at
-// most 64 bytes). The name goes into SQL statements as it is, so nothing
-// that would need quoting is allowed.
-func ValidFenceTable(s string) error {
+// fenceTableDetail says what is wrong with a fence table name that
+// mysqlcheck.ValidFenceTable refuses ("db.table", each part 1 to 64 of
+// letters, digits, _ and $), or "" when it finds nothing.
+func fenceTableDetail(s string) string {
+	const want = `want db.table like "raftvip.fence"`
 	db, table, ok := strings.Cut(s, ".")
 	if !ok || strings.Contains(table, ".") {
-		return fmt.Errorf("%q is not db.table; want a database and a table name, like \"raftvip.fence\"", s)
+		return fmt.Sprintf("%q is not db.table; %s", s, want)
 	}
 	for _, part := range []struct{ what, name string }{{"database", db}, {"table", table}} {
-		if msg := identProblem(part.name); msg != "" {
-			return fmt.Errorf("%q: the %s name %s; want db.table like \"raftvip.fence\"", s, part.what, msg)
+		if part.name == "" {
+			return fmt.Sprintf("%q: the %s name is empty; %s", s, part.what, want)
 		}
-	}
-	return nil
-}
-
-func identProblem(s string) string {
-	if s == "" {
-		return "is empty"
-	}
-	if len(s) > maxIdentLen {
-		return fmt.Sprintf("is %d bytes, more than MySQL's %d", len(s), maxIdentLen)
-	}
-	digits := true
-	for _, r := range s {
-		switch {
-		case r >= '0' && r <= '9':
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r == '_', r == '$':
-			digits = false
-		default:
-			return fmt.Sprintf("%q has %q; only letters, digits, _ and $ are allowed", s, r)
+		if len(part.name) > 64 {
+			return fmt.Sprintf("%q: the %s name is %d bytes, more than MySQL's 64; %s", s, part.what, len(part.name), want)
 		}
-	}
-	if digits {
-		return fmt.Sprintf("%q is all digits, which MySQL reads as a number", s)
+		for _, r := range part.name {
+			if !(r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r == '_' || r == '$') {
+				return fmt.Sprintf("%q: the %s name %q has %q; only letters, digits, _ and $ are allowed; %s", s, part.what, part.name, r, want)
+			}
+		}
 	}
 	return ""
 }

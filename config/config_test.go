@@ -6,9 +6,12 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/raftvip/raftvip/mysqlcheck"
 )
 
 func mustPrefixes(t *testing.T, ss ...string) []netip.Prefix {
@@ -722,28 +725,35 @@ func TestDataSafetySettings(t *testing.T) {
 	}
 }
 
-func TestValidFenceTable(t *testing.T) {
-	for _, ok := range []string{"raftvip.fence", "a.b", "DB_1.t$", "1db.2t", strings.Repeat("d", 64) + "." + strings.Repeat("t", 64)} {
-		if err := ValidFenceTable(ok); err != nil {
-			t.Errorf("ValidFenceTable(%q) = %v, want nil", ok, err)
+// fence_table is checked by mysqlcheck's rule (what writes the table),
+// with a precise message at the key's position.
+func TestFenceTableNames(t *testing.T) {
+	src := func(table string) string {
+		return edit(t, `  dsn = "raftvip:hunter2@tcp(127.0.0.1:3306)/"`, `  dsn = "raftvip:hunter2@tcp(127.0.0.1:3306)/"`+"\n  fence_table = "+strconv.Quote(table))
+	}
+	for _, ok := range []string{"raftvip.fence", "a.b", "DB_1.t$", "123.456", strings.Repeat("d", 64) + "." + strings.Repeat("t", 64)} {
+		cfg, err := parse([]byte(src(ok)), "f.hcl")
+		if err != nil || cfg.MySQL.FenceTable != ok {
+			t.Errorf("fence_table = %q: %v", ok, err)
 		}
 	}
 	for bad, frag := range map[string]string{
-		"":                                   "is not db.table",
-		"fence":                              "is not db.table",
-		"a.b.c":                              "is not db.table",
+		"fence":                              `"fence" is not db.table`,
+		"a.b.c":                              `"a.b.c" is not db.table`,
 		".fence":                             "the database name is empty",
 		"raftvip.":                           "the table name is empty",
-		"123.fence":                          `the database name "123" is all digits`,
 		"raftvip.f-nce":                      `the table name "f-nce" has '-'`,
 		"raft vip.fence":                     `the database name "raft vip" has ' '`,
 		"`raftvip`.fence":                    "has '`'",
 		"raftvip.fénce":                      "has 'é'",
-		"raftvip." + strings.Repeat("t", 65): "is 65 bytes, more than MySQL's 64",
+		"raftvip." + strings.Repeat("t", 65): "the table name is 65 bytes, more than MySQL's 64",
 	} {
-		err := ValidFenceTable(bad)
-		if err == nil || !strings.Contains(err.Error(), frag) {
-			t.Errorf("ValidFenceTable(%q) = %v, want an error containing %q", bad, err, frag)
+		list := parseErrs(t, src(bad), "f.hcl")
+		if len(list) != 1 || !strings.HasPrefix(list[0].Error(), "f.hcl:23:3: mysql.fence_table: ") || !strings.Contains(list[0].Msg, frag) {
+			t.Errorf("fence_table = %q: %v, want one error at f.hcl:23:3 containing %q", bad, list, frag)
+		}
+		if err := mysqlcheck.ValidFenceTable(bad); err == nil {
+			t.Errorf("config refuses %q, which mysqlcheck accepts", bad)
 		}
 	}
 }

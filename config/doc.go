@@ -113,9 +113,8 @@
 //	rise      number >= 1, default 2. Consecutive successes before healthy again.
 //	fence_table string, default "" (off). "db.table" where each acquisition of
 //	          the VIP records (epoch, node, time), so applications and proxies
-//	          can check which epoch they write in. Each part an unquoted MySQL
-//	          identifier: letters, digits, _ and $, not all digits, at most 64
-//	          bytes (see [ValidFenceTable]).
+//	          can check which epoch they write in. Each part 1 to 64 letters,
+//	          digits, _ and $ (mysqlcheck.ValidFenceTable).
 //
 // failover block, optional, allowed on every node, the witness too (the
 // node leading Raft may be the witness); give it the same values on every
