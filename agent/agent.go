@@ -246,6 +246,12 @@ type Agent struct {
 	// updated on every check.
 	fresh  owner.Freshness
 	judged *mysqlcheck.Replication // the reading fresh was last judged on
+	// errant is this node's last errant check (keeper.checkErrant), for
+	// its health report.
+	errant struct {
+		epoch uint64
+		text  string
+	}
 }
 
 // SetDB gives a db node's agent its server to fence and open (read_only,
@@ -256,6 +262,11 @@ func (a *Agent) SetDB(db DB, remote func(addr string) (DB, error)) {
 	if db == nil || a.opt.Role != fsm.RoleDB {
 		return
 	}
+	defer func() {
+		a.keeper.onErrant = func(epoch uint64, text string) {
+			a.do(func() { a.errant.epoch, a.errant.text = epoch, text })
+		}
+	}()
 	a.keeper = newKeeper(a.opt.NodeID, db, remote, a.opt.Data, time.Second, a.log.Named("data"), a.now, func(w fsm.WritableCmd) {
 		a.do(func() {
 			w.Node = a.opt.NodeID
@@ -480,8 +491,8 @@ func (a *Agent) step(ctx context.Context) time.Time {
 			a.judgeReplication(h)
 		}
 	}
-	if a.keeper != nil && (!a.holding || a.pendingAdd != 0) {
-		a.keeper.ReadOnlyWanted()
+	if a.keeper != nil {
+		a.steerKeeper()
 	}
 	a.reportHealth(ctx)
 	a.reportTimings(ctx)
@@ -1271,7 +1282,8 @@ func (a *Agent) reportHealth(ctx context.Context) {
 	}
 	f := a.fresh
 	if ok && cur.Healthy == h.Healthy && cur.Class == h.Class && cur.Stale == f.Stale &&
-		cur.NoReplication == f.NoReplication && cur.ReplDownSince.Equal(f.IODownSince) {
+		cur.NoReplication == f.NoReplication && cur.ReplDownSince.Equal(f.IODownSince) &&
+		cur.Errant == a.errant.text && cur.ErrantEpoch == a.errant.epoch {
 		return
 	}
 	if a.now().Sub(a.lastReport) < 200*time.Millisecond {
@@ -1280,7 +1292,8 @@ func (a *Agent) reportHealth(ctx context.Context) {
 	a.lastReport = a.now()
 	a.reportSeq++
 	rep := fsm.Health{Node: a.opt.NodeID, Healthy: h.Healthy, Class: h.Class, Checked: h.Checked, Since: h.Since,
-		Boot: a.boot, Seq: a.reportSeq, Stale: f.Stale, NoReplication: f.NoReplication, ReplDownSince: f.IODownSince}
+		Boot: a.boot, Seq: a.reportSeq, Stale: f.Stale, NoReplication: f.NoReplication, ReplDownSince: f.IODownSince,
+		Errant: a.errant.text, ErrantEpoch: a.errant.epoch}
 	if a.send(ctx, fsm.Command{Type: fsm.CmdHealth, Health: &rep}, "health") {
 		a.sentHealth = &rep
 	}

@@ -85,7 +85,8 @@ type node struct {
 	cl       *cluster.Cluster
 	agent    *Agent
 	health   *fakeHealth
-	db       *fakeDB // set by a test's prep hook: the agent drives it (SetDB)
+	db       *fakeDB                       // set by a test's prep hook: the agent drives it (SetDB)
+	remoteDB func(addr string) (DB, error) // opens another node's server by address
 	cancel   context.CancelFunc
 	done     chan struct{}
 	dir      string
@@ -247,7 +248,7 @@ func (tc *testCluster) start(n *node) {
 		n.agent.SetVRRP(n.vrrp)
 	}
 	if n.db != nil {
-		n.agent.SetDB(n.db, nil)
+		n.agent.SetDB(n.db, n.remoteDB)
 	}
 	tc.rpc.Register(string(n.addr), n.agent.HandleRPC)
 	ctx, cancel := context.WithCancel(context.Background())

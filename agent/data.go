@@ -29,6 +29,12 @@ type DB interface {
 	// WriteFence records an acquisition in the fence table (no-op when the
 	// table is "").
 	WriteFence(ctx context.Context, table string, epoch uint64, node string, at time.Time) error
+	// StopReplication and StartReplication stop and start the server's
+	// replication threads (STOP/START SLAVE, REPLICA on MySQL 8): a new
+	// holder after an unplanned move takes nothing more from the old
+	// master until it is known to have nothing the holder lacks.
+	StopReplication(ctx context.Context) error
+	StartReplication(ctx context.Context) error
 }
 
 // Catch-up outcomes on timeout (config failover.on_catchup_timeout).
@@ -104,8 +110,37 @@ func (a *Agent) openWrites(epoch uint64, added time.Time) {
 	if h := st.Handoff; h != nil && h.Epoch+1 == epoch && h.From != a.opt.NodeID {
 		w.gtid, w.planned = h.GTID, true
 	}
-	if r := a.localHealth().Replication; r != nil {
+	r := a.localHealth().Replication
+	if r != nil {
 		w.source = r.Source
+	}
+	// After an unplanned move the old master may come back with
+	// transactions this server never received: take nothing more from it
+	// until it has compared (steerKeeper, keeper.checkErrant).
+	w.holdReplication = !w.planned && st.TakenFrom != "" && st.TakenFrom != a.opt.NodeID && (r == nil || r.Configured)
+	a.keeper.Want(w)
+}
+
+// steerKeeper keeps the keeper's wish in line with the loop's state: read-
+// only unless holding; on a replaced holder, the errant check against the
+// holder's server; on a holder whose replication is held, its release
+// once the old master reported nothing errant.
+func (a *Agent) steerKeeper() {
+	st := a.fsm.Current()
+	if a.holding && a.pendingAdd == 0 {
+		if from := st.TakenFrom; from != "" && st.Holder == a.opt.NodeID {
+			if h, ok := st.Health[from]; ok && h.ErrantEpoch == st.Epoch && h.Errant == "" {
+				a.keeper.ResumeReplication(st.Epoch)
+			}
+		}
+		return
+	}
+	w := dataWant{}
+	if st.Holder != "" && st.Holder != a.opt.NodeID && st.TakenFrom == a.opt.NodeID {
+		w.errantEpoch = st.Epoch
+		if r := a.localHealth().Replication; r != nil {
+			w.source = r.Source
+		}
 	}
 	a.keeper.Want(w)
 }

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -16,22 +17,45 @@ import (
 func newDataCluster(t *testing.T, tune func(*node, *Options)) (*testCluster, *dbWorld) {
 	t.Helper()
 	w := &dbWorld{}
-	dbs := map[string]*fakeDB{}
+	// Made before any node starts: keepers read the map (remote).
+	dbs := map[string]*fakeDB{"hosta": newFakeDB(w, "hosta"), "hostb": newFakeDB(w, "hostb")}
+	dbs["hosta"].pos.ServerID, dbs["hostb"].pos.ServerID = 1, 2
 	prep := func(n *node) {
-		if n.role != fsm.RoleDB {
-			return
+		if n.role == fsm.RoleDB {
+			n.db = dbs[n.id]
 		}
-		if dbs[n.id] == nil {
-			dbs[n.id] = newFakeDB(w, n.id)
-		}
-		n.db = dbs[n.id]
 	}
-	return newTestClusterPrep(t, false, prep, func(n *node, o *Options) {
+	prep2 := func(n *node) {
+		prep(n)
+		if n.role == fsm.RoleDB {
+			n.health.SetReplication(mysqlcheck.Replication{Flavor: mysqlcheck.FlavorMariaDB, Configured: true,
+				Source: otherDB(n.id) + ":3306", IORunning: "Yes", SQLRunning: true, SecondsBehind: new(int64)})
+		}
+	}
+	remote := func(addr string) (DB, error) {
+		id, _, _ := strings.Cut(addr, ":")
+		if db := dbs[id]; db != nil {
+			return db, nil
+		}
+		return nil, fmt.Errorf("no server at %s", addr)
+	}
+	tc := newTestClusterPrep(t, false, func(n *node) {
+		prep2(n)
+		n.remoteDB = remote
+	}, func(n *node, o *Options) {
 		o.Data.KillSessions = true
 		if tune != nil {
 			tune(n, o)
 		}
-	}), w
+	})
+	return tc, w
+}
+
+func otherDB(id string) string {
+	if id == "hosta" {
+		return "hostb"
+	}
+	return "hosta"
 }
 
 // assertWritesFenced: never two servers writable at once, and a server is
@@ -245,5 +269,68 @@ func TestStaleStandbyIsNotPromoted(t *testing.T) {
 		t.Fatalf("history does not record the forced promotion as data at risk: %+v", tc.nodes[o].fsm.State().History)
 	}
 	assertWritesFenced(t, tc, w)
+	tc.assertNeverTwo()
+}
+
+// A holder replaced by an unplanned move comes back with transactions the
+// new holder never received: they are found by GTID comparison and
+// reported (status, health), and the new holder, which stopped its
+// replication from the old master when it took over, takes nothing from it
+// until a check finds none — never applied silently, never discarded.
+func TestErrantTransactionsAreReportedNotApplied(t *testing.T) {
+	tc, _ := newDataCluster(t, nil)
+	h := tc.waitHolder(10 * time.Second)
+	o := tc.other(h)
+	hdb, odb := tc.nodes[h].db, tc.nodes[o].db
+	hid := hdb.pos.ServerID
+	own := fmt.Sprintf("0-%d-105", hid)
+	hdb.mu.Lock()
+	hdb.pos.BinlogState = own // five more of its own than the standby got
+	hdb.mu.Unlock()
+	odb.mu.Lock()
+	odb.pos.BinlogState = fmt.Sprintf("0-%d-100,0-%d-7", hid, odb.pos.ServerID)
+	odb.mu.Unlock()
+	tc.eventually("peer health replicated", 5*time.Second, func() bool { return tc.nodes[h].fsm.State().Healthy(o) })
+
+	tc.nodes[h].health.Set(false)
+	tc.eventually("VIP moves to "+o, 10*time.Second, func() bool { return tc.holder() == o })
+	tc.eventually(o+" writable with its replication from "+h+" held", 5*time.Second, func() bool {
+		stopped, _ := odb.replState()
+		return !odb.isReadOnly() && stopped
+	})
+
+	// The old holder's MySQL is back: it compares and reports.
+	tc.nodes[h].health.Set(true)
+	want := fmt.Sprintf("at most 5 transactions: 0-%d-101..0-%d-105", hid, hid)
+	tc.eventually("errant transactions reported in the replicated health", 10*time.Second, func() bool {
+		return tc.nodes[o].fsm.State().Health[h].Errant == want
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	cs := tc.nodes[o].agent.ClusterStatus(ctx, 0)
+	cancel()
+	shown := false
+	for _, v := range cs.Nodes {
+		shown = shown || (v.ID == h && v.Data != nil && v.Data.Errant == want)
+	}
+	if !shown {
+		t.Fatalf("status does not show %s's errant transactions %q", h, want)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if stopped, starts := odb.replState(); !stopped || starts != 0 {
+		t.Fatalf("the holder took replication from an old master with errant transactions (stopped %v, starts %d)", stopped, starts)
+	}
+
+	// The DBA applied them on the holder: the next check finds none, and
+	// the holder's replication from the old master starts again.
+	odb.mu.Lock()
+	odb.pos.BinlogState = fmt.Sprintf("0-%d-105,0-%d-9", hid, odb.pos.ServerID)
+	odb.mu.Unlock()
+	tc.eventually("replication from the old master started again", 10*time.Second, func() bool {
+		stopped, starts := odb.replState()
+		return !stopped && starts == 1
+	})
+	if e := tc.nodes[o].fsm.State().Health[h].Errant; e != "" {
+		t.Fatalf("errant report %q left after the check found none", e)
+	}
 	tc.assertNeverTwo()
 }

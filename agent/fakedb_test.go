@@ -81,16 +81,18 @@ type fakeDB struct {
 	w    *dbWorld
 	node string
 
-	mu         sync.Mutex
-	readOnly   bool
-	pos        mysqlcheck.Positions
-	killed     int
-	waits      []string        // positions WaitApplied was asked for
-	applied    map[string]bool // positions already applied (others wait)
-	appliedCh  chan struct{}   // closed and replaced when applied changes
-	fences     []uint64        // fence table rows written
-	failRO     bool            // SetReadOnly fails (a dead server)
-	readOnlyAt []time.Time     // each time read_only was set ON
+	mu          sync.Mutex
+	readOnly    bool
+	pos         mysqlcheck.Positions
+	killed      int
+	waits       []string        // positions WaitApplied was asked for
+	applied     map[string]bool // positions already applied (others wait)
+	appliedCh   chan struct{}   // closed and replaced when applied changes
+	fences      []uint64        // fence table rows written
+	failRO      bool            // SetReadOnly fails (a dead server)
+	readOnlyAt  []time.Time     // each time read_only was set ON
+	replStopped bool
+	replStarts  int
 }
 
 func newFakeDB(w *dbWorld, node string) *fakeDB {
@@ -155,6 +157,27 @@ func (f *fakeDB) WriteFence(ctx context.Context, table string, epoch uint64, nod
 	defer f.mu.Unlock()
 	f.fences = append(f.fences, epoch)
 	return nil
+}
+
+func (f *fakeDB) StopReplication(ctx context.Context) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.replStopped = true
+	return nil
+}
+
+func (f *fakeDB) StartReplication(ctx context.Context) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.replStopped = false
+	f.replStarts++
+	return nil
+}
+
+func (f *fakeDB) replState() (stopped bool, starts int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.replStopped, f.replStarts
 }
 
 // apply marks gtid applied (a waiting catch-up returns).

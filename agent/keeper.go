@@ -33,6 +33,16 @@ type DataStatus struct {
 	Error    string    `json:"error,omitempty"` // the last failure talking to the server
 	// ReadOnlyConfirmed is when read_only was last set (or confirmed) ON.
 	ReadOnlyConfirmed time.Time `json:"read_only_confirmed,omitempty"`
+	// ReplicationHeld: this holder stopped its replication from the old
+	// master after an unplanned move, until the old master reports that it
+	// has nothing this server lacks (see checkErrant).
+	ReplicationHeld bool `json:"replication_held,omitempty"`
+	// Errant (on a replaced holder that came back): its own transactions
+	// that the holder of ErrantEpoch never received; ErrantChecked is when
+	// it last compared.
+	Errant        string    `json:"errant,omitempty"`
+	ErrantEpoch   uint64    `json:"errant_epoch,omitempty"`
+	ErrantChecked time.Time `json:"errant_checked,omitempty"`
 }
 
 // Keeper modes.
@@ -55,6 +65,13 @@ type dataWant struct {
 	// source is the old holder's server address (this server's
 	// replication source): made read-only too, best effort.
 	source string
+	// holdReplication: an unplanned move; stop replication from the old
+	// master before turning writable (it may come back with transactions
+	// this server never received, which must not arrive silently).
+	holdReplication bool
+	// errantEpoch, when set on a read-only wish, asks this replaced holder
+	// to compare its own transactions with the holder's server at source.
+	errantEpoch uint64
 }
 
 // keeperDBTimeout bounds one statement that should be instant.
@@ -81,6 +98,22 @@ type keeper struct {
 	ops chan struct{}
 
 	st atomic.Pointer[DataStatus]
+	// resume is the epoch whose held replication may start again (the old
+	// master reported nothing errant); set by the loop.
+	resume atomic.Uint64
+	// onErrant hands an errant check's result to the loop (health report).
+	onErrant func(epoch uint64, errant string)
+}
+
+// ResumeReplication allows a holder of epoch to start the replication it
+// held: its old master has nothing it lacks.
+func (k *keeper) ResumeReplication(epoch uint64) {
+	if k.resume.Swap(epoch) != epoch {
+		select {
+		case k.kick <- struct{}{}:
+		default:
+		}
+	}
 }
 
 func newKeeper(node string, db DB, remote func(string) (DB, error), opt DataOptions, every time.Duration, log hclog.Logger, now func() time.Time, report func(fsm.WritableCmd)) *keeper {
@@ -113,6 +146,10 @@ func (k *keeper) publish(f func(*DataStatus)) {
 func (k *keeper) Want(w dataWant) {
 	k.mu.Lock()
 	same := k.want.writable == w.writable && k.want.epoch == w.epoch
+	if same && !w.writable && (k.want.errantEpoch != w.errantEpoch || k.want.source != w.source) {
+		// Not a change of mode: no catch-up to end, no kick needed.
+		k.want.errantEpoch, k.want.source = w.errantEpoch, w.source
+	}
 	if !same {
 		k.want = w
 		k.gen++
@@ -191,8 +228,9 @@ func (k *keeper) Fence(budget time.Duration, why string) (gtid string, err error
 
 // Run drives the server until ctx ends.
 func (k *keeper) Run(ctx context.Context) {
-	var lastEnforce time.Time
+	var lastEnforce, lastErrant time.Time
 	var writableEpoch uint64 // the epoch whose catch-up has finished (read_only OFF)
+	var heldEpoch uint64     // the epoch whose catch-up stopped replication
 	for ctx.Err() == nil {
 		w, gen := k.wanted()
 		switch {
@@ -202,12 +240,30 @@ func (k *keeper) Run(ctx context.Context) {
 				k.enforceReadOnly(ctx)
 				lastEnforce = k.now()
 			}
+			if w.errantEpoch != 0 && w.source != "" && k.remote != nil && k.now().Sub(lastErrant) >= errantEvery {
+				k.checkErrant(ctx, w.errantEpoch, w.source)
+				lastErrant = k.now()
+			}
 		case writableEpoch != w.epoch:
 			if k.catchUp(ctx, w, gen) {
 				writableEpoch = w.epoch
 				lastEnforce = k.now()
+				if w.holdReplication {
+					heldEpoch = w.epoch
+				}
 			}
 			continue // look at the wish again at once
+		case heldEpoch == w.epoch && k.resume.Load() == w.epoch:
+			cctx, cancel := context.WithTimeout(ctx, keeperDBTimeout)
+			err := k.db.StartReplication(cctx)
+			cancel()
+			if err != nil {
+				k.publish(func(s *DataStatus) { s.Error = "starting replication again: " + err.Error() })
+				break
+			}
+			heldEpoch = 0
+			k.publish(func(s *DataStatus) { s.ReplicationHeld = false })
+			k.log.Info("replication from the old holder started again: it has no transaction this server lacks", "epoch", w.epoch)
 		default:
 			// Holding and caught up: a server restarted under us comes up
 			// read-only from its my.cnf; turn it back.
@@ -348,6 +404,14 @@ func (k *keeper) catchUp(ctx context.Context, w dataWant, gen uint64) bool {
 		k.unlock()
 		return false // released meanwhile: stay read-only
 	}
+	if w.holdReplication {
+		if err := k.db.StopReplication(lctx); err != nil {
+			k.log.Warn("could not stop replication from the old holder; its late transactions may arrive unchecked", "error", err)
+		} else {
+			k.publish(func(s *DataStatus) { s.ReplicationHeld = true })
+			k.log.Info("replication from the old holder stopped until it reports nothing this server lacks", "epoch", w.epoch)
+		}
+	}
 	if err := k.db.WriteFence(lctx, k.opt.FenceTable, w.epoch, k.nodeID(), k.now()); err != nil {
 		k.log.Warn("could not write the fence table row", "table", k.opt.FenceTable, "epoch", w.epoch, "error", err)
 	}
@@ -367,6 +431,57 @@ func (k *keeper) catchUp(ctx context.Context, w dataWant, gen uint64) bool {
 		go k.fenceRemote(ctx, w.source)
 	}
 	return true
+}
+
+// errantEvery is how often a replaced holder compares its transactions
+// with the holder's.
+const errantEvery = 2 * time.Second
+
+// checkErrant compares this server's own transactions (its server_id in
+// its binary log) with what the holder's server at addr has: what it has
+// and the holder lacks is errant (acknowledged on this server, never
+// received there). The result goes to the loop, which reports it with the
+// node's health; the holder keeps its replication from here stopped until
+// a check finds none.
+func (k *keeper) checkErrant(ctx context.Context, epoch uint64, addr string) {
+	cctx, cancel := context.WithTimeout(ctx, keeperDBTimeout)
+	defer cancel()
+	mine, err := k.db.Positions(cctx)
+	if err != nil {
+		return // down: checked when it is back
+	}
+	db, err := k.remote(addr)
+	if err != nil {
+		return
+	}
+	if c, ok := db.(interface{ Close() error }); ok {
+		defer c.Close()
+	}
+	theirs, err := db.Positions(cctx)
+	if err != nil {
+		k.log.Debug("could not read the holder's positions for the errant check", "address", addr, "error", err)
+		return
+	}
+	var e mysqlcheck.Errant
+	if mine.Flavor == mysqlcheck.FlavorMySQL {
+		e, err = mysqlcheck.MySQLErrant(mine.BinlogState, theirs.BinlogState)
+	} else {
+		e, err = mysqlcheck.MariaDBErrant(mine.BinlogState, theirs.BinlogState, mine.ServerID)
+	}
+	if err != nil {
+		k.log.Warn("errant transaction check failed", "error", err)
+		return
+	}
+	text := e.String()
+	prev := k.Status()
+	k.publish(func(s *DataStatus) { s.Errant, s.ErrantEpoch, s.ErrantChecked = text, epoch, k.now() })
+	if text != "" && (prev.Errant != text || prev.ErrantEpoch != epoch) {
+		k.log.Warn("this server has transactions the VIP holder never received: not applied there, not discarded here; see docs/replication.md (errant transactions)",
+			"errant", text, "holder_server", addr, "epoch", epoch)
+	}
+	if k.onErrant != nil {
+		k.onErrant(epoch, text)
+	}
 }
 
 func (k *keeper) stayWhy(w dataWant) string {

@@ -167,6 +167,8 @@ func (f *FSM) applyChange(c Command) Result {
 		if s.Fence != nil {
 			return Result{Epoch: s.Epoch, Err: fmt.Errorf("%w: epoch %d of %s", ErrFenced, s.Fence.Epoch, s.Fence.Holder)}
 		}
+		s.TakenFrom = s.LastHolder
+		s.Planned = s.Handoff != nil && s.Handoff.Epoch == s.Epoch && s.Handoff.From != a.Node
 		s.Epoch++
 		s.Holder = a.Node
 		s.Acquired = a.Time

@@ -63,6 +63,11 @@ type Health struct {
 	// replication was down for more than max_lag before the holder
 	// stopped missed that much of the holder's writes.
 	ReplDownSince time.Time `json:"repl_down_since,omitempty"`
+	// Errant lists this node's own transactions that the holder of epoch
+	// ErrantEpoch never received ("" when it checked and found none):
+	// found by GTID comparison when a replaced holder comes back.
+	Errant      string `json:"errant,omitempty"`
+	ErrantEpoch uint64 `json:"errant_epoch,omitempty"`
 }
 
 // supersedes reports whether report h may replace the stored report old.
@@ -157,9 +162,14 @@ type State struct {
 	Timings  map[string]Timings `json:"timings,omitempty"`
 	Released time.Time          `json:"released,omitempty"` // when the last holder released (for handover times)
 	// LastHolder is who held the epoch last released ("" before any).
-	LastHolder string  `json:"last_holder,omitempty"`
-	Fence      *Fence  `json:"fence,omitempty"`
-	History    []Event `json:"history"`
+	LastHolder string `json:"last_holder,omitempty"`
+	// TakenFrom is, for the current epoch, the holder before it
+	// (LastHolder when it was acquired); Planned says the move had its
+	// handoff position (a clean, fenced release of epoch Epoch-1).
+	TakenFrom string  `json:"taken_from,omitempty"`
+	Planned   bool    `json:"planned,omitempty"`
+	Fence     *Fence  `json:"fence,omitempty"`
+	History   []Event `json:"history"`
 	// Maintenance, while On, stops every automatic move of the VIP.
 	Maintenance Maintenance `json:"maintenance"`
 	// Switchover is the operator's planned move, while its window may
