@@ -486,3 +486,41 @@ func (a *Admin) WriteFence(ctx context.Context, table string, epoch uint64, node
 	}
 	return nil
 }
+
+// StopReplication stops this server's replication threads (STOP SLAVE;
+// STOP REPLICA on MySQL 8.0.22 and later). A new holder after an unplanned
+// move takes nothing more from the old master this way until the old
+// master has shown it has nothing the holder lacks (see agent's errant
+// check). Stopping what is stopped is a no-op; a server that replicates
+// from nobody answers with a warning, not an error.
+func (a *Admin) StopReplication(ctx context.Context) error {
+	return a.replication(ctx, "STOP")
+}
+
+// StartReplication starts the threads again.
+func (a *Admin) StartReplication(ctx context.Context) error {
+	return a.replication(ctx, "START")
+}
+
+func (a *Admin) replication(ctx context.Context, verb string) error {
+	ctx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
+	what := strings.ToLower(verb) + " replication"
+	c, err := a.db.Conn(ctx)
+	if err != nil {
+		return a.fail(what, err)
+	}
+	defer c.Close()
+	flavor, version, err := a.flavor(ctx, c)
+	if err != nil {
+		return a.fail(what, err)
+	}
+	q := verb + " SLAVE"
+	if flavor == FlavorMySQL && versionAtLeast(version, 8, 0, 22) {
+		q = verb + " REPLICA"
+	}
+	if _, err := c.ExecContext(ctx, q); err != nil {
+		return a.fail(what, fmt.Errorf("%s: %w", q, err))
+	}
+	return nil
+}

@@ -21,7 +21,7 @@ const appPassword = "app-Pw-3xQ9"
 // adminGrant and fenceGrant are docs/replication.md's GRANTs for raftvip's
 // user.
 const (
-	adminGrant = "GRANT BINLOG MONITOR, SLAVE MONITOR, READ_ONLY ADMIN, CONNECTION ADMIN, PROCESS ON *.* TO 'raftvip'@'127.0.0.1'"
+	adminGrant = "GRANT BINLOG MONITOR, SLAVE MONITOR, READ_ONLY ADMIN, CONNECTION ADMIN, PROCESS, REPLICATION SLAVE ADMIN ON *.* TO 'raftvip'@'127.0.0.1'"
 	fenceGrant = "GRANT CREATE, SELECT, INSERT, UPDATE ON raftvip.* TO 'raftvip'@'127.0.0.1'"
 )
 

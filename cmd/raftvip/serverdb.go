@@ -80,6 +80,14 @@ func (s *serverDB) WriteFence(ctx context.Context, table string, epoch uint64, n
 	return s.current().WriteFence(ctx, table, epoch, node, at)
 }
 
+func (s *serverDB) StopReplication(ctx context.Context) error {
+	return s.current().StopReplication(ctx)
+}
+
+func (s *serverDB) StartReplication(ctx context.Context) error {
+	return s.current().StartReplication(ctx)
+}
+
 // Remote opens another node's server at addr (host:port, this server's
 // replication source) with this node's DSN, its address replaced: a new
 // holder makes the old holder's server read-only too, when it can reach

@@ -235,7 +235,7 @@ func (l *Lab) newMariaDB(ctx context.Context, h *Host, template string) (*MariaD
 // an idle pair would not agree.
 const initSQLText = `SET sql_log_bin = 0;
 CREATE USER IF NOT EXISTS '` + CheckUser + `'@'%' IDENTIFIED BY '` + CheckPassword + `';
-GRANT BINLOG MONITOR, SLAVE MONITOR, READ_ONLY ADMIN, CONNECTION ADMIN, PROCESS ON *.* TO '` + CheckUser + `'@'%';
+GRANT BINLOG MONITOR, SLAVE MONITOR, READ_ONLY ADMIN, CONNECTION ADMIN, PROCESS, REPLICATION SLAVE ADMIN ON *.* TO '` + CheckUser + `'@'%';
 CREATE USER IF NOT EXISTS '` + AppUser + `'@'%' IDENTIFIED BY '` + AppPassword + `';
 GRANT SELECT ON *.* TO '` + AppUser + `'@'%';
 CREATE USER IF NOT EXISTS '` + ReplUser + `'@'%' IDENTIFIED BY '` + ReplPassword + `';

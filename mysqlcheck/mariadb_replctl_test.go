@@ -1,0 +1,43 @@
+package mysqlcheck
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+// StopReplication and StartReplication as raftvip's user (docs/replication.md's
+// GRANT, REPLICATION SLAVE ADMIN included) on a real dual-master pair: a
+// write on a while b's replication is stopped does not reach b; after the
+// start it does.
+func TestRealMariaDBReplicationControl(t *testing.T) {
+	d := startDualMaster(t)
+	adm := newTestAdmin(t, d.b)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := adm.StopReplication(ctx); err != nil {
+		noSecret(t, err)
+		t.Fatalf("stop replication as raftvip's user: %v", err)
+	}
+	row, _, err := readFirstRow(ctx, d.bdb, "SHOW SLAVE STATUS")
+	if err != nil || row["slave_io_running"] != "No" || row["slave_sql_running"] != "No" {
+		t.Fatalf("after StopReplication: io %q sql %q (%v)", row["slave_io_running"], row["slave_sql_running"], err)
+	}
+	if err := adm.StopReplication(ctx); err != nil {
+		t.Fatalf("stopping stopped replication: %v", err)
+	}
+	mustExec(t, d.adb, "INSERT INTO app.t VALUES (4242)")
+	time.Sleep(300 * time.Millisecond)
+	var n int
+	if err := d.bdb.QueryRow("SELECT COUNT(*) FROM app.t WHERE id = 4242").Scan(&n); err != nil || n != 0 {
+		t.Fatalf("a row written on a reached b while its replication was stopped (%d rows, %v)", n, err)
+	}
+	if err := adm.StartReplication(ctx); err != nil {
+		t.Fatalf("start replication: %v", err)
+	}
+	d.waitRunning(t, d.bdb)
+	d.waitApplied(t, d.bdb, binlogPos(t, d.adb))
+	if err := d.bdb.QueryRow("SELECT COUNT(*) FROM app.t WHERE id = 4242").Scan(&n); err != nil || n != 1 {
+		t.Fatalf("after StartReplication the row is not on b (%d rows, %v)", n, err)
+	}
+}
