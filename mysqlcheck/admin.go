@@ -233,7 +233,8 @@ const errUnknownThread = 1094
 // DSN's user: this pool and the checker), replication's (dump threads,
 // a replica's IO and SQL threads) and the server's own threads (event
 // scheduler, daemons), with KILL CONNECTION, and returns how many it
-// ended. A session already gone is not an error. An application that uses
+// ended. A session already gone is not an error; one that cannot be killed
+// (no CONNECTION ADMIN) is, after the others were killed. An application that uses
 // raftvip's user is spared with it: give raftvip a user of its own.
 func (a *Admin) KillClientSessions(ctx context.Context) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, opTimeout)
@@ -270,16 +271,25 @@ func (a *Admin) KillClientSessions(ctx context.Context) (int, error) {
 		return 0, a.fail(what, err)
 	}
 	rows.Close()
-	killed := 0
+	// A session that cannot be killed does not stop the others from
+	// being killed; the first failure is returned with the count.
+	killed, failed := 0, 0
+	var first error
 	for _, s := range victims {
 		gone, err := killSession(ctx, c, s.ID)
-		if err != nil {
-			return killed, a.fail(what, fmt.Errorf("KILL CONNECTION %d (user %q from %s): %w", s.ID, s.User, s.Host, err))
-		}
-		if !gone {
+		switch {
+		case err != nil:
+			failed++
+			if first == nil {
+				first = fmt.Errorf("KILL CONNECTION %d (user %q from %s): %w", s.ID, s.User, s.Host, err)
+			}
+		case !gone:
 			killed++
 			a.log.Debug("killed session", "id", s.ID, "user", s.User, "host", s.Host, "command", s.Command)
 		}
+	}
+	if first != nil {
+		return killed, a.fail(what, fmt.Errorf("%d of %d sessions not killed; first: %w", failed, len(victims), first))
 	}
 	return killed, nil
 }

@@ -82,6 +82,20 @@
 // read, so it is read on every check. Only the default connection of a
 // MariaDB multi-source replica is read.
 //
+// # Write fencing and positions (Admin)
+//
+// Admin is what the agent does to its own server besides checking it
+// (agent.DB): read_only (and super_read_only on MySQL), killing client
+// sessions (all but raftvip's user, replication threads and daemons), GTID
+// positions, waiting for a position to be applied (MASTER_GTID_WAIT,
+// WAIT_FOR_EXECUTED_GTID_SET) and the fence table. It uses the checker's
+// DSN with a pool of its own (at most 2 connections); every call is
+// bounded, so a frozen server cannot hold one. TestRealMariaDBAdmin runs
+// it on a real dual-master MariaDB pair as raftvip's user with
+// docs/replication.md's privileges. MariaDBErrant and MySQLErrant compare
+// positions to find what an old master wrote that the new holder never
+// received.
+//
 // # Limits
 //
 // The checker installs its own dial function (to capture the watched

@@ -272,6 +272,23 @@ func TestRealMariaDBAdmin(t *testing.T) {
 		if !globalBool(t, d.adb, "read_only") {
 			t.Fatal("read_only is OFF")
 		}
+		// Already ON, it takes no lock: the agent enforces it on every
+		// check, and a lock holder (root may write while read-only) must
+		// not hold that up.
+		root, err := d.adb.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer root.Close()
+		if _, err := root.ExecContext(ctx, "LOCK TABLES app.t WRITE"); err != nil {
+			t.Fatal(err)
+		}
+		if err := admA.SetReadOnly(ctx, true); err != nil {
+			t.Fatalf("SetReadOnly(true) when already ON, with a table locked: %v", err)
+		}
+		if _, err := root.ExecContext(ctx, "UNLOCK TABLES"); err != nil {
+			t.Fatal(err)
+		}
 	})
 
 	t.Run("kill client sessions", func(t *testing.T) {
@@ -334,6 +351,28 @@ func TestRealMariaDBAdmin(t *testing.T) {
 		// A session that ended by itself is no error.
 		if gone, err := killSession(ctx, own, 999999); !gone || err != nil {
 			t.Fatalf("killSession(no such session) = %v, %v; want gone, no error", gone, err)
+		}
+		// Without CONNECTION ADMIN nothing can be killed, and the error
+		// says so.
+		mustExec(t, d.adb, fmt.Sprintf("CREATE USER 'weak'@'127.0.0.1' IDENTIFIED BY '%s'", testPassword), "GRANT PROCESS ON *.* TO 'weak'@'127.0.0.1'")
+		weak, err := NewAdmin(fmt.Sprintf("weak:%s@tcp(127.0.0.1:%d)/", testPassword, d.a.port), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer weak.Close()
+		victim := appConn(t, d.a)
+		if _, err := victim.ExecContext(ctx, "SELECT 1"); err != nil {
+			t.Fatal(err)
+		}
+		n, err = weak.KillClientSessions(ctx)
+		noSecret(t, err)
+		// (raftvip's sessions are other users' to weak.)
+		if n != 0 || err == nil || !strings.Contains(err.Error(), "sessions not killed") || !strings.Contains(err.Error(), "Error 1095") {
+			t.Fatalf("KillClientSessions without CONNECTION ADMIN = %d, %v", n, err)
+		}
+		t.Logf("without CONNECTION ADMIN: %v", err)
+		if n, err := admA.KillClientSessions(ctx); err != nil || n != 2 {
+			t.Fatalf("KillClientSessions = %d, %v; want the application's session and weak's idle one", n, err)
 		}
 		// Nothing left to kill.
 		if n, err := admA.KillClientSessions(ctx); err != nil || n != 0 {
