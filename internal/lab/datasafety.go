@@ -125,10 +125,16 @@ type DataSafetyResults struct {
 func (l *Lab) RunDataSafety(ctx context.Context, opts DataSafetyOptions) (*DataSafetyResults, error) {
 	opts = opts.withDefaults()
 	res := &DataSafetyResults{Date: time.Now().UTC(), Versions: l.versions(ctx), Settings: l.dataSettings(opts)}
+	// Runs are numbered across calls on one lab: each has its own counter
+	// row and sequence numbers.
 	n := len(opts.Modes) * len(opts.Faults)
+	l.mu.Lock()
+	base := l.dataRuns
+	l.dataRuns += n
+	l.mu.Unlock()
 	ids := make([]int, n)
 	for i := range ids {
-		ids[i] = i + 1
+		ids[i] = base + i + 1
 	}
 	if err := l.SetupDataSchema(ctx, ids...); err != nil {
 		return res, err
@@ -148,7 +154,7 @@ func (l *Lab) RunDataSafety(ctx context.Context, opts DataSafetyOptions) (*DataS
 			return res, err
 		}
 	}
-	k := 0
+	k := base
 	for _, mode := range opts.Modes {
 		if err := l.SetSemiSync(ctx, mode == ReplSemiSync); err != nil {
 			return res, err

@@ -68,6 +68,7 @@ type Lab struct {
 	keepalived map[string]*Keepalived
 	clients    []*Client
 	notes      []Note
+	dataRuns   int // data-safety runs so far (RunDataSafety numbers them)
 	closed     bool
 }
 
