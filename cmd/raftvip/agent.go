@@ -164,11 +164,12 @@ func serveAgent(ctx context.Context, cfg *config.Config, log hclog.Logger, join 
 	}
 	a := agent.New(opt, cl, f, addr, ann, health, log)
 	// The server behind the VIP (issue 10): kept read_only unless this node
-	// holds the VIP, writable only after the catch-up. Not in VRRP observe
-	// mode: keepalived serves the VIP then, and raftvip touches neither the
-	// VIP nor the server.
+	// holds the VIP, writable only after the catch-up. Not while VRRP is on
+	// (a migration from keepalived): keepalived may serve the VIP then
+	// (observe mode; in active mode as the safety net, and after a
+	// rollback), and it would serve a server raftvip made read-only.
 	var sdb *serverDB
-	if cfg.Role == config.RoleDB && cfg.MySQL != nil && cfg.VRRP.Mode != config.VRRPObserve {
+	if cfg.Role == config.RoleDB && cfg.MySQL != nil && cfg.VRRP.Mode == config.VRRPOff {
 		sdb, err = newServerDB(cfg.MySQL.DSN, log)
 		if err != nil {
 			cl.Close()
@@ -180,7 +181,7 @@ func serveAgent(ctx context.Context, cfg *config.Config, log hclog.Logger, join 
 		log.Info("data safety: read_only fencing and catch-up on", "max_lag", d.MaxLag, "promote_stale", d.PromoteStale,
 			"catchup_timeout", d.CatchupTimeout, "on_catchup_timeout", d.OnCatchupTimeout, "kill_sessions", d.KillSessions, "fence_table", d.FenceTable)
 	} else if cfg.Role == config.RoleDB {
-		log.Info("data safety: read_only fencing off in VRRP observe mode (keepalived serves the VIP; raftvip changes nothing on the server)")
+		log.Info("data safety: read_only fencing and catch-up off while vrrp.mode is not \"off\" (keepalived may serve the VIP and would serve a server raftvip made read-only); stale standbys are still not promoted", "vrrp_mode", cfg.VRRP.Mode)
 	}
 	if leftovers {
 		log.Warn("VIP interface is missing: a VIP left by a previous agent may live on under another name; holding off until its lifetime has surely ended",

@@ -24,7 +24,7 @@ type reloader struct {
 	checker *mysqlcheck.Checker // nil on a witness
 	agent   *agent.Agent
 	certs   *mtls.Store // nil without TLS
-	db      *serverDB   // nil on a witness and in VRRP observe mode
+	db      *serverDB   // nil on a witness and while VRRP is on
 }
 
 // setting is one value that needs a restart to change.
