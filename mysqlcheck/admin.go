@@ -507,10 +507,16 @@ func (a *Admin) StopReplication(ctx context.Context) error {
 	return a.replication(ctx, "STOP")
 }
 
-// StartReplication starts the threads again.
+// StartReplication starts the threads again. A server that replicates
+// from nobody has nothing to start: MariaDB refuses START SLAVE there with
+// error 1200 (while STOP SLAVE is only a warning), which is no failure
+// here, or a site without replication would report one on every try.
 func (a *Admin) StartReplication(ctx context.Context) error {
 	return a.replication(ctx, "START")
 }
+
+// errNotReplica is ER_BAD_SLAVE: START SLAVE on a server with no source.
+const errNotReplica = 1200
 
 func (a *Admin) replication(ctx context.Context, verb string) error {
 	ctx, cancel := context.WithTimeout(ctx, opTimeout)
@@ -529,7 +535,12 @@ func (a *Admin) replication(ctx context.Context, verb string) error {
 	if flavor == FlavorMySQL && versionAtLeast(version, 8, 0, 22) {
 		q = verb + " REPLICA"
 	}
-	if _, err := c.ExecContext(ctx, q); err != nil {
+	_, err = c.ExecContext(ctx, q)
+	var me *mysql.MySQLError
+	if errors.As(err, &me) && me.Number == errNotReplica {
+		return nil
+	}
+	if err != nil {
 		return a.fail(what, fmt.Errorf("%s: %w", q, err))
 	}
 	return nil

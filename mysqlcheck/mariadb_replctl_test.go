@@ -2,6 +2,8 @@ package mysqlcheck
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"testing"
 	"time"
 )
@@ -11,6 +13,9 @@ import (
 // write on a while b's replication is stopped does not reach b; after the
 // start it does.
 func TestRealMariaDBReplicationControl(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: runs private mariadbd servers with --user=root")
+	}
 	d := startDualMaster(t)
 	adm := newTestAdmin(t, d.b)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -39,5 +44,25 @@ func TestRealMariaDBReplicationControl(t *testing.T) {
 	d.waitApplied(t, d.bdb, binlogPos(t, d.adb))
 	if err := d.bdb.QueryRow("SELECT COUNT(*) FROM app.t WHERE id = 4242").Scan(&n); err != nil || n != 1 {
 		t.Fatalf("after StartReplication the row is not on b (%d rows, %v)", n, err)
+	}
+}
+
+// A server that replicates from nobody (a site without replication): there
+// is nothing to stop or start, and neither is an error.
+func TestRealMariaDBReplicationControlUnconfigured(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: runs a private mariadbd with --user=root")
+	}
+	m := startMariaDB(t, 1)
+	db := m.admin()
+	defer db.Close()
+	mustExec(t, db, fmt.Sprintf("CREATE USER 'raftvip'@'127.0.0.1' IDENTIFIED BY '%s'", testPassword), adminGrant)
+	adm := newTestAdmin(t, m)
+	ctx := context.Background()
+	if err := adm.StopReplication(ctx); err != nil {
+		t.Fatalf("StopReplication without replication: %v", err)
+	}
+	if err := adm.StartReplication(ctx); err != nil {
+		t.Fatalf("StartReplication without replication: %v", err)
 	}
 }
