@@ -104,6 +104,12 @@ func dataLine(d *agent.DataStatus) string {
 			line += ", confirmed " + ago(time.Now(), d.ReadOnlyConfirmed)
 		}
 	}
+	if d.ReplicationHeld {
+		line += "; replication from the old holder held until it shows no errant transaction"
+	}
+	if d.Errant != "" {
+		line += fmt.Sprintf("; ERRANT: %s that the holder of epoch %d never received (docs/replication.md: errant transactions)", d.Errant, d.ErrantEpoch)
+	}
 	if d.Error != "" {
 		line += "; last error: " + d.Error
 	}
