@@ -412,13 +412,20 @@ func (k *keeper) catchUp(ctx context.Context, w dataWant, gen uint64) bool {
 			k.log.Info("replication from the old holder stopped until it reports nothing this server lacks", "epoch", w.epoch)
 		}
 	}
-	if err := k.db.WriteFence(lctx, k.opt.FenceTable, w.epoch, k.nodeID(), k.now()); err != nil {
-		k.log.Warn("could not write the fence table row", "table", k.opt.FenceTable, "epoch", w.epoch, "error", err)
-	}
+	// The fence row goes in before read_only goes off, so no write of the
+	// epoch precedes it (raftvip's user may write on a read-only MariaDB);
+	// MySQL's super_read_only stops every user, so there it goes in right
+	// after.
+	fenceErr := k.db.WriteFence(lctx, k.opt.FenceTable, w.epoch, k.nodeID(), k.now())
 	if err := k.db.SetReadOnly(lctx, false); err != nil {
 		k.unlock()
 		k.publish(func(s *DataStatus) { s.Error = "read_only OFF: " + err.Error() })
 		return false
+	}
+	if fenceErr != nil {
+		if err := k.db.WriteFence(lctx, k.opt.FenceTable, w.epoch, k.nodeID(), k.now()); err != nil {
+			k.log.Warn("could not write the fence table row", "table", k.opt.FenceTable, "epoch", w.epoch, "error", err)
+		}
 	}
 	k.unlock()
 	at := k.now()
