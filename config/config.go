@@ -104,8 +104,8 @@ type Failover struct {
 	// at its last check while the holder was alive is stale, not
 	// promoted automatically.
 	MaxLag time.Duration
-	// PromoteStale (promote_stale) lets the leader promote a stale node
-	// when no caught-up one is left, recorded as "data at risk".
+	// PromoteStale (promote_stale) lets stale nodes be promoted like
+	// caught-up ones (their data may lack acknowledged writes).
 	PromoteStale bool
 	// CatchupTimeout (catchup_timeout) bounds the new holder's wait for
 	// its relay log before it turns writable.

@@ -130,10 +130,11 @@
 //	          the holder was stopped, failing or more than this behind at its
 //	          last check while the holder was alive is stale: it is not
 //	          promoted automatically.
-//	promote_stale bool, default false. true: when no caught-up db node is
-//	          left, the leader promotes a stale one anyway, logged and recorded
-//	          as "data at risk". (`raftvip switchover -to NODE -force` does the
-//	          same for one planned move.)
+//	promote_stale bool, default false. true: stale db nodes are promoted like
+//	          caught-up ones, by the leader and by switchover without -force; a
+//	          stale standby may lack writes the old holder acknowledged.
+//	          (`raftvip switchover -to NODE -force` does this for one move, and
+//	          is recorded in the history as data at risk.)
 //	catchup_timeout duration, default "10s", > 0. How long a new holder
 //	          waits for its SQL thread to apply what its IO thread received
 //	          before it turns writable.
