@@ -334,3 +334,31 @@ func TestErrantTransactionsAreReportedNotApplied(t *testing.T) {
 	}
 	tc.assertNeverTwo()
 }
+
+// An old master that hung mid-send leaves the standby's last transaction
+// half received: Received names it, no wait sees it applied. An SQL thread
+// idle at the end of its relay log has applied everything complete, so the
+// new holder turns writable then, not after catchup_timeout, and says why.
+func TestCatchupEndsAtAPartialTail(t *testing.T) {
+	tc, w := newDataCluster(t, func(n *node, o *Options) { o.Data.CatchupTimeout = 30 * time.Second })
+	h := tc.waitHolder(10 * time.Second)
+	o := tc.other(h)
+	odb := tc.nodes[o].db
+	tc.eventually("peer health replicated", 5*time.Second, func() bool { return tc.nodes[h].fsm.State().Healthy(o) })
+	odb.setPos("0-2-5", "0-1-77") // 0-1-77 only half arrived
+	odb.mu.Lock()
+	odb.pos.Executed, odb.pos.SQLIdle = "0-1-76", true
+	odb.mu.Unlock()
+	tc.nodes[h].health.Set(false)
+	tc.eventually("VIP moves to "+o, 10*time.Second, func() bool { return tc.holder() == o })
+	// Within 10 s of a 30 s catchup_timeout: the wait did not run into it.
+	tc.eventually(o+" writable without waiting for the half-received transaction", 10*time.Second, func() bool { return !odb.isReadOnly() })
+	found := false
+	for _, e := range tc.nodes[o].fsm.State().History {
+		found = found || (e.Op == fsm.OpWritable && strings.Contains(e.Reason, "arrived only in part"))
+	}
+	if !found {
+		t.Fatalf("the writable record does not say the rest was a partial transaction: %+v", tc.nodes[o].fsm.State().History)
+	}
+	assertWritesFenced(t, tc, w)
+}

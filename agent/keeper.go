@@ -361,10 +361,18 @@ func (k *keeper) catchUp(ctx context.Context, w dataWant, gen uint64) bool {
 	})
 	result := "caught up"
 	var err error
-	if target != "" {
+	switch {
+	case target == "":
+	case w.planned:
 		err = k.db.WaitApplied(wctx, target, k.opt.CatchupTimeout)
+	default:
+		err = k.waitReceived(wctx, target, k.opt.CatchupTimeout)
 	}
 	switch {
+	case errors.Is(err, errPartialTail):
+		err = nil
+		result = fmt.Sprintf("applied every transaction received completely in %s; the last one named in %s arrived only in part from the old master (never acknowledged under semi-sync; lost under async)",
+			k.now().Sub(start).Round(time.Millisecond), target)
 	case err == nil:
 		if target != "" {
 			result = fmt.Sprintf("caught up with %s in %s", target, k.now().Sub(start).Round(time.Millisecond))
@@ -488,6 +496,52 @@ func (k *keeper) checkErrant(ctx context.Context, epoch uint64, addr string) {
 	}
 	if k.onErrant != nil {
 		k.onErrant(epoch, text)
+	}
+}
+
+// errPartialTail: the SQL thread has applied its whole relay log, and
+// what is still missing of the target can only be a transaction the IO
+// thread received in part (the old master hung mid-send): no wait brings
+// it.
+var errPartialTail = errors.New("the rest was received only in part")
+
+// partialTailAfter is how long the SQL thread must have sat idle, without
+// progress, short of the target, before the rest counts as a partial tail.
+const partialTailAfter = time.Second
+
+// waitReceived waits until what the IO thread received (target) is applied,
+// within timeout. Received (Gtid_IO_Pos) names a transaction as soon as its
+// first event arrives; an old master that hung mid-send leaves it
+// incomplete in the relay log for good. So the wait looks between short
+// waits: an SQL thread idle at the end of its relay log, with nothing
+// applied for partialTailAfter, has applied everything complete.
+func (k *keeper) waitReceived(ctx context.Context, target string, timeout time.Duration) error {
+	deadline := k.now().Add(timeout)
+	var idleSince time.Time
+	var lastExecuted string
+	for {
+		step := min(250*time.Millisecond, deadline.Sub(k.now()))
+		if step <= 0 {
+			return mysqlcheck.ErrWaitTimeout
+		}
+		err := k.db.WaitApplied(ctx, target, step)
+		if !errors.Is(err, mysqlcheck.ErrWaitTimeout) {
+			return err
+		}
+		pctx, cancel := context.WithTimeout(ctx, keeperDBTimeout)
+		pos, perr := k.db.Positions(pctx)
+		cancel()
+		switch {
+		case perr != nil || !pos.SQLIdle || pos.Executed != lastExecuted:
+			idleSince = time.Time{}
+		case idleSince.IsZero():
+			idleSince = k.now()
+		case k.now().Sub(idleSince) >= partialTailAfter:
+			return errPartialTail
+		}
+		if perr == nil {
+			lastExecuted = pos.Executed
+		}
 	}
 }
 

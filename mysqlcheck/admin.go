@@ -304,6 +304,13 @@ func killSession(ctx context.Context, c *sql.Conn, id uint64) (gone bool, err er
 	return false, err
 }
 
+// sqlIdle: the SQL thread says it has applied its whole relay log
+// ("Slave has read all relay log; waiting for more updates", "Replica has
+// ...").
+func sqlIdle(state string) bool {
+	return strings.Contains(strings.ToLower(state), "has read all relay log")
+}
+
 // Positions reads the server's GTID positions: on MariaDB @@gtid_binlog_pos,
 // @@gtid_slave_pos, @@gtid_binlog_state and Gtid_IO_Pos; on MySQL
 // @@gtid_executed and Retrieved_Gtid_Set; and @@server_id. Needs SLAVE MONITOR (MariaDB) or
@@ -346,6 +353,11 @@ func (a *Admin) Positions(ctx context.Context) (Positions, error) {
 	if found {
 		p.Configured = true
 		p.Received = strings.ReplaceAll(row[received], "\n", "")
+		state := row["slave_sql_running_state"]
+		if state == "" {
+			state = row["replica_sql_running_state"]
+		}
+		p.SQLIdle = sqlIdle(state)
 	}
 	return p, nil
 }

@@ -377,6 +377,11 @@ type Positions struct {
 	// divergence is computed from.
 	BinlogState string `json:"binlog_state,omitempty"`
 	ServerID    uint32 `json:"server_id"` // @@server_id
+	// SQLIdle: the SQL thread has applied everything in its relay log and
+	// waits for more (Slave_SQL_Running_State). With the IO thread still
+	// connected to a hung master, Received may name a transaction only
+	// partly received, which no wait will see applied.
+	SQLIdle bool `json:"sql_idle,omitempty"`
 }
 
 // ErrWaitTimeout: a wait for a GTID position ended by its timeout.
