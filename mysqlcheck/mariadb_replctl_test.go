@@ -45,6 +45,23 @@ func TestRealMariaDBReplicationControl(t *testing.T) {
 	if err := d.bdb.QueryRow("SELECT COUNT(*) FROM app.t WHERE id = 4242").Scan(&n); err != nil || n != 1 {
 		t.Fatalf("after StartReplication the row is not on b (%d rows, %v)", n, err)
 	}
+	// All applied, nothing coming: the SQL thread says it is idle at the
+	// end of its relay log (what the catch-up's partial-tail rule reads).
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		p, err := adm.Positions(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.SQLIdle {
+			break
+		}
+		if time.Now().After(deadline) {
+			row, _, _ := readFirstRow(ctx, d.bdb, "SHOW SLAVE STATUS")
+			t.Fatalf("Positions.SQLIdle false with everything applied; Slave_SQL_Running_State %q", row["slave_sql_running_state"])
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // A server that replicates from nobody (a site without replication): there
