@@ -181,6 +181,16 @@ func TestDecideStaleStandby(t *testing.T) {
 	if d := Decide(in); d.Action != None || !strings.Contains(d.Reason, "stale") {
 		t.Fatalf("stale leader: %v %q, want none (stale)", d.Action, d.Reason)
 	}
+	// promote_stale: the stale leader acquires, and says so.
+	in = base()
+	in.Self = "hostb"
+	in.State = state("", "hostb")
+	in.State.LastHolder, in.State.Released = "hosta", t0
+	in.LocalStale = "replication SQL thread stopped"
+	in.PromoteStale = true
+	if d := Decide(in); d.Action != Acquire || !strings.Contains(d.Reason, "DATA AT RISK: promoted by failover.promote_stale although stale (replication SQL thread stopped)") {
+		t.Fatalf("promote_stale acquire: %v %q, want acquire recorded as data at risk", d.Action, d.Reason)
+	}
 	// The last holder is never stale for itself: it takes the VIP back.
 	in = base()
 	in.State = state("", "hosta")

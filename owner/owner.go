@@ -242,7 +242,7 @@ func decide(in Input) Decision {
 			if in.VRRPYield != "" {
 				return Decision{Action: Advertise, Target: in.VRRPYield, Reason: "advertising raftvip's higher VRRP priority until " + in.VRRPYield + " yields the VIP"}
 			}
-			return Decision{Action: Acquire, Reason: "leader, db, mysql healthy, VIP free"}
+			return Decision{Action: Acquire, Reason: "leader, db, mysql healthy, VIP free" + riskNote(in, in.Self)}
 		}
 		if t := TransferTarget(in); t != "" {
 			if in.TransferBackoff {
@@ -455,6 +455,25 @@ func promotable(in Input, id string) bool {
 		}
 	}
 	return true
+}
+
+// riskNote is what a decision's reason adds when id is promoted although
+// stale (promote_stale, a forced switchover): the history shows it.
+func riskNote(in Input, id string) string {
+	why := Stale(in.State, id, in.maxLag(), in.Now)
+	if why == "" && id == in.Self {
+		if h, _ := stoppedAt(in.State); h != id {
+			why = in.LocalStale
+		}
+	}
+	if why == "" {
+		return ""
+	}
+	by := "failover.promote_stale"
+	if in.ForceTarget == id {
+		by = "a forced switchover"
+	}
+	return "; DATA AT RISK: promoted by " + by + " although stale (" + why + ")"
 }
 
 func (in Input) maxLag() time.Duration {
