@@ -100,6 +100,7 @@ type demo struct {
 	c      *lab.Client
 	system lab.System
 	rows   []demoRow
+	data   demoData
 }
 
 func cmdDemo(ctx context.Context, args []string) error {
@@ -164,9 +165,12 @@ func (d *demo) run(ctx context.Context) error {
 				what = "idle (keepalived has no witness)"
 			}
 		case lab.RoleClient:
-			what = fmt.Sprintf("the client: SELECT @@server_id through the VIP %s every 20 ms", lab.VIP)
+			what = fmt.Sprintf("the client: SELECT @@server_id through the VIP %s every 20 ms; the application's writes", lab.VIP)
 		}
 		n.block(fmt.Sprintf("%-8s %-12s MAC %s  %s", h.NodeID, h.IP, h.MAC, what))
+	}
+	if err := d.setupData(ctx); err != nil {
+		return err
 	}
 	stopWatch := d.watchVIP()
 	defer stopWatch()
@@ -214,7 +218,7 @@ func (d *demo) run(ctx context.Context) error {
 		return err
 	}
 
-	d.n.step(2, "the client reads through the VIP")
+	d.n.step(2, "the client reads through the VIP; the application writes a row")
 	c, err := l.StartClient(lab.ClientOptions{})
 	if err != nil {
 		return err
@@ -224,7 +228,10 @@ func (d *demo) run(ctx context.Context) error {
 		return err
 	}
 	from := time.Now()
-	if err := sleep(ctx, 2*time.Second); err != nil {
+	if err := d.writeBeforeKill(ctx, holder, 1); err != nil {
+		return err
+	}
+	if err := sleep(ctx, 2*time.Second-time.Since(from)); err != nil {
 		return err
 	}
 	d.describeReads(from, time.Now())
@@ -240,8 +247,9 @@ func (d *demo) run(ctx context.Context) error {
 	if err := d.waitFailover(ctx, fmt.Sprintf("MySQL killed on %s", l.Host(holder).NodeID), t0, holder, other); err != nil {
 		return err
 	}
+	d.afterFailover(ctx, t0, holder, other, 2)
 
-	d.n.step(4, fmt.Sprintf("MySQL on %s is started again: the VIP stays on %s (nopreempt)", l.Host(holder).NodeID, l.Host(other).NodeID))
+	d.n.step(4, fmt.Sprintf("MySQL on %s is started again: the VIP stays on %s (nopreempt); %s replicates from it", l.Host(holder).NodeID, l.Host(other).NodeID, l.Host(holder).NodeID))
 	t1 := time.Now()
 	if err := l.RestartMySQL(ctx, holder); err != nil {
 		return err
@@ -262,7 +270,11 @@ func (d *demo) run(ctx context.Context) error {
 		n.say("keepalived on %s left FAULT and is BACKUP again", l.Host(holder).NodeID)
 	}
 	watchFrom := time.Now()
-	if err := sleep(ctx, 5*time.Second); err != nil {
+	d.oldHolderBack(ctx, holder, other, 3)
+	if d.system == lab.SystemRaftvip {
+		d.showDataStatus(ctx, holder, other)
+	}
+	if err := sleep(ctx, 5*time.Second-time.Since(watchFrom)); err != nil {
 		return err
 	}
 	if h := l.Monitor().Holders(); len(h) == 1 && h[0] == other && len(l.Monitor().Acquisitions(holder, t1)) == 0 {
@@ -309,11 +321,25 @@ func (d *demo) run(ctx context.Context) error {
 		fmt.Printf("  %-28s %-18s %-18s %s\n", r.event, r.moved, r.downtime, r.twoHolders)
 	}
 	fmt.Println("  client downtime = last answer before the fault -> first answer from the other server")
+	fmt.Println()
+	dd := d.data
+	fmt.Printf("  data, MySQL killed on %s: row %d (acknowledged before the kill) served by the new holder: %s;\n", l.Host(other).NodeID, dd.beforeKill, orNone(dd.rowServed))
+	fmt.Printf("  first write through the VIP after the kill: %s; %s back: %s\n", orNone(dd.firstWrite), l.Host(other).NodeID, orNone(dd.oldBack))
 	if d.system == lab.SystemRaftvip {
 		fmt.Println("  next: `make bench` runs the same faults against keepalived for comparison")
 	}
 	fmt.Println()
+	if len(d.data.unexpected) > 0 {
+		return fmt.Errorf("the data steps saw %d unexpected results: %s", len(d.data.unexpected), strings.Join(d.data.unexpected, "; "))
+	}
 	return nil
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "not measured"
+	}
+	return s
 }
 
 // waitFailover waits for the client to be served by `to` after a fault on
