@@ -142,7 +142,9 @@ func (d *demo) afterFailover(ctx context.Context, t0 time.Time, from, to string,
 			}
 			n.say("application, through the VIP: INSERT row %d acknowledged by server_id %d (%s), %s after the kill%s: %s is writable",
 				seq, id, l.Host(to).NodeID, d.data.firstWrite, why, l.Host(to).NodeID)
-			n.say("(%s's server is down; it comes back read-only, next step)", l.Host(from).NodeID)
+			if d.system == lab.SystemRaftvip {
+				n.say("(%s's server is down; it comes back read-only, next step)", l.Host(from).NodeID)
+			}
 			return
 		}
 		if lab.IsReadOnly(err) {
