@@ -172,7 +172,7 @@ func Open(cfg Config, fsm raft.FSM, h Handler) (*Cluster, error) {
 		Timeout: time.Second, // a dead peer is noticed (failed heartbeat) within a second
 		Logger:  newQuietLogger(log.Named("transport")),
 	})
-	c, err := start(cfg, fsm, trans, bolt, bolt, snaps, TCPCaller{Dial: mux.Dialer()})
+	c, err := start(cfg, fsm, trans, bolt, bolt, snaps, TCPCaller{Dial: mux.Dialer(), Pool: NewConnPool()})
 	if err != nil {
 		trans.Close()
 		mux.Close()
@@ -604,6 +604,9 @@ func (c *Cluster) Close() error {
 	err := c.raft.Shutdown().Error()
 	close(c.stop)
 	c.wg.Wait()
+	if tc, ok := c.caller.(TCPCaller); ok && tc.Pool != nil {
+		tc.Pool.Close()
+	}
 	// The transport first: once it is shut down, the listener closing
 	// under it is no "failed to accept connection" error.
 	if nt, ok := c.trans.(*raft.NetworkTransport); ok {

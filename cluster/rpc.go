@@ -90,6 +90,11 @@ type TCPCaller struct {
 	// Dial opens the connection (Mux.Dialer: TLS when the node has it);
 	// nil dials in plaintext.
 	Dial func(address string, header byte, timeout time.Duration) (net.Conn, error)
+	// Pool, when set, keeps connections open between the calls that may
+	// be repeated safely (OpProve, OpStatus): a leader proves its lease to
+	// every voter several times a second, and a TLS handshake per proof
+	// was most of its idle CPU. Other calls get a connection of their own.
+	Pool *ConnPool
 }
 
 // maxCallTime bounds how long the server works on one request.
@@ -105,6 +110,23 @@ const requestTimeout = 5 * time.Second
 // a few hundred bytes.
 const maxRequestBytes = 64 << 10
 
+// Connection reuse. The server keeps a connection open for the next
+// request for serverIdle after an answer and closes it at serverMaxAge
+// (a removed node's connection does not live on; a reloaded certificate
+// is used within that time). A pooled connection is used again only
+// within clientIdle of its last answer, well before the server gives up
+// on it; a call on a connection the server closed anyway is retried once
+// on a new one (only safe calls are pooled).
+const (
+	serverIdle   = 10 * time.Second
+	serverMaxAge = 60 * time.Second
+	clientIdle   = 5 * time.Second
+	clientMaxAge = 50 * time.Second
+)
+
+// reusable ops may be sent twice without harm: they change nothing.
+func reusable(op string) bool { return op == OpProve || op == OpStatus }
+
 // Call implements Caller.
 func (t TCPCaller) Call(ctx context.Context, addr string, req Request) (Response, error) {
 	req.V = RPCVersion
@@ -115,26 +137,134 @@ func (t TCPCaller) Call(ctx context.Context, addr string, req Request) (Response
 			return Response{}, context.DeadlineExceeded
 		}
 	}
+	if t.Pool != nil && reusable(req.Op) {
+		if pc := t.Pool.get(addr); pc != nil {
+			resp, err := pc.roundTrip(ctx, timeout, req)
+			if err == nil {
+				t.Pool.put(addr, pc)
+				return resp, nil
+			}
+			pc.c.Close()
+			if ctx.Err() != nil {
+				return Response{}, fmt.Errorf("rpc %s to %s: %w", req.Op, addr, err)
+			}
+			// The server may have closed it meanwhile: once more, afresh.
+		}
+	}
 	dial := t.Dial
 	if dial == nil {
 		dial = dialHeader
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		timeout = time.Until(dl)
+		if timeout <= 0 {
+			return Response{}, context.DeadlineExceeded
+		}
 	}
 	c, err := dial(addr, headerRPC, timeout)
 	if err != nil {
 		return Response{}, fmt.Errorf("rpc %s to %s: %w", req.Op, addr, err)
 	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(timeout))
-	stop := context.AfterFunc(ctx, func() { _ = c.SetDeadline(time.Now()) })
-	defer stop()
-	if err := json.NewEncoder(c).Encode(req); err != nil {
-		return Response{}, fmt.Errorf("rpc %s to %s: send: %w", req.Op, addr, err)
+	pc := newPooledConn(c)
+	resp, err := pc.roundTrip(ctx, timeout, req)
+	if err != nil {
+		c.Close()
+		return Response{}, fmt.Errorf("rpc %s to %s: %w", req.Op, addr, err)
 	}
-	var resp Response
-	if err := json.NewDecoder(bufio.NewReader(&limitedReader{c, maxRPCBytes})).Decode(&resp); err != nil {
-		return Response{}, fmt.Errorf("rpc %s to %s: read: %w", req.Op, addr, err)
+	if t.Pool != nil && reusable(req.Op) {
+		t.Pool.put(addr, pc)
+	} else {
+		c.Close()
 	}
 	return resp, nil
+}
+
+// pooledConn is one RPC connection with its reader (a response may be
+// read ahead of nothing: one request at a time).
+type pooledConn struct {
+	c        net.Conn
+	lim      *limitedReader
+	dec      *json.Decoder
+	born     time.Time
+	lastUsed time.Time
+}
+
+func newPooledConn(c net.Conn) *pooledConn {
+	lim := &limitedReader{c: c}
+	return &pooledConn{c: c, lim: lim, dec: json.NewDecoder(bufio.NewReader(lim)), born: time.Now()}
+}
+
+// roundTrip sends req and reads its response within timeout (and ctx).
+func (p *pooledConn) roundTrip(ctx context.Context, timeout time.Duration, req Request) (Response, error) {
+	_ = p.c.SetDeadline(time.Now().Add(timeout))
+	stop := context.AfterFunc(ctx, func() { _ = p.c.SetDeadline(time.Now()) })
+	defer stop()
+	if err := json.NewEncoder(p.c).Encode(req); err != nil {
+		return Response{}, fmt.Errorf("send: %w", err)
+	}
+	p.lim.n = maxRPCBytes
+	var resp Response
+	if err := p.dec.Decode(&resp); err != nil {
+		return Response{}, fmt.Errorf("read: %w", err)
+	}
+	if !stop() {
+		// ctx ended as the answer came: its deadline change may still
+		// land on a later call, so this connection is not used again.
+		p.born = time.Time{}
+		return resp, nil
+	}
+	_ = p.c.SetDeadline(time.Time{})
+	p.lastUsed = time.Now()
+	return resp, nil
+}
+
+// ConnPool holds idle RPC connections by address, a few per address.
+type ConnPool struct {
+	mu   sync.Mutex
+	idle map[string][]*pooledConn
+}
+
+// NewConnPool returns an empty pool.
+func NewConnPool() *ConnPool { return &ConnPool{idle: map[string][]*pooledConn{}} }
+
+// poolPerAddr: a leader's proof goes to each voter one call at a time;
+// status fan-outs add one more.
+const poolPerAddr = 2
+
+func (p *ConnPool) get(addr string) *pooledConn {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for l := p.idle[addr]; len(l) > 0; l = p.idle[addr] {
+		pc := l[len(l)-1]
+		p.idle[addr] = l[:len(l)-1]
+		if time.Since(pc.lastUsed) < clientIdle && time.Since(pc.born) < clientMaxAge {
+			return pc
+		}
+		pc.c.Close()
+	}
+	return nil
+}
+
+func (p *ConnPool) put(addr string, pc *pooledConn) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.idle[addr]) >= poolPerAddr || pc.born.IsZero() || time.Since(pc.born) >= clientMaxAge {
+		pc.c.Close()
+		return
+	}
+	p.idle[addr] = append(p.idle[addr], pc)
+}
+
+// Close closes every idle connection.
+func (p *ConnPool) Close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for addr, l := range p.idle {
+		for _, pc := range l {
+			pc.c.Close()
+		}
+		delete(p.idle, addr)
+	}
 }
 
 type limitedReader struct {
@@ -161,45 +291,68 @@ func DecodeRequest(r io.Reader) (Request, error) {
 	return req, err
 }
 
-// ServeRPC answers requests on ln until it is closed. One request per
-// connection: these calls are rare (health changes, status), so simplicity
-// beats connection reuse.
-func ServeRPC(ln net.Listener, h Handler, log hclog.Logger) {
+// ServeRPC answers requests on ln until it is closed. A connection carries
+// one request after another (a caller's pool reuses it) until the caller
+// closes it, stays idle for serverIdle, or reaches serverMaxAge.
+func ServeRPC(ln net.Listener, h Handler, log hclog.Logger) { serveRPC(ln, h, log, serverIdle) }
+
+func serveRPC(ln net.Listener, h Handler, log hclog.Logger, idle time.Duration) {
 	for {
 		c, err := ln.Accept()
 		if err != nil {
 			return
 		}
-		go func() {
-			defer c.Close()
-			// The request is a few hundred bytes sent at once: a caller
-			// that dribbles it is cut off.
-			_ = c.SetReadDeadline(time.Now().Add(requestTimeout))
-			req, err := DecodeRequest(c)
-			if err != nil {
-				log.Warn("bad rpc request", "remote", c.RemoteAddr(), "error", err)
-				_ = json.NewEncoder(c).Encode(Response{V: RPCVersion, Err: "bad request: " + err.Error()})
-				return
+		go serveConn(c, h, log, idle)
+	}
+}
+
+func serveConn(c net.Conn, h Handler, log hclog.Logger, idle time.Duration) {
+	defer c.Close()
+	born := time.Now()
+	lim := &limitedReader{c: c}
+	dec := json.NewDecoder(bufio.NewReader(lim))
+	for n := 0; ; n++ {
+		// The first request is a few hundred bytes sent at once: a caller
+		// that dribbles it is cut off. Later ones may wait a while.
+		wait := requestTimeout
+		if n > 0 {
+			wait = idle
+		}
+		_ = c.SetReadDeadline(time.Now().Add(wait))
+		lim.n = maxRequestBytes
+		var req Request
+		if err := dec.Decode(&req); err != nil {
+			var ne net.Error
+			if n > 0 && (errors.Is(err, io.EOF) || (errors.As(err, &ne) && ne.Timeout())) {
+				return // the caller is done with it, or left it idle
 			}
-			if pc, ok := c.(PeerConn); ok && pc.PeerID() != "" {
-				// The caller is who its certificate says, whatever the
-				// message claims.
-				req.From = pc.PeerID()
-			}
-			var resp Response
-			if req.V != RPCVersion {
-				resp = Response{Err: fmt.Sprintf("unsupported rpc version %d (this node speaks %d)", req.V, RPCVersion)}
-			} else {
-				// Operator commands such as a switchover may take as long
-				// as their own timeout; the caller's deadline bounds them.
-				ctx, cancel := context.WithTimeout(context.Background(), maxCallTime)
-				resp = h(ctx, req)
-				cancel()
-			}
-			resp.V = RPCVersion
-			_ = c.SetWriteDeadline(time.Now().Add(10 * time.Second))
-			_ = json.NewEncoder(c).Encode(resp)
-		}()
+			log.Warn("bad rpc request", "remote", c.RemoteAddr(), "error", err)
+			_ = json.NewEncoder(c).Encode(Response{V: RPCVersion, Err: "bad request: " + err.Error()})
+			return
+		}
+		if pc, ok := c.(PeerConn); ok && pc.PeerID() != "" {
+			// The caller is who its certificate says, whatever the
+			// message claims.
+			req.From = pc.PeerID()
+		}
+		var resp Response
+		if req.V != RPCVersion {
+			resp = Response{Err: fmt.Sprintf("unsupported rpc version %d (this node speaks %d)", req.V, RPCVersion)}
+		} else {
+			// Operator commands such as a switchover may take as long
+			// as their own timeout; the caller's deadline bounds them.
+			ctx, cancel := context.WithTimeout(context.Background(), maxCallTime)
+			resp = h(ctx, req)
+			cancel()
+		}
+		resp.V = RPCVersion
+		_ = c.SetWriteDeadline(time.Now().Add(10 * time.Second))
+		if err := json.NewEncoder(c).Encode(resp); err != nil {
+			return
+		}
+		if time.Since(born) >= serverMaxAge {
+			return
+		}
 	}
 }
 
