@@ -45,12 +45,24 @@ type DataStatus struct {
 	ErrantChecked time.Time `json:"errant_checked,omitempty"`
 }
 
+// markFencing records a failed read_only ON: a server that was writable,
+// or catching up, is now only wanted read-only.
+func (s *DataStatus) markFencing(now time.Time, why string, err error) {
+	s.Error = err.Error()
+	if s.Mode != DataReadOnly && s.Mode != DataFencing {
+		s.Mode, s.Since, s.Epoch, s.WaitGTID, s.Detail = DataFencing, now, 0, "", why
+	}
+}
+
 // Keeper modes.
 const (
 	DataReadOnly      = "read-only"
 	DataCatchingUp    = "catching-up"
 	DataWritable      = "writable"
 	DataStuckReadOnly = "stuck-read-only"
+	// DataFencing: read-only is wanted but the server has not confirmed it
+	// (down, hung, refusing): it is not writable through raftvip.
+	DataFencing = "fencing"
 )
 
 // dataWant is the loop's wish.
@@ -203,7 +215,7 @@ func (k *keeper) Fence(budget time.Duration, why string) (gtid string, err error
 	defer k.unlock()
 	t0 := k.now()
 	if err := k.db.SetReadOnly(ctx, true); err != nil {
-		k.publish(func(s *DataStatus) { s.Error = err.Error() })
+		k.publish(func(s *DataStatus) { s.markFencing(k.now(), why, err) })
 		return "", fmt.Errorf("read_only ON: %w", err)
 	}
 	k.publish(func(s *DataStatus) {
@@ -296,7 +308,7 @@ func (k *keeper) enforceReadOnly(ctx context.Context) {
 		if k.Status().Error != err.Error() {
 			k.log.Warn("could not set read_only ON on this node's server; retrying", "error", err)
 		}
-		k.publish(func(s *DataStatus) { s.Error = err.Error() })
+		k.publish(func(s *DataStatus) { s.markFencing(k.now(), "not the VIP holder", err) })
 		return
 	}
 	k.publish(func(s *DataStatus) {
@@ -342,6 +354,7 @@ func (k *keeper) catchUp(ctx context.Context, w dataWant, gen uint64) bool {
 
 	start := k.now()
 	target := w.gtid
+	configured := true
 	if !w.planned {
 		pctx, pcancel := context.WithTimeout(wctx, keeperDBTimeout)
 		pos, err := k.db.Positions(pctx)
@@ -354,6 +367,7 @@ func (k *keeper) catchUp(ctx context.Context, w dataWant, gen uint64) bool {
 		if !pos.Configured {
 			target = ""
 		}
+		configured = pos.Configured
 	}
 	k.publish(func(s *DataStatus) {
 		s.Mode, s.Epoch, s.Since, s.WaitGTID, s.Error = DataCatchingUp, w.epoch, start, target, ""
@@ -376,6 +390,8 @@ func (k *keeper) catchUp(ctx context.Context, w dataWant, gen uint64) bool {
 	case err == nil:
 		if target != "" {
 			result = fmt.Sprintf("caught up with %s in %s", target, k.now().Sub(start).Round(time.Millisecond))
+		} else if configured {
+			result = "nothing to catch up (its replication has received nothing)"
 		} else {
 			result = "nothing to catch up (no replication)"
 		}

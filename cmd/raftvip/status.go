@@ -98,6 +98,8 @@ func dataLine(d *agent.DataStatus) string {
 		line = fmt.Sprintf("read-only, catching up to %s before taking writes (epoch %d, for %s)", d.WaitGTID, d.Epoch, time.Since(d.Since).Round(time.Millisecond))
 	case agent.DataStuckReadOnly:
 		line = "READ-ONLY while holding the VIP: " + d.Detail
+	case agent.DataFencing:
+		line = "read-only wanted, not confirmed by the server (" + d.Detail + ")"
 	default:
 		line = "read-only (not the VIP holder)"
 		if !d.ReadOnlyConfirmed.IsZero() {
