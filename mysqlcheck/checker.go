@@ -355,6 +355,9 @@ func (c *Checker) Run(ctx context.Context) {
 				c.log.Info("stopping", "server", c.target().addr)
 				return
 			}
+			if repl != nil {
+				repl.ReadAt = time.Now()
+			}
 			c.mu.Lock()
 			c.status.Replication = repl
 			c.mu.Unlock()

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Flavors of server, told apart by @@version.
@@ -55,6 +56,9 @@ type Replication struct {
 	// Error is why reading failed (e.g. missing privilege); the fields
 	// read before it are kept.
 	Error string `json:"error,omitempty"`
+	// ReadAt is when it was read: a server that stopped answering keeps
+	// its last reading, which status then shows as old.
+	ReadAt time.Time `json:"read_at,omitempty"`
 }
 
 // SemiSync is the semi-synchronous replication state, per side.

@@ -136,6 +136,9 @@ func printReplication(w io.Writer, nodes []agent.NodeView) {
 			line = "unknown (node unreachable)"
 		case v.Replication != nil:
 			line = v.Replication.Summary()
+			if at := v.Replication.ReadAt; !at.IsZero() && time.Since(at) > 3*time.Second {
+				line += " (read " + ago(time.Now(), at) + ": MySQL has not answered since)"
+			}
 		}
 		fmt.Fprintf(w, "  %s: %s\n", v.ID, line)
 		switch {
