@@ -23,6 +23,9 @@ const (
 	DefaultTimeout  = time.Second
 	DefaultFall     = 1
 	DefaultRise     = 1
+	// DefaultFailAfter is how long a server may go without answering a
+	// check before it is unhealthy (see the package doc: why 1 s).
+	DefaultFailAfter = time.Second
 )
 
 const (
@@ -40,11 +43,22 @@ const (
 // Config describes what to check and how often.
 type Config struct {
 	DSN      string        // go-sql-driver DSN; contains the password: never logged or returned
-	Query    string        // default "SELECT 1"; must be a real query, its rows are read and discarded
+	Query    string        // default "SELECT 1"; must be a real query, its rows are read to the end
 	Interval time.Duration // time between checks while nothing happens; default 1s
 	Timeout  time.Duration // bound for one whole check (connect + query); default 1s
-	Fall     int           // consecutive failures to turn unhealthy; default 1
-	Rise     int           // consecutive successes to turn healthy; default 1
+	// Fall is how many consecutive failed checks that got an answer or a
+	// refusal (refused, closed, auth, a server error, unexpected; not a
+	// timeout, not an overload) turn the node unhealthy; default 1.
+	Fall int
+	Rise int // consecutive successes to turn healthy; default 1
+	// FailAfter is how long the node may go without a successful check,
+	// counted from the start of the first failed one, before it is
+	// unhealthy whatever the failures were (a hung server times out); default 1s.
+	FailAfter time.Duration
+	// Expect, when not empty, is what the first column of the first row of
+	// Query must be (as text) for the check to succeed; anything else
+	// (another value, NULL, no row) is class "unexpected".
+	Expect string
 }
 
 // Status is the checker's verdict and the outcome of its last check.
@@ -56,7 +70,11 @@ type Status struct {
 	Latency   time.Duration // duration of the last check
 	Since     time.Time     // when Healthy last changed (or when the checker started)
 	Successes int           // current consecutive successes
-	Failures  int           // current consecutive failures
+	Failures  int           // current consecutive failures (timeouts included, overloads not)
+	// Degraded is set when the last check was answered with an overload
+	// error (Class "overloaded"): the server is alive and refuses more
+	// work. It never changes Healthy (the package doc says why).
+	Degraded bool
 	// FirstFailure is when the first of the current run of failed checks
 	// ran (zero after a success): where detection time starts.
 	FirstFailure time.Time
@@ -88,6 +106,9 @@ type Checker struct {
 	// logged is the verdict last logged: "" before the first, "healthy",
 	// or the class of the failure that made or kept the node unhealthy.
 	logged string
+	// overloaded is whether the last check was an overload (for its log
+	// lines).
+	overloaded bool
 }
 
 // target is what a DSN makes: how to connect, where to (for logs), and
@@ -161,7 +182,7 @@ func New(cfg Config, log hclog.Logger) (*Checker, error) {
 		name string
 		d    *time.Duration
 		def  time.Duration
-	}{{"Interval", &cfg.Interval, DefaultInterval}, {"Timeout", &cfg.Timeout, DefaultTimeout}} {
+	}{{"Interval", &cfg.Interval, DefaultInterval}, {"Timeout", &cfg.Timeout, DefaultTimeout}, {"FailAfter", &cfg.FailAfter, DefaultFailAfter}} {
 		if *f.d < 0 {
 			return nil, fmt.Errorf("mysqlcheck: %s %v is negative", f.name, *f.d)
 		}
@@ -208,12 +229,13 @@ func (c *Checker) conf() Config {
 // Reconfigure changes a running checker (SIGHUP reload). A new DSN (a
 // rotated password, another address) is used from the next check on, and
 // the watched connection is reopened with it; a check runs at once. Zero
-// values keep the current setting. It logs only what changed, and never the
-// password.
+// values keep the current setting, except Expect, which is a condition and
+// not a tunable: it is taken as given ("" removes it). It logs only what
+// changed, and never the password.
 func (c *Checker) Reconfigure(n Config) error {
 	c.cfgMu.Lock()
 	defer c.cfgMu.Unlock()
-	if n.Interval < 0 || n.Timeout < 0 || n.Fall < 0 || n.Rise < 0 {
+	if n.Interval < 0 || n.Timeout < 0 || n.Fall < 0 || n.Rise < 0 || n.FailAfter < 0 {
 		return errors.New("mysqlcheck: negative setting")
 	}
 	var changed []any
@@ -249,6 +271,11 @@ func (c *Checker) Reconfigure(n Config) error {
 	}
 	set("interval", &c.cfg.Interval, n.Interval)
 	set("timeout", &c.cfg.Timeout, n.Timeout)
+	set("fail_after", &c.cfg.FailAfter, n.FailAfter)
+	if n.Expect != c.cfg.Expect {
+		c.cfg.Expect = n.Expect
+		changed = append(changed, "expect", n.Expect)
+	}
 	setN("fall", &c.cfg.Fall, n.Fall)
 	setN("rise", &c.cfg.Rise, n.Rise)
 	if len(changed) > 0 {
@@ -302,7 +329,7 @@ func (c *Checker) Run(ctx context.Context) {
 	c.status.Since = time.Now()
 	c.mu.Unlock()
 	c.log.Info("starting", "server", c.target().addr, "interval", c.conf().Interval, "timeout", c.conf().Timeout,
-		"fall", c.conf().Fall, "rise", c.conf().Rise)
+		"fall", c.conf().Fall, "rise", c.conf().Rise, "fail_after", c.conf().FailAfter)
 
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -334,7 +361,7 @@ func (c *Checker) Run(ctx context.Context) {
 			c.mu.Unlock()
 		}
 		start := time.Now()
-		conn, err := c.checkHealth(ctx, db)
+		conn, err := c.checkHealth(ctx, db, c.checkBound(start))
 		latency := time.Since(start)
 		if ctx.Err() != nil {
 			// Shutdown cut the check short; its outcome says nothing
@@ -371,12 +398,12 @@ func (c *Checker) Run(ctx context.Context) {
 func (c *Checker) check(ctx context.Context, db *sql.DB) error {
 	ctx, cancel := context.WithTimeout(ctx, c.conf().Timeout)
 	defer cancel()
-	return runQuery(ctx, db, c.conf().Query)
+	return runQuery(ctx, db, c.conf().Query, c.conf().Expect)
 }
 
 // checkAll is checkHealth followed by readReplicationOn; tests use it.
 func (c *Checker) checkAll(ctx context.Context, db *sql.DB) (*Replication, error) {
-	conn, err := c.checkHealth(ctx, db)
+	conn, err := c.checkHealth(ctx, db, c.conf().Timeout)
 	if err != nil {
 		return nil, err
 	}
@@ -384,16 +411,43 @@ func (c *Checker) checkAll(ctx context.Context, db *sql.DB) (*Replication, error
 	return c.readReplicationOn(ctx, conn), nil
 }
 
+// checkBound is how long the check starting at start may take: Timeout,
+// but while the node is healthy no longer than what is left of FailAfter
+// since the first failed check of the current run (or since start). A
+// server that never answers is then unhealthy FailAfter after it was first
+// asked, not at the end of a longer Timeout.
+func (c *Checker) checkBound(start time.Time) time.Duration {
+	cfg := c.conf()
+	c.mu.Lock()
+	healthy, first := c.status.Healthy, c.status.FirstFailure
+	c.mu.Unlock()
+	if !healthy {
+		return cfg.Timeout
+	}
+	if first.IsZero() {
+		first = start
+	}
+	left := first.Add(cfg.FailAfter).Sub(start)
+	if left >= cfg.Timeout {
+		return cfg.Timeout
+	}
+	// record turns the node unhealthy once FailAfter has passed, so left
+	// is positive here; the floor only keeps a context from being born
+	// expired by clock jitter.
+	return max(left, time.Millisecond)
+}
+
 // checkHealth is check on a connection that it leaves open on success, so
-// that replication can be read over the same fresh connection.
-func (c *Checker) checkHealth(ctx context.Context, db *sql.DB) (*sql.Conn, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.conf().Timeout)
+// that replication can be read over the same fresh connection. bound
+// limits the whole check (see checkBound).
+func (c *Checker) checkHealth(ctx context.Context, db *sql.DB, bound time.Duration) (*sql.Conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, bound)
 	defer cancel()
 	conn, err := db.Conn(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if err := runQuery(ctx, conn, c.conf().Query); err != nil {
+	if err := runQuery(ctx, conn, c.conf().Query, c.conf().Expect); err != nil {
 		conn.Close()
 		return nil, err
 	}
@@ -412,19 +466,55 @@ func (c *Checker) readReplicationOn(ctx context.Context, conn *sql.Conn) *Replic
 	return repl
 }
 
-// runQuery runs query and reads all its rows.
-func runQuery(ctx context.Context, q querier, query string) error {
+// runQuery runs query and reads all its rows. With expect set, the first
+// column of the first row must equal it (as text); a mismatch is an
+// *UnexpectedError, returned only once every row was read, so that an
+// error later in the result set wins.
+func runQuery(ctx context.Context, q querier, query, expect string) error {
 	rows, err := q.QueryContext(ctx, query)
 	if err != nil {
 		return err
 	}
+	var mismatch error
+	first := true
 	for rows.Next() {
+		if !first || expect == "" {
+			continue
+		}
+		first = false
+		cols, err := rows.Columns()
+		if err != nil {
+			rows.Close()
+			return err
+		}
+		var value sql.NullString
+		dest := make([]any, len(cols))
+		dest[0] = &value
+		for i := 1; i < len(dest); i++ {
+			dest[i] = new(sql.RawBytes)
+		}
+		if err := rows.Scan(dest...); err != nil {
+			rows.Close()
+			return err
+		}
+		switch {
+		case !value.Valid:
+			mismatch = &UnexpectedError{Expect: expect, Null: true}
+		case value.String != expect:
+			mismatch = &UnexpectedError{Expect: expect, Got: value.String}
+		}
 	}
 	if err := rows.Err(); err != nil {
 		rows.Close()
 		return err
 	}
-	return rows.Close()
+	if err := rows.Close(); err != nil {
+		return err
+	}
+	if expect != "" && first {
+		return &UnexpectedError{Expect: expect, NoRows: true}
+	}
+	return mismatch
 }
 
 func (c *Checker) isSettling() bool {
@@ -442,42 +532,55 @@ func (c *Checker) record(err error, checked time.Time, latency time.Duration, tr
 		msg = c.scrub(err.Error())
 		if class == ClassTimeout {
 			// "context deadline exceeded" alone does not say how long
-			// we waited.
-			msg = fmt.Sprintf("no answer within %v: %s", c.conf().Timeout, msg)
+			// we waited (Timeout, or less: see checkBound).
+			msg = fmt.Sprintf("no answer within %v: %s", latency.Round(time.Millisecond), msg)
 		}
 		if len(msg) > maxErrorLen {
 			msg = strings.ToValidUTF8(msg[:maxErrorLen], "") + "..."
 		}
 	}
 
+	cfg := c.conf()
 	c.mu.Lock()
 	st := &c.status
 	wasHealthy := st.Healthy
 	st.Class, st.Error, st.Checked, st.Latency = class, msg, checked, latency
-	if err == nil {
+	st.Degraded = Degraded(class)
+	failed := err != nil && !st.Degraded
+	switch {
+	case err == nil:
 		st.Successes++
 		st.Failures = 0
 		st.FirstFailure = time.Time{}
-	} else {
+	case st.Degraded:
+		// An overloaded server answered: it is neither dead nor hung, so
+		// the run of failures ends; nor is it a success towards Rise.
+		st.Successes, st.Failures = 0, 0
+		st.FirstFailure = time.Time{}
+	default:
 		st.Failures++
 		st.Successes = 0
 		if st.Failures == 1 {
 			st.FirstFailure = checked.Add(-latency)
 		}
 	}
+	// The failure model (package doc): Fall failures in a row end the
+	// verdict when the last one was an answer or a refusal; silence
+	// (timeouts) ends it only once FailAfter passed without a success.
+	down := failed && ((!silent(class) && st.Failures >= cfg.Fall) || checked.Sub(st.FirstFailure) >= cfg.FailAfter)
 	flipped := false
-	if !st.Healthy && st.Successes >= c.conf().Rise {
+	if !st.Healthy && st.Successes >= cfg.Rise {
 		st.Healthy, flipped = true, true
-	} else if st.Healthy && st.Failures >= c.conf().Fall {
+	} else if st.Healthy && down {
 		st.Healthy, flipped = false, true
 	}
 	if flipped {
 		st.Since = checked
 	}
-	// The verdict is unsettled while failures accumulate towards Fall after
-	// a healthy state or a watched-connection event: keep checking back to
-	// back until a success or Fall failures.
-	c.settling = err != nil && st.Failures < c.conf().Fall && (st.Healthy || c.settling)
+	// The verdict is unsettled while failures accumulate after a healthy
+	// state or a watched-connection event: keep checking back to back
+	// until a success or a failure that ends it.
+	c.settling = failed && !down && (st.Healthy || c.settling)
 	settling := c.settling
 	snapshot := *st
 	// Log the first verdict after start and every change: of the verdict,
@@ -494,7 +597,19 @@ func (c *Checker) record(err error, checked time.Time, latency time.Duration, tr
 	if logVerdict != "" {
 		c.logged = logVerdict
 	}
+	// An overload does not change the verdict, so it gets its own lines:
+	// one when it starts and one when a success ends it.
+	overloadStarts := st.Healthy && st.Degraded && !c.overloaded
+	overloadEnds := st.Healthy && err == nil && c.overloaded
+	c.overloaded = st.Degraded
 	c.mu.Unlock()
+
+	if overloadStarts {
+		c.log.Warn("mysql overloaded; still healthy (an overload never fails the node over)", "server", c.target().addr, "error", msg)
+	}
+	if overloadEnds {
+		c.log.Info("mysql no longer overloaded", "server", c.target().addr)
+	}
 
 	c.log.Debug("check", "trigger", trigger, "class", class, "error", msg, "latency", latency,
 		"healthy", snapshot.Healthy, "successes", snapshot.Successes, "failures", snapshot.Failures)
@@ -506,6 +621,9 @@ func (c *Checker) record(err error, checked time.Time, latency time.Duration, tr
 				after = snapshot.Failures
 			}
 			args = append(args, "was", healthWord(wasHealthy), "after_checks", after)
+			if !snapshot.Healthy {
+				args = append(args, "no_success_for", checked.Sub(snapshot.FirstFailure).Round(time.Millisecond))
+			}
 		}
 		if snapshot.Healthy {
 			c.log.Info("mysql healthy", args...)

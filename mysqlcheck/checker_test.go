@@ -375,18 +375,24 @@ func TestHangingServerTimesOut(t *testing.T) {
 	}
 }
 
+// A healthy server that stops answering is unhealthy once FailAfter has
+// passed since it was first asked without an answer: not after Fall
+// timeouts (two here would be 600 ms), and not before.
 func TestHealthyServerHangsThenTimesOut(t *testing.T) {
 	fs := startFakeServer(t)
-	const timeout = 300 * time.Millisecond
-	h := startChecker(t, Config{DSN: dsnFor(fs.addr), Interval: 10 * time.Second, Timeout: timeout, Fall: 2, Rise: 1})
+	const timeout, failAfter = 300 * time.Millisecond, time.Second
+	h := startChecker(t, Config{DSN: dsnFor(fs.addr), Interval: 10 * time.Second, Timeout: timeout, Fall: 2, Rise: 1, FailAfter: failAfter})
 	if st := h.nextChange(2 * time.Second); !st.Healthy {
 		t.Fatalf("first change %+v, want healthy", st)
 	}
 	fs.setMode(modeHang)
 	h.c.CheckNow()
-	st := h.nextChange(2*timeout + 2*time.Second)
-	if st.Healthy || st.Class != ClassTimeout || st.Failures != 2 {
-		t.Fatalf("change %+v, want unhealthy timeout after 2 failures", st)
+	st := h.nextChange(failAfter + 2*time.Second)
+	if st.Healthy || st.Class != ClassTimeout || st.Failures < 3 {
+		t.Fatalf("change %+v, want unhealthy timeout after more than Fall timeouts", st)
+	}
+	if d := st.Checked.Sub(st.FirstFailure); d < failAfter {
+		t.Fatalf("unhealthy %v after the first unanswered check, before fail_after %v", d, failAfter)
 	}
 	h.noMoreChanges()
 }
@@ -408,7 +414,7 @@ func TestErrorClassesAgainstFakeServer(t *testing.T) {
 	}{
 		{"refused", 0, closedAddr, ClassRefused},
 		{"auth", modeAuthFail, "", ClassAuth},
-		{"server", modeTooMany, "", ClassServer},
+		{"overloaded", modeTooMany, "", ClassOverloaded},
 		{"closed", modeCloseEarly, "", ClassClosed},
 		{"ok", modeOK, "", ClassOK},
 	} {
@@ -427,6 +433,9 @@ func TestErrorClassesAgainstFakeServer(t *testing.T) {
 			}
 			if (tc.class == ClassOK) != (st.Error == "") {
 				t.Fatalf("Error %q does not match class %q", st.Error, st.Class)
+			}
+			if st.Degraded != (tc.class == ClassOverloaded) {
+				t.Fatalf("Degraded=%v with class %q", st.Degraded, st.Class)
 			}
 			if st.Healthy != (tc.class == ClassOK) {
 				t.Fatalf("healthy=%v with class %q (Rise 1)", st.Healthy, st.Class)
@@ -530,7 +539,12 @@ func TestClassify(t *testing.T) {
 		{&mysql.MySQLError{Number: 1130}, ClassAuth},
 		{errors.Join(errors.New("ctx"), &mysql.MySQLError{Number: 1045}), ClassAuth},
 		{mysql.ErrNativePassword, ClassAuth},
-		{&mysql.MySQLError{Number: 1040}, ClassServer},
+		{&mysql.MySQLError{Number: 1040}, ClassOverloaded},
+		{&mysql.MySQLError{Number: 1203}, ClassOverloaded},
+		{&mysql.MySQLError{Number: 1226}, ClassOverloaded},
+		{&mysql.MySQLError{Number: 1053}, ClassClosed},
+		{&mysql.MySQLError{Number: 1927}, ClassClosed},
+		{&UnexpectedError{Expect: "1", Got: "0"}, ClassUnexpected},
 		{&mysql.MySQLError{Number: 1146}, ClassServer},
 		{mysql.ErrInvalidConn, ClassClosed},
 		{opErr(syscall.ECONNRESET), ClassClosed},

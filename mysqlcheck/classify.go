@@ -5,9 +5,11 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
+	"strings"
 	"syscall"
 
 	"github.com/go-sql-driver/mysql"
@@ -23,9 +25,60 @@ const (
 	ClassClosed      = "closed"      // the server closed or reset the connection
 	ClassDNS         = "dns"         // the host name did not resolve
 	ClassUnreachable = "unreachable" // no route to host or network
-	ClassServer      = "server"      // a MySQL error other than authentication
+	ClassServer      = "server"      // a MySQL error other than authentication and overload
+	ClassOverloaded  = "overloaded"  // ERR 1040, 1203, 1226: the server answered but takes no more work
+	ClassUnexpected  = "unexpected"  // the query's first value is not Config.Expect
 	ClassOther       = "other"
 )
+
+// overloadErrors are server error numbers that mean "alive, answering, and
+// refusing more work right now". They are the degraded outcome of the
+// failure model (package doc): never a reason to turn unhealthy, since a
+// standby would get the same load.
+var overloadErrors = map[uint16]bool{
+	1040: true, // ER_CON_COUNT_ERROR: Too many connections (max_connections)
+	1203: true, // ER_TOO_MANY_USER_CONNECTIONS: max_user_connections
+	1226: true, // ER_USER_LIMIT_REACHED: a resource limit (MAX_USER_CONNECTIONS, MAX_QUERIES_PER_HOUR, ...)
+}
+
+// goneErrors are server error numbers that mean "this server is going
+// away": counted like a closed connection.
+var goneErrors = map[uint16]bool{
+	1053: true, // ER_SERVER_SHUTDOWN: Server shutdown in progress
+	1927: true, // ER_CONNECTION_KILLED (MariaDB): our session was killed
+}
+
+// Degraded reports whether class is the overloaded outcome: the check
+// neither succeeded nor failed, and the verdict does not change.
+func Degraded(class string) bool { return class == ClassOverloaded }
+
+// silent reports whether class means "no answer": such failures turn the
+// node unhealthy only after FailAfter without a success, never by count.
+func silent(class string) bool { return class == ClassTimeout }
+
+// UnexpectedError is a check whose query ran but whose first value is not
+// Config.Expect. Got is the value seen, cut to 64 bytes (the checker scrubs
+// the password from the whole message as from any other).
+type UnexpectedError struct {
+	Expect string
+	Got    string
+	Null   bool // the value was NULL
+	NoRows bool // the query returned no row
+}
+
+func (e *UnexpectedError) Error() string {
+	switch {
+	case e.NoRows:
+		return fmt.Sprintf("the query returned no row, expected %q", e.Expect)
+	case e.Null:
+		return fmt.Sprintf("the query's first value is NULL, expected %q", e.Expect)
+	}
+	got := e.Got
+	if len(got) > 64 {
+		got = strings.ToValidUTF8(got[:64], "") + "..."
+	}
+	return fmt.Sprintf("the query's first value is %q, expected %q", got, e.Expect)
+}
 
 // authErrors are server error numbers that mean "these credentials, from this
 // host, may not log in". They matter apart from other server errors because
@@ -48,10 +101,19 @@ func Classify(err error) string {
 	if err == nil {
 		return ClassOK
 	}
+	var unexpected *UnexpectedError
+	if errors.As(err, &unexpected) {
+		return ClassUnexpected
+	}
 	var myErr *mysql.MySQLError
 	if errors.As(err, &myErr) {
-		if authErrors[myErr.Number] {
+		switch {
+		case authErrors[myErr.Number]:
 			return ClassAuth
+		case overloadErrors[myErr.Number]:
+			return ClassOverloaded
+		case goneErrors[myErr.Number]:
+			return ClassClosed
 		}
 		return ClassServer
 	}

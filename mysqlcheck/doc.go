@@ -6,7 +6,9 @@
 //
 // Every check opens a fresh connection (TCP or unix socket, handshake,
 // authentication), runs Config.Query (default "SELECT 1"), reads the whole
-// result and closes the connection with COM_QUIT. The whole check runs under
+// result (with Config.Expect, the first column of the first row must equal
+// it as text: "SELECT @@read_only" with Expect "0", or any site check) and
+// closes the connection with COM_QUIT. The whole check runs under
 // one context.WithTimeout(Config.Timeout); go-sql-driver/mysql v1.9.3 honours
 // that context during dial, handshake and query (its per-connection watcher
 // closes the socket when the context ends), so a server that accepts TCP but
@@ -18,13 +20,54 @@
 // max_connections), and there is no pooled connection whose stale state could
 // mask the server's. The cost is one handshake per Interval.
 //
-// # Hysteresis
+// # Failure model
 //
-// The checker starts unhealthy (Class "starting"). It turns healthy after
-// Rise consecutive successes and unhealthy after Fall consecutive failures,
-// like keepalived's rise/fall. Changes() receives exactly one Status per flip
-// (a reader that lags more than the buffer loses the oldest ones, never the
-// latest).
+// Every check ends in one of four outcomes, and each moves the verdict its
+// own way (docs/health.md says the same for operators):
+//
+//   - Success: Class "ok" (and, with Config.Expect, the first value of the
+//     first row equal to it).
+//   - Dead (refused, closed: a connection reset or closed by the server, a
+//     "server shutdown in progress" or "connection killed" error; also
+//     unreachable, dns): nothing serves, and waiting will not make it
+//     serve. Such failures are counted: Fall of them in a row turn the node
+//     unhealthy, and they run back to back (25 ms apart), so with Fall = 2 a
+//     killed server is unhealthy about 30 ms after its watched connection
+//     closed. A wrong answer (auth, another server error, "unexpected":
+//     Expect not met) counts the same way: the server answered, and the
+//     answer says it may not serve.
+//   - Not answering (timeout): the server may be hung (SIGSTOP, a stuck
+//     disk), or only slow. A count of timeouts 25 ms apart measures
+//     nothing, so timeouts are not counted: the node is unhealthy once
+//     Config.FailAfter has passed without any success, counted from the
+//     start of the first failed check of the run. While healthy, a check
+//     may not run past that moment (it is cut to what is left of
+//     FailAfter, see checkBound), so a longer Timeout does not delay the
+//     verdict. A slow server whose checks still succeed within Timeout is
+//     healthy, however slow.
+//   - Overloaded (ERR 1040 Too many connections, 1203 max_user_connections,
+//     1226 a user resource limit): the server is alive and refuses more
+//     work. Class "overloaded", Status.Degraded set, the verdict unchanged:
+//     a healthy node stays healthy (an unhealthy one does not rise on it).
+//     Moving the VIP would hand the same connection storm to a cold
+//     standby, and the failover that should not have happened is the worst
+//     outage. An overload ends a run of failures (the server answered) and
+//     is logged once when it starts and once when it ends.
+//
+// FailAfter defaults to 1 s (config's mysql.fail_after too). A hung server
+// is first asked within Interval after it hung (config default 500 ms, so
+// 250 ms later on average) and is unhealthy 1 s after that: 1.0–1.5 s in
+// all, where two 1 s timeouts (fall = 2) took 2.0–2.5 s; what is left of
+// 1.5 s is enough for the move (a killed server moves in 0.06 s). A server
+// paused for 600 ms answers the check that waited on it 600 ms or less
+// after it was asked, 400 ms inside FailAfter; pauses of that size
+// (checkpoints, stalls, a short SIGSTOP) must not move the VIP.
+//
+// The checker starts unhealthy (Class "starting") and turns healthy after
+// Rise consecutive successes, paced by Interval on purpose: Rise exists to
+// demand stability over time. Changes() receives exactly one Status per
+// flip (a reader that lags more than the buffer loses the oldest ones,
+// never the latest).
 //
 // # Fast detection
 //
@@ -37,7 +80,7 @@
 //     the server closes it (a killed mariadbd: FIN or RST) or sends a final
 //     error packet, so any return from Read means "the server let go of us".
 //     That immediately starts checks back to back until the verdict settles
-//     (a success, or Fall failures). When the watched connection is lost it is
+//     (a success, an overload, or a failure that ends it). When the watched connection is lost it is
 //     re-opened with a backoff bounded by Interval; a successful re-open while
 //     unhealthy also asks for an immediate check, so recovery is quick too.
 //
@@ -53,15 +96,17 @@
 //     wait_timeout, the resulting check succeeds at once and a new watched
 //     connection is opened.
 //
-//   - Back-to-back follow-ups. When a check fails while healthy (and Fall is
-//     2 or more), the following checks run after a short pause (settlePause,
-//     25 ms) instead of Interval, so detection takes about Fall × (check
-//     time), not Fall × Interval. Rising (unhealthy → healthy) is paced by
-//     Interval on purpose: Rise exists to demand stability over time.
+//   - Back-to-back follow-ups. When a check fails while healthy and the
+//     failure does not end the verdict, the following checks run after a
+//     short pause (settlePause, 25 ms) instead of Interval, so a dead server
+//     is detected in about Fall × (check time), not Fall × Interval, and a
+//     server that only missed one check gets every chance to answer within
+//     FailAfter. An overload asks for no follow-up: the next check waits
+//     Interval, so the checker adds no load to an overloaded server.
 //
 // A server that vanishes without closing anything (host power loss, network
 // partition) is not seen by the watcher; the periodic check catches it as
-// "timeout" and the back-to-back follow-ups shorten the rest.
+// "timeout", and FailAfter decides.
 //
 // # Replication
 //

@@ -21,6 +21,9 @@ const (
 	modeAuthFail                   // handshake, then ERR 1045 for the login
 	modeTooMany                    // ERR 1040 instead of the handshake
 	modeCloseEarly                 // accept and close at once
+	modeReset                      // accept and reset the connection (RST: SO_LINGER 0)
+	modeUserConns                  // handshake, then ERR 1203 max_user_connections for the login
+	modeUserLimit                  // handshake, then ERR 1226 resource limit for the login
 )
 
 // fakeServer is the smallest MySQL protocol-10 server go-sql-driver accepts:
@@ -122,6 +125,11 @@ func (fs *fakeServer) handle(conn net.Conn, mode fakeMode) {
 		return
 	case modeCloseEarly:
 		return
+	case modeReset:
+		if tc, ok := conn.(*net.TCPConn); ok {
+			tc.SetLinger(0) // Close sends RST instead of FIN
+		}
+		return
 	case modeTooMany:
 		writePacket(conn, 0, errPacket(1040, "08004", "Too many connections"))
 		return
@@ -132,8 +140,15 @@ func (fs *fakeServer) handle(conn net.Conn, mode fakeMode) {
 	if _, _, err := readPacket(r); err != nil { // HandshakeResponse41, not verified
 		return
 	}
-	if mode == modeAuthFail {
+	switch mode {
+	case modeAuthFail:
 		writePacket(conn, 2, errPacket(1045, "28000", "Access denied for user 'checker'@'localhost' (using password: YES)"))
+		return
+	case modeUserConns:
+		writePacket(conn, 2, errPacket(1203, "42000", "User checker already has more than 'max_user_connections' active connections"))
+		return
+	case modeUserLimit:
+		writePacket(conn, 2, errPacket(1226, "42000", "User 'checker' has exceeded the 'max_user_connections' resource (current value: 2)"))
 		return
 	}
 	if err := writePacket(conn, 2, okPacket()); err != nil {
