@@ -15,11 +15,12 @@ import (
 
 // cmdDataBench runs issue 10's data-safety measurement: a writer through
 // the VIP while faults hit the holder, in asynchronous and semi-synchronous
-// replication, and writes DIR/data-safety.{json,md}.
+// replication, and writes DIR/NAME.{json,md} (NAME data-safety by default).
 func cmdDataBench(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("data-bench", flag.ExitOnError)
 	raftvip := fs.String("raftvip", "", "raftvip binary (required)")
-	out := fs.String("out", "docs/bench", "directory for data-safety.json and data-safety.md")
+	out := fs.String("out", "docs/bench", "directory for NAME.json and NAME.md")
+	name := fs.String("name", "data-safety", "base name of the result files")
 	trials := fs.Int("trials", 5, "trials per fault and mode")
 	var all []string
 	for _, f := range lab.DataFaults {
@@ -29,7 +30,7 @@ func cmdDataBench(ctx context.Context, args []string) error {
 	modes := fs.String("modes", "async,semi-sync", "replication modes, comma-separated")
 	prefix := fs.String("prefix", "", "namespace prefix (default rvlab<pid>)")
 	logLevel := fs.String("log-level", "warn", "lab log level")
-	labFencing := fs.Bool("lab-fencing", false, "baseline: the lab makes the VIP holder writable at once (no catch-up), as a notify script would")
+	labFencing := fs.Bool("lab-fencing", false, "baseline for a raftvip without issue 10's data handling: the lab makes the VIP holder writable at once (no catch-up), as a notify script would (with today's agent both would set read_only)")
 	lag := fs.Duration("lag", 0, "replicas lag by this much (MASTER_DELAY on both servers, whole seconds)")
 	keep := fs.Bool("keep", false, "keep the lab directory (configs, logs, writer.log) afterwards")
 	fs.Parse(args)
@@ -80,16 +81,16 @@ func cmdDataBench(ctx context.Context, args []string) error {
 		if jerr != nil {
 			return jerr
 		}
-		if werr := os.WriteFile(filepath.Join(*out, "data-safety.json"), append(js, '\n'), 0o644); werr != nil {
+		if werr := os.WriteFile(filepath.Join(*out, *name+".json"), append(js, '\n'), 0o644); werr != nil {
 			return werr
 		}
 		md := res.Markdown()
-		if werr := os.WriteFile(filepath.Join(*out, "data-safety.md"), []byte(md), 0o644); werr != nil {
+		if werr := os.WriteFile(filepath.Join(*out, *name+".md"), []byte(md), 0o644); werr != nil {
 			return werr
 		}
 		fmt.Println()
 		fmt.Print(md)
-		fmt.Printf("\nwrote %s and %s\n", filepath.Join(*out, "data-safety.json"), filepath.Join(*out, "data-safety.md"))
+		fmt.Printf("\nwrote %s and %s\n", filepath.Join(*out, *name+".json"), filepath.Join(*out, *name+".md"))
 		if *keep {
 			fmt.Printf("lab files kept in %s\n", l.Dir)
 		}

@@ -29,9 +29,9 @@ commands:
         build the lab and replay the seed's failover test live, then tear down
   bench -raftvip PATH -out DIR [-trials 10] [-systems keepalived,raftvip] [-faults ...]
         inject the same faults against raftvip and keepalived; write DIR/results.{json,md}
-  data-bench -raftvip PATH -out DIR [-trials 5] [-faults ...] [-modes async,semi-sync]
+  data-bench -raftvip PATH -out DIR [-name data-safety] [-trials 5] [-faults ...] [-modes async,semi-sync] [-lag 2s]
         a writer through the VIP while faults hit the holder; check what the servers kept
-        (missing rows, counters, rows on a non-holder, replication); write DIR/data-safety.{json,md}
+        (missing rows, counters, rows on a non-holder, replication); write DIR/NAME.{json,md}
   up    [-raftvip PATH | -keepalived] [-k]
         bring a lab up, print how to use it, and wait for Ctrl-C
   down  -prefix PREFIX

@@ -353,7 +353,7 @@ func (l *Lab) dataSettings(opts DataSafetyOptions) map[string]string {
 		"raftvip": fmt.Sprintf("lease %s, mysql check interval %s timeout %s fall %d rise %d, preempt %v",
 			s.Lease, s.CheckInterval, s.CheckTimeout, s.Fall, s.Rise, s.Preempt),
 		"writer": "from host c through the VIP as " + WriterUser + " (SELECT, INSERT, UPDATE on " + DataSchema +
-			".*, no SUPER or READ ONLY ADMIN): a new connection every 20 ms (at most 4 in flight, 1 s timeout), " +
+			".*, no SUPER or READ ONLY ADMIN): a new connection every 20 ms (at most 16 in flight, 1 s timeout), " +
 			"SELECT @@server_id, INSERT a row (seq, @@server_id, NOW(6)), then UPDATE the run's counter row n = n + 1",
 		"replication": fmt.Sprintf("both ways, GTID slave_pos, ROW, log_slave_updates; semi-sync: rpl_semi_sync_master_enabled and "+
 			"rpl_semi_sync_slave_enabled ON on both, master_timeout %s, wait_point AFTER_SYNC, wait_no_slave OFF", SemiSyncTimeout),

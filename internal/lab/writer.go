@@ -89,7 +89,12 @@ type WriterOptions struct {
 	Target      string        // host:port; default VIP:3306
 	Interval    time.Duration // between write starts; default 20ms
 	Timeout     time.Duration // connect + statements of one write; default 1s
-	Concurrency int           // writes in flight at most; default 4
+	// Concurrency bounds the writes in flight; default 16. A connection
+	// whose SYN went to the old holder just as the VIP moved waits for
+	// TCP's 1 s retransmission: with few slots such stuck writes would hold
+	// back the writes that could already succeed, and the time to the
+	// first write would measure the writer, not the failover.
+	Concurrency int
 	MaxWrites   int           // stop after this many attempts; default 100000
 	MaxDuration time.Duration // stop after this long; default 30m
 	FromHost    string        // default "c"
@@ -113,7 +118,7 @@ func (o WriterOptions) withDefaults() WriterOptions {
 		o.Timeout = time.Second
 	}
 	if o.Concurrency <= 0 {
-		o.Concurrency = 4
+		o.Concurrency = 16
 	}
 	if o.MaxWrites <= 0 {
 		o.MaxWrites = 100000
