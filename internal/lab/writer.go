@@ -86,9 +86,9 @@ func joinInts(xs []int) string {
 
 // WriterOptions bound and pace the writer. Zero fields take defaults.
 type WriterOptions struct {
-	Target      string        // host:port; default VIP:3306
-	Interval    time.Duration // between write starts; default 20ms
-	Timeout     time.Duration // connect + statements of one write; default 1s
+	Target   string        // host:port; default VIP:3306
+	Interval time.Duration // between write starts; default 20ms
+	Timeout  time.Duration // connect + statements of one write; default 1s
 	// Concurrency bounds the writes in flight; default 16. A connection
 	// whose SYN went to the old holder just as the VIP moved waits for
 	// TCP's 1 s retransmission: with few slots such stuck writes would hold
