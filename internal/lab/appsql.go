@@ -191,6 +191,7 @@ type ServerData struct {
 	ReadOnlyConfirmed time.Time `json:"read_only_confirmed"`
 	ReplicationHeld   bool      `json:"replication_held"`
 	Errant            string    `json:"errant"`
+	ErrantEpoch       uint64    `json:"errant_epoch"` // the epoch whose holder the errant check compared with
 }
 
 // NodeData returns node id's data-safety view from the status document.

@@ -76,6 +76,10 @@ type DataCheck struct {
 	Faults       int             `json:"faults"`
 	FirstWrite   []time.Duration `json:"first_write_ns"`
 	NoWriteAfter int             `json:"no_write_after"`
+	// Errant are the old holders' reports of transactions the new holder
+	// never received, one per trial that had any (filled in by the data
+	// bench, which keeps them: START SLAVE on the holder).
+	Errant []string `json:"errant,omitempty"`
 	// Errors are what could not be checked (a server not answering).
 	Errors []string `json:"errors,omitempty"`
 }
@@ -109,6 +113,9 @@ func (d *DataCheck) String() string {
 		}
 		fmt.Fprintf(&b, " [seq %d on %s at %s acked=%v]", r.Seq, r.Host, r.At.Format(timeFmt), r.Acked)
 	}
+	if len(d.Errant) > 0 {
+		fmt.Fprintf(&b, "; errant transactions after %d trial(s), kept: %s", len(d.Errant), strings.Join(d.Errant, "; "))
+	}
 	fmt.Fprintf(&b, "; replication errors %d", len(d.ReplErrors))
 	if len(d.ReplErrors) > 0 {
 		fmt.Fprintf(&b, " (%s)", strings.Join(d.ReplErrors, "; "))
@@ -132,8 +139,8 @@ func (d *DataCheck) firstWriteText() string {
 }
 
 // DataCheckHeader is the header of the markdown table MarkdownRow fills.
-const DataCheckHeader = "| run | faults | rows acked | missing on final holder | increments acked | counter short | rows on a non-holder | replication errors | tables agree (this run) | fault to first write p50 / max |\n" +
-	"|---|---|---|---|---|---|---|---|---|---|\n"
+const DataCheckHeader = "| run | faults | rows acked | missing on final holder | increments acked | counter short | rows on a non-holder | errant (kept) | replication errors | tables agree (this run) | fault to first write p50 / max |\n" +
+	"|---|---|---|---|---|---|---|---|---|---|---|\n"
 
 // MarkdownRow is the run as one row of DataCheckHeader's table.
 func (d *DataCheck) MarkdownRow() string {
@@ -151,8 +158,12 @@ func (d *DataCheck) MarkdownRow() string {
 	if len(d.Errors) > 0 {
 		missing += " (not checked: " + strings.Join(d.Errors, "; ") + ")"
 	}
-	return fmt.Sprintf("| %s | %d | %d | %s | %d | %d | %d | %d | %s (%s) | %s |\n", d.Label, d.Faults, d.RowsAcked, missing,
-		d.IncAcked, d.CounterShort, len(d.NonHolder), len(d.ReplErrors), agree(d.TablesAgree), agree(d.RunAgrees), fw)
+	errant := strconv.Itoa(len(d.Errant))
+	if len(d.Errant) > 0 {
+		errant += " (" + strings.Join(d.Errant, "; ") + ")"
+	}
+	return fmt.Sprintf("| %s | %d | %d | %s | %d | %d | %d | %s | %d | %s (%s) | %s |\n", d.Label, d.Faults, d.RowsAcked, missing,
+		d.IncAcked, d.CounterShort, len(d.NonHolder), errant, len(d.ReplErrors), agree(d.TablesAgree), agree(d.RunAgrees), fw)
 }
 
 func seqList(s []int64) string {

@@ -80,7 +80,7 @@ func TestAnalyzeData(t *testing.T) {
 		t.Errorf("first write %v (none after %d), want [460ms]", d.FirstWrite, d.NoWriteAfter)
 	}
 	row := d.MarkdownRow()
-	if !strings.HasPrefix(row, "| unit | 1 | 4 | 1 | 3 | 1 | 1 | 2 | no (no) | p50 0.46 s, max 0.46 s |") {
+	if !strings.HasPrefix(row, "| unit | 1 | 4 | 1 | 3 | 1 | 1 | 0 | 2 | no (no) | p50 0.46 s, max 0.46 s |") {
 		t.Errorf("markdown row %q", row)
 	}
 	if s := d.String(); !strings.Contains(s, "1 missing on the final holder (seq 2)") || !strings.Contains(s, "[seq 3 on hosta") {

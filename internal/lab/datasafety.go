@@ -94,7 +94,12 @@ type DataTrial struct {
 	// moves the VIP).
 	FirstWriteMS float64 `json:"first_write_ms"`
 	MaxHolders   int     `json:"max_holders"`
-	Error        string  `json:"error,omitempty"`
+	// Errant is what the old holder reported it has and the new holder
+	// never received (unacknowledged writes stranded by the fault); the
+	// bench then keeps them as docs/replication.md describes (START SLAVE
+	// on the holder) so the next trial starts with replication running.
+	Errant string `json:"errant,omitempty"`
+	Error  string `json:"error,omitempty"`
 
 	mark FaultMark
 }
@@ -221,6 +226,11 @@ func (l *Lab) dataRun(ctx context.Context, mode ReplMode, f Fault, k int, opts D
 		label += ", lab fencing"
 	}
 	run.Check = l.CheckData(ctx, label, w, faults)
+	for _, tr := range run.Trials {
+		if tr.Errant != "" {
+			run.Check.Errant = append(run.Check.Errant, tr.Errant)
+		}
+	}
 	if err != nil {
 		run.Check.Errors = append(run.Check.Errors, "not all healthy before the check: "+err.Error())
 	}
@@ -335,9 +345,52 @@ func (l *Lab) dataTrial(ctx context.Context, mode ReplMode, f Fault, n int, w *W
 	}
 	if h := l.Host(newHolder); h != nil {
 		tr.NewHolder = h.NodeID
+		errant, err := l.settleErrant(ctx, h)
+		tr.Errant = errant
+		if err != nil && tr.Error == "" {
+			tr.Error = err.Error()
+		}
 	}
 	tr.MaxHolders, _, _ = l.monitor.HolderCountsBetween(t0, time.Now())
 	return tr
+}
+
+// settleErrant waits until the holder's replication from the old holder is
+// not held (raftvip starts it again when the old holder finds nothing the
+// holder lacks), or the old holder reports errant transactions: then it
+// does what docs/replication.md calls keeping them, START SLAVE on the
+// holder, as an operator would, and returns the report.
+func (l *Lab) settleErrant(ctx context.Context, holder *Host) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	var last string
+	for {
+		st, err := l.AnyStatus(ctx)
+		if err == nil && st.Holder == holder.NodeID {
+			hn, _ := st.NodeData(holder.NodeID)
+			on, _ := st.NodeData(l.Host(l.Other(holder.Name)).NodeID)
+			switch {
+			case hn.Data == nil || !hn.Data.ReplicationHeld:
+				return "", nil
+			case on.Data != nil && on.Data.Errant != "" && on.Data.ErrantEpoch == st.Epoch:
+				if _, err := l.MariaDB(holder.Name).SQL(ctx, "START SLAVE"); err != nil {
+					return on.Data.Errant, fmt.Errorf("keeping errant transactions (START SLAVE on %s): %w", holder.NodeID, err)
+				}
+				l.note("restore", "errant transactions kept: START SLAVE on the holder", "holder", holder.NodeID, "errant", on.Data.Errant)
+				return on.Data.Errant, nil
+			}
+			last = fmt.Sprintf("%s holds replication from the old holder, no errant report yet", holder.NodeID)
+		} else if err != nil {
+			last = err.Error()
+		} else {
+			last = "holder " + st.Holder
+		}
+		select {
+		case <-ctx.Done():
+			return "", fmt.Errorf("replication from the old holder not settled: %s", last)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
 
 func lagText(d time.Duration) string {
@@ -393,6 +446,11 @@ How to read it:
 - rows on a non-holder: rows whose server (srv = @@server_id, at = NOW(6), both taken by the
   server) did not hold the VIP at that instant by the netlink monitor (100 ms allowed before an
   acquisition for the monitor's own delay); acknowledged or not.
+- errant (kept): trials after which the old holder reported transactions of its own that the
+  new holder never received (raftvip holds the new holder's replication from it until then);
+  the bench keeps them as docs/replication.md describes (START SLAVE on the holder), so they
+  are applied late, which can set a counter back (a row-based update carries the old holder's
+  value) — the counter and checksum columns then show it.
 - replication errors: Last_SQL_Errno / Last_IO_Errno or a stopped thread on either server at the end.
 - tables agree: CHECKSUM TABLE of both tables equal on both servers (in brackets: this run's rows
   and counter only).
