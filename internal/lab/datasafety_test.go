@@ -98,8 +98,13 @@ func TestDataSafety(t *testing.T) {
 		case !lossless:
 			t.Logf("%s: %d acknowledged rows missing on the final holder (asynchronous replication: measured, not a target)", c.Label, len(c.Missing))
 		}
-		if run.Fault == FaultSwitchover && (c.CounterShort > 0 || !c.TablesAgree) {
-			t.Errorf("%s: a switchover lost increments (counter short by %d) or left the tables different (agree %v)", c.Label, c.CounterShort, c.TablesAgree)
+		// This run's rows and counter, not the whole tables: an earlier
+		// run's errant transactions, kept, may have set its counter back.
+		if run.Fault == FaultSwitchover && (c.CounterShort > 0 || !c.RunAgrees) {
+			t.Errorf("%s: a switchover lost increments (counter short by %d) or left its rows different (agree %v)", c.Label, c.CounterShort, c.RunAgrees)
+		}
+		if len(c.Errant) > 0 {
+			t.Logf("%s: errant transactions on the old holder after %d trial(s), kept by the test (START SLAVE): %v", c.Label, len(c.Errant), c.Errant)
 		}
 	}
 	if seen != 7 {
