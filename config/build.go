@@ -28,7 +28,11 @@ const (
 	DefaultTimeout      = time.Second
 	DefaultFall         = 2
 	DefaultRise         = 2
-	DefaultLogLevel     = "info"
+	// DefaultFailAfter is mysql.fail_after's default: why 1 s is in
+	// mysqlcheck's package doc (a hung server is unhealthy 1.0–1.5 s after it
+	// hung; a 600 ms pause is not a failure).
+	DefaultFailAfter = mysqlcheck.DefaultFailAfter
+	DefaultLogLevel  = "info"
 
 	DefaultMaxLag           = 10 * time.Second
 	DefaultCatchupTimeout   = 10 * time.Second
@@ -517,6 +521,17 @@ func buildMySQL(c *collector, r *rawMySQL, filename string) *MySQL {
 	m.Fall = int(orDefault(fall, st, DefaultFall))
 	rise, st := c.integer(r.Rise, "mysql.rise", 1, math.MaxInt32)
 	m.Rise = int(orDefault(rise, st, DefaultRise))
+	// fail_after complements fall: fall counts the failures that are an
+	// answer or a refusal, fail_after bounds the time without a success
+	// (timeouts). Configs without it get the default and stay valid.
+	m.FailAfter = positiveDuration(c, r.FailAfter, "mysql.fail_after", DefaultFailAfter)
+	if expect, st := c.str(r.Expect, "mysql.expect"); st == valid {
+		if expect == "" {
+			c.at(r.Expect.Range, `mysql.expect = "" would require an empty first value; leave expect out for no condition`)
+		} else {
+			m.Expect = expect
+		}
+	}
 
 	table, st := c.str(r.FenceTable, "mysql.fence_table")
 	if st == valid && table != "" {

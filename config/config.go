@@ -79,6 +79,13 @@ type MySQL struct {
 	Timeout  time.Duration
 	Fall     int
 	Rise     int
+	// FailAfter (fail_after) is how long the node may go without a
+	// successful check before it is unhealthy whatever the failures were
+	// (timeouts are judged by it alone); see mysqlcheck's failure model.
+	FailAfter time.Duration
+	// Expect (expect), when not "", is what the first column of the first
+	// row of Query must equal for the check to succeed.
+	Expect string
 	// FenceTable (fence_table) is "db.table" where each acquisition of the
 	// VIP records (epoch, node, time), so applications and proxies can
 	// check which epoch they write in; "" = off.

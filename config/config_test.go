@@ -78,6 +78,9 @@ func TestLoadExampleDB(t *testing.T) {
 			Fall:     3,
 			Rise:     4,
 
+			FailAfter: 1500 * time.Millisecond,
+			Expect:    "1",
+
 			FenceTable: "raftvip.fence",
 		},
 		Failover: Failover{Preempt: true, Preferred: "hosta", MaxLag: 5 * time.Second, CatchupTimeout: 20 * time.Second,
@@ -208,6 +211,8 @@ func TestDefaults(t *testing.T) {
 		Timeout:  time.Second,
 		Fall:     2,
 		Rise:     2,
+
+		FailAfter: time.Second,
 	}
 	if cfg.MySQL == nil || *cfg.MySQL != wantMySQL {
 		t.Errorf("MySQL = %+v, want %+v", cfg.MySQL, wantMySQL)
@@ -364,6 +369,14 @@ func TestBadConfigs(t *testing.T) {
 			"bad.hcl:23:3", "mysql.fall = 0 is out of range", 1},
 		{"mysql interval zero", edit(t, `  dsn = "raftvip:hunter2@tcp(127.0.0.1:3306)/"`, `  dsn = "raftvip:hunter2@tcp(127.0.0.1:3306)/"`+"\n"+`  interval = "0s"`),
 			"bad.hcl:23:3", `mysql.interval = "0s" must be > 0`, 1},
+		{"mysql fail_after zero", edit(t, `  dsn = "raftvip:hunter2@tcp(127.0.0.1:3306)/"`, `  dsn = "raftvip:hunter2@tcp(127.0.0.1:3306)/"`+"\n"+`  fail_after = "0s"`),
+			"bad.hcl:23:3", `mysql.fail_after = "0s" must be > 0`, 1},
+		{"mysql fail_after bare number", edit(t, `  dsn = "raftvip:hunter2@tcp(127.0.0.1:3306)/"`, `  dsn = "raftvip:hunter2@tcp(127.0.0.1:3306)/"`+"\n"+`  fail_after = 2`),
+			"bad.hcl:23:3", `mysql.fail_after`, 1},
+		{"mysql expect empty", edit(t, `  dsn = "raftvip:hunter2@tcp(127.0.0.1:3306)/"`, `  dsn = "raftvip:hunter2@tcp(127.0.0.1:3306)/"`+"\n"+`  expect = ""`),
+			"bad.hcl:23:3", `mysql.expect = "" would require an empty first value`, 1},
+		{"mysql expect number", edit(t, `  dsn = "raftvip:hunter2@tcp(127.0.0.1:3306)/"`, `  dsn = "raftvip:hunter2@tcp(127.0.0.1:3306)/"`+"\n"+`  expect = 1`),
+			"bad.hcl:23:3", `mysql.expect`, 1},
 		{"mysql empty query", edit(t, `  dsn = "raftvip:hunter2@tcp(127.0.0.1:3306)/"`, `  dsn = "raftvip:hunter2@tcp(127.0.0.1:3306)/"`+"\n"+`  query = ""`),
 			"bad.hcl:23:3", "mysql.query must not be empty", 1},
 		{"bare number duration", edit(t, `  dsn = "raftvip:hunter2@tcp(127.0.0.1:3306)/"`, `  dsn = "raftvip:hunter2@tcp(127.0.0.1:3306)/"`+"\n  timeout = 2"),

@@ -72,6 +72,9 @@ type rawMySQL struct {
 	Timeout  *hcl.Attribute
 	Fall     *hcl.Attribute
 	Rise     *hcl.Attribute
+	// FailAfter and Expect: see MySQL.
+	FailAfter *hcl.Attribute
+	Expect    *hcl.Attribute
 
 	FenceTable *hcl.Attribute
 }

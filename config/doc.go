@@ -106,10 +106,27 @@
 //	          mysql.ParseDSN. No error, log or status ever shows the DSN or its
 //	          password: parser messages that could quote it are replaced, and
 //	          [Config.Summary] shows it through [RedactDSN].
-//	query     string, default "SELECT 1". Must not be empty.
+//	query     string, default "SELECT 1". Must not be empty. Every row is read.
+//	expect    string, default none (any result is fine). The first column of
+//	          the first row of query must equal it, as text: query =
+//	          "SELECT @@read_only", expect = "0", or any site check. Another
+//	          value, NULL or no row fails the check with class "unexpected"
+//	          and the value seen. Not "" (leave it out instead).
 //	interval  duration, default "500ms", > 0. Time between checks.
 //	timeout   duration, default "1s", > 0. Per-check timeout.
-//	fall      number >= 1, default 2. Consecutive failures before unhealthy.
+//	fall      number >= 1, default 2. Consecutive failed checks that got an
+//	          answer or a refusal (refused, reset, auth, a server error,
+//	          expect not met) before unhealthy; they run 25 ms apart, so a
+//	          killed server is unhealthy in milliseconds. Timeouts are not
+//	          counted (fail_after judges them); overloads never fail.
+//	fail_after duration, default "1s", > 0. How long without a successful
+//	          check (from the start of the first failed one) makes the node
+//	          unhealthy whatever the failures: a hung server that never
+//	          answers is unhealthy fail_after after it was first asked.
+//	          Complements fall; a check is cut so it never runs past it.
+//	          ERR 1040, 1203 and 1226 (too many connections, user limits)
+//	          are "overloaded": the node stays healthy and status says
+//	          degraded (docs/health.md).
 //	rise      number >= 1, default 2. Consecutive successes before healthy again.
 //	fence_table string, default "" (off). "db.table" where each acquisition of
 //	          the VIP records (epoch, node, time), so applications and proxies

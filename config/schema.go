@@ -66,10 +66,11 @@ func decodeFile(c *collector, body hcl.Body) *rawFile {
 				GARPCount: a["garp_count"], GARPInterval: a["garp_interval"], GARPRefresh: a["garp_refresh"],
 			})
 		case "mysql":
-			a, _ := c.content(b.Body, []string{"dsn", "dsn_file", "query", "interval", "timeout", "fall", "rise", "fence_table"})
+			a, _ := c.content(b.Body, []string{"dsn", "dsn_file", "query", "interval", "timeout", "fall", "rise", "fail_after", "expect", "fence_table"})
 			raw.MySQL = append(raw.MySQL, rawMySQL{
 				DefRange: b.DefRange, DSN: a["dsn"], DSNFile: a["dsn_file"], Query: a["query"],
 				Interval: a["interval"], Timeout: a["timeout"], Fall: a["fall"], Rise: a["rise"],
+				FailAfter: a["fail_after"], Expect: a["expect"],
 				FenceTable: a["fence_table"],
 			})
 		case "failover":

@@ -84,13 +84,15 @@ func (c *Config) Summary() map[string]any {
 	}
 	if m := c.MySQL; m != nil {
 		s["mysql"] = map[string]any{
-			"dsn":      RedactDSN(m.DSN),
-			"dsn_file": m.DSNFile,
-			"query":    m.Query,
-			"interval": m.Interval.String(),
-			"timeout":  m.Timeout.String(),
-			"fall":     m.Fall,
-			"rise":     m.Rise,
+			"dsn":        RedactDSN(m.DSN),
+			"dsn_file":   m.DSNFile,
+			"query":      m.Query,
+			"interval":   m.Interval.String(),
+			"timeout":    m.Timeout.String(),
+			"fall":       m.Fall,
+			"rise":       m.Rise,
+			"fail_after": m.FailAfter.String(),
+			"expect":     m.Expect,
 
 			"fence_table": m.FenceTable,
 		}

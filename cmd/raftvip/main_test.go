@@ -196,6 +196,8 @@ func TestStatus(t *testing.T) {
 			{ID: "hosta", Role: "db", Reachable: true, RaftState: "Leader", Healthy: true, CheckClass: "ok", LastContact: now, Holding: true, Decision: "renew", Reason: "holder, healthy, leader"},
 			{ID: "hostb", Role: "db", Reachable: false, RaftState: "unreachable", Error: "rpc status to 10.99.0.12:7400: connection refused", CheckClass: "refused"},
 			{ID: "witness", Role: "witness", Reachable: true, RaftState: "Follower", LastContact: now.Add(-30 * time.Millisecond), Decision: "none", Reason: "follower"},
+			// Overloaded: healthy, and status says degraded.
+			{ID: "hostc", Role: "db", Reachable: true, RaftState: "Follower", Healthy: true, CheckClass: "overloaded", CheckError: "Error 1040 (08004): Too many connections", LastContact: now},
 		},
 		History: []fsm.Event{
 			{Epoch: 1, Op: fsm.OpAcquire, Node: "hostb", By: "hostb", Time: now.Add(-time.Minute), Reason: "leader, db, mysql healthy, VIP free"},
@@ -213,7 +215,8 @@ func TestStatus(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("status: %d %s", code, stderr)
 	}
-	for _, want := range []string{"leader:  hosta (term 4)", "VIP:     hosta, epoch 2", "HOLDS", "unreachable: rpc status", "detected in 30ms", "VIP free for 7ms", "mysql unhealthy"} {
+	for _, want := range []string{"leader:  hosta (term 4)", "VIP:     hosta, epoch 2", "HOLDS", "unreachable: rpc status", "detected in 30ms", "VIP free for 7ms", "mysql unhealthy",
+		"healthy, degraded  overloaded: Error 1040"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("status output lacks %q:\n%s", want, stdout)
 		}

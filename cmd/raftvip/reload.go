@@ -46,10 +46,13 @@ func mysqlChanges(cur, next *config.MySQL) []string {
 	if cur.Query != next.Query {
 		out = append(out, fmt.Sprintf("query=%q", next.Query))
 	}
+	if cur.Expect != next.Expect {
+		out = append(out, fmt.Sprintf("expect=%q", next.Expect))
+	}
 	for _, d := range []struct {
 		name      string
 		old, next time.Duration
-	}{{"interval", cur.Interval, next.Interval}, {"timeout", cur.Timeout, next.Timeout}} {
+	}{{"interval", cur.Interval, next.Interval}, {"timeout", cur.Timeout, next.Timeout}, {"fail_after", cur.FailAfter, next.FailAfter}} {
 		if d.old != d.next {
 			out = append(out, d.name+"="+d.next.String())
 		}
@@ -122,7 +125,8 @@ func (r *reloader) reload() (applied, refused []string, err error) {
 			// applies like the rest: the checker logs in with it from the
 			// next check on.
 			m := next.MySQL
-			if err := r.checker.Reconfigure(mysqlcheck.Config{DSN: m.DSN, Query: m.Query, Interval: m.Interval, Timeout: m.Timeout, Fall: m.Fall, Rise: m.Rise}); err != nil {
+			if err := r.checker.Reconfigure(mysqlcheck.Config{DSN: m.DSN, Query: m.Query, Interval: m.Interval, Timeout: m.Timeout, Fall: m.Fall, Rise: m.Rise,
+				FailAfter: m.FailAfter, Expect: m.Expect}); err != nil {
 				refused = append(refused, "mysql: "+err.Error())
 			} else {
 				mysqlApplied = true

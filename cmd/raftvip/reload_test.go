@@ -44,6 +44,8 @@ func TestReload(t *testing.T) {
 		os.WriteFile(path, []byte(s), 0o600)
 	}
 	edit(`interval = "250ms"`, `interval = "1s"`,
+		`fail_after = "1500ms"`, `fail_after = "2s"`,
+		`expect   = "1"`, `expect   = "0"`,
 		`garp_count    = 3`, `garp_count    = 4`,
 		`lease         = "2s"`, `lease         = "3s"`,
 		`bind     = "10.99.0.11:7400"`, `bind     = "0.0.0.0:7400"`,
@@ -55,7 +57,7 @@ func TestReload(t *testing.T) {
 		t.Fatal(err)
 	}
 	all := strings.Join(applied, "; ")
-	for _, want := range []string{"log_level=warn", "mysql interval=1s", "garp_count=4", "failover preempt=false"} {
+	for _, want := range []string{"log_level=warn", "mysql expect=\"0\" interval=1s fail_after=2s", "garp_count=4", "failover preempt=false"} {
 		if !strings.Contains(all, want) {
 			t.Errorf("applied %q lacks %q", all, want)
 		}
@@ -87,7 +89,7 @@ func TestReload(t *testing.T) {
 	if got := strings.Join(refused, ","); got != "failover.max_lag,failover.kill_sessions,mysql.fence_table" {
 		t.Errorf("data-safety change: not applied = %q, want the three changed settings", got)
 	}
-	if got := strings.Join(applied, "; "); !strings.Contains(got, "mysql interval=2s") || strings.Contains(got, "max_lag") ||
+	if got := strings.Join(applied, "; "); !strings.Contains(got, "interval=2s") || strings.Contains(got, "max_lag") ||
 		strings.Contains(got, "kill_sessions") || strings.Contains(got, "fence") {
 		t.Errorf("data-safety change: applied %q, want the mysql interval and none of the data-safety settings", got)
 	}

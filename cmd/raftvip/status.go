@@ -11,6 +11,7 @@ import (
 
 	"github.com/raftvip/raftvip/agent"
 	"github.com/raftvip/raftvip/config"
+	"github.com/raftvip/raftvip/mysqlcheck"
 )
 
 func runStatus(args []string, stdout, stderr io.Writer) int {
@@ -190,6 +191,11 @@ func printStatus(w io.Writer, st agent.Status) {
 			mysql = "unhealthy"
 			if v.Healthy {
 				mysql = "healthy"
+				if mysqlcheck.Degraded(v.CheckClass) {
+					// Overloaded (ERR 1040, 1203, 1226): alive, so it
+					// keeps the VIP, but the operator must see it.
+					mysql = "healthy, degraded"
+				}
 			}
 		}
 		check := v.CheckClass

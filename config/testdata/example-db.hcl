@@ -51,6 +51,8 @@ mysql {
   timeout  = "2s"                     # default "1s"
   fall     = 3                        # failures before unhealthy; default 2
   rise     = 4                        # successes before healthy again; default 2
+  fail_after = "1500ms"               # unhealthy after this long without a successful check (a hung server); default "1s"
+  expect   = "1"                      # the query's first value must be this; default none
   fence_table = "raftvip.fence"       # db.table: each acquisition writes (epoch, node, time) there; default "" (off)
 }
 
