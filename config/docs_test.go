@@ -242,3 +242,46 @@ func TestReplicationDocDefaults(t *testing.T) {
 		}
 	}
 }
+
+// TestHealthDocMySQLBlocks: each mysql block of docs/health.md is valid in a
+// db node's config, and the one that says it shows the defaults does.
+func TestHealthDocMySQLBlocks(t *testing.T) {
+	doc := readDoc(t, "docs/health.md")
+	blocks, lines := hclBlocks(doc)
+	if len(blocks) < 2 {
+		t.Fatalf("docs/health.md has %d hcl blocks, want 2: is the extraction broken?", len(blocks))
+	}
+	example, err := os.ReadFile(filepath.Join("testdata", "example-db.hcl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mysqlBlock := regexp.MustCompile(`(?s)\nmysql \{.*?\n\}\n`)
+	if !mysqlBlock.Match(example) {
+		t.Fatal("example-db.hcl has no mysql block to replace")
+	}
+	dir := t.TempDir()
+	dsn := filepath.Join(dir, "mysql.dsn")
+	if err := os.WriteFile(dsn, []byte("raftvip:pw@tcp(10.99.0.11:3306)/\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sawDefaults := false
+	for i, b := range blocks {
+		b = strings.ReplaceAll(b, "/etc/raftvip/mysql.dsn", dsn)
+		cfg, err := Parse(mysqlBlock.ReplaceAll(example, []byte("\n"+b)), "docs/health.md")
+		if err != nil {
+			t.Errorf("the hcl block at docs/health.md:%d does not validate in a db config:\n%v", lines[i], err)
+			continue
+		}
+		if strings.Contains(b, "fail_after") {
+			sawDefaults = true
+			m := *cfg.MySQL
+			if m.Query != DefaultQuery || m.Interval != DefaultInterval || m.Timeout != DefaultTimeout ||
+				m.Fall != DefaultFall || m.Rise != DefaultRise || m.FailAfter != DefaultFailAfter || m.Expect != "" {
+				t.Errorf("docs/health.md:%d calls %+v the defaults", lines[i], m)
+			}
+		}
+	}
+	if !sawDefaults || !strings.Contains(doc, "These are the defaults") {
+		t.Error("docs/health.md no longer shows the defaults block this test checks")
+	}
+}
