@@ -795,8 +795,8 @@ func (c *converter) mysql(bind string) hblock {
 	}
 	if chk.Interval > 0 {
 		n := chk.Node.Find("interval")
-		blk.items = append(blk.items, item{notes: []string{c.note(n, "mysql.interval. raftvip's default is %s: keepalived noticed a failure after interval x fall = %s; a shorter interval fails over sooner",
-			config.DefaultInterval, fmtDur(chk.Interval*time.Duration(max(chk.Fall, 1))))},
+		blk.items = append(blk.items, item{notes: []string{c.note(n, "mysql.interval. raftvip's default is %s; a killed MySQL is seen at once whatever the interval (the watched connection), a hung one after fail_after below",
+			config.DefaultInterval)},
 			key: "interval", value: hclString(fmtDur(chk.Interval))})
 	}
 	if chk.Timeout > 0 {
@@ -804,10 +804,29 @@ func (c *converter) mysql(bind string) hblock {
 		blk.items = append(blk.items, item{notes: []string{c.note(n, "mysql.timeout: a check that takes longer fails")},
 			key: "timeout", value: hclString(fmtDur(chk.Timeout))})
 	}
-	if chk.Fall > 0 {
-		n := chk.Node.Find("fall")
-		blk.items = append(blk.items, item{notes: []string{c.note(n, "mysql.fall: consecutive failed checks before this node counts as unhealthy and gives the VIP up")},
-			key: "fall", value: strconv.Itoa(chk.Fall)})
+	if chk.Fall > 0 || chk.Interval > 0 {
+		// keepalived gave up after fall failed runs interval apart, whatever
+		// the failure: interval x fall is how long it let MySQL go without
+		// a good check. That is fail_after. Copying the count into
+		// mysql.fall would mean something else: raftvip's fall counts
+		// refusals and wrong answers checked 25 ms apart (a count of
+		// those measures no time), and does not count timeouts at all.
+		interval, fall := chk.Interval, chk.Fall
+		if interval == 0 {
+			interval = time.Second // keepalived's default
+		}
+		if fall == 0 {
+			fall = 1 // keepalived's default
+		}
+		failAfter := interval * time.Duration(fall)
+		text := fmt.Sprintf("mysql.fail_after = interval x fall = %s x %d: keepalived let MySQL go that long without a good check before it gave the VIP up; raftvip does the same for a server that does not answer (hung, timeouts). Refused or reset connections and wrong answers are counted by raftvip's own mysql.fall (default %d, checks 25 ms apart), so a dead MySQL still moves the VIP in milliseconds; overloads (ERR 1040 too many connections) never move it", fmtDur(interval), fall, config.DefaultFall)
+		var note string
+		if n := chk.Node.Find("fall"); n != nil {
+			note = c.note(n, "%s", text)
+		} else {
+			note = fmt.Sprintf("keepalived: fall not set (keepalived's default 1) -> %s", text)
+		}
+		blk.items = append(blk.items, item{notes: []string{note}, key: "fail_after", value: hclString(fmtDur(failAfter))})
 	}
 	if chk.Rise > 0 {
 		n := chk.Node.Find("rise")
@@ -823,9 +842,9 @@ func (c *converter) mysql(bind string) hblock {
 		case "weight":
 			switch {
 			case chk.Weight < 0:
-				text = fmt.Sprintf("not needed: keepalived lowered the priority by %d after fall failures and relied on a backup with a higher priority taking over (with nopreempt it never did while the master lived); raftvip gives the VIP up as soon as mysql.fall checks fail, and only a db node with healthy MySQL can take it", -chk.Weight)
+				text = fmt.Sprintf("not needed: keepalived lowered the priority by %d after fall failures and relied on a backup with a higher priority taking over (with nopreempt it never did while the master lived); raftvip gives the VIP up as soon as its check fails (mysql.fall refusals, or mysql.fail_after without an answer), and only a db node with healthy MySQL can take it", -chk.Weight)
 			case chk.Weight == 0:
-				text = "same behaviour: weight 0 put the instance in FAULT after fall failures (VIP released); raftvip releases the VIP after mysql.fall failures"
+				text = "same behaviour: weight 0 put the instance in FAULT after fall failures (VIP released); raftvip releases the VIP when its check fails (mysql.fall refusals, or mysql.fail_after without an answer)"
 			default:
 				text = "not needed: keepalived raised the priority of healthy nodes; raftvip has no priorities, any db node with healthy MySQL may hold the VIP"
 			}

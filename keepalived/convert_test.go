@@ -59,7 +59,7 @@ func importFile(t *testing.T, path string, opts Options) (*Result, *config.Confi
 func TestImportKnownConfigs(t *testing.T) {
 	dsn := dsnFile(t)
 	mysqlDefaults := config.MySQL{DSN: "raftvip:pw@tcp(127.0.0.1:3306)/", DSNFile: dsn, Query: "SELECT 1",
-		Interval: config.DefaultInterval, Timeout: config.DefaultTimeout, Fall: config.DefaultFall, Rise: config.DefaultRise}
+		Interval: config.DefaultInterval, Timeout: config.DefaultTimeout, Fall: config.DefaultFall, Rise: config.DefaultRise, FailAfter: config.DefaultFailAfter}
 	tests := []struct {
 		file      string
 		opts      Options
@@ -76,7 +76,7 @@ func TestImportKnownConfigs(t *testing.T) {
 			bind: "192.168.10.11:7400", // from mcast_src_ip
 			vip: config.VIP{Interface: "ens34", Addresses: []netip.Prefix{netip.MustParsePrefix("192.168.10.10/32")},
 				Lease: config.DefaultLease, GARPCount: config.DefaultGARPCount, GARPInterval: config.DefaultGARPInterval},
-			mysql: config.MySQL{Interval: 2 * time.Second, Timeout: config.DefaultTimeout, Fall: 2, Rise: 1},
+			mysql: config.MySQL{Interval: 2 * time.Second, Timeout: config.DefaultTimeout, Fall: config.DefaultFall, Rise: 1, FailAfter: 4 * time.Second},
 			vrrp: config.VRRP{Mode: config.VRRPObserve, Version: 2, VRID: 51, Priority: 250, AdvertInt: time.Second,
 				AuthPass: "1111", Interface: "ens34", UntrustedBlockMax: config.DefaultUntrustedBlockMax,
 				TrustedRouters: []netip.Addr{netip.MustParseAddr("192.168.10.12")}},
@@ -90,7 +90,7 @@ func TestImportKnownConfigs(t *testing.T) {
 			bind: "192.168.10.12:7400",
 			vip: config.VIP{Interface: "ens34", Addresses: []netip.Prefix{netip.MustParsePrefix("192.168.10.10/32")},
 				Lease: config.DefaultLease, GARPCount: config.DefaultGARPCount, GARPInterval: config.DefaultGARPInterval},
-			mysql: config.MySQL{Interval: 2 * time.Second, Timeout: config.DefaultTimeout, Fall: 2, Rise: 1},
+			mysql: config.MySQL{Interval: 2 * time.Second, Timeout: config.DefaultTimeout, Fall: config.DefaultFall, Rise: 1, FailAfter: 4 * time.Second},
 			vrrp: config.VRRP{Mode: config.VRRPObserve, Version: 2, VRID: 51, Priority: 250, AdvertInt: time.Second,
 				AuthPass: "1111", Interface: "ens34", UntrustedBlockMax: config.DefaultUntrustedBlockMax,
 				TrustedRouters: []netip.Addr{netip.MustParseAddr("192.168.10.11")}},
@@ -104,7 +104,7 @@ func TestImportKnownConfigs(t *testing.T) {
 			bind: "10.99.0.11:7400",
 			vip: config.VIP{Interface: "eth0", Addresses: []netip.Prefix{netip.MustParsePrefix("10.99.0.10/24")},
 				Lease: config.DefaultLease, GARPCount: 5, GARPInterval: config.DefaultGARPInterval},
-			mysql: config.MySQL{Interval: 2 * time.Second, Timeout: 2 * time.Second, Fall: 2, Rise: 1},
+			mysql: config.MySQL{Interval: 2 * time.Second, Timeout: 2 * time.Second, Fall: config.DefaultFall, Rise: 1, FailAfter: 4 * time.Second},
 			vrrp: config.VRRP{Mode: config.VRRPActive, Version: 2, VRID: 51, Priority: 250, AdvertInt: time.Second,
 				AuthPass: "1111", Interface: "eth0", UntrustedBlockMax: config.DefaultUntrustedBlockMax,
 				TrustedRouters: []netip.Addr{netip.MustParseAddr("10.99.0.12")}},
@@ -118,7 +118,7 @@ func TestImportKnownConfigs(t *testing.T) {
 			bind: "10.99.0.11:7401",
 			vip: config.VIP{Interface: "eth0", Addresses: []netip.Prefix{netip.MustParsePrefix("10.99.0.10/24"), netip.MustParsePrefix("10.99.0.20/24")},
 				Lease: config.DefaultLease, GARPCount: config.DefaultGARPCount, GARPInterval: config.DefaultGARPInterval},
-			mysql: config.MySQL{Interval: config.DefaultInterval, Timeout: config.DefaultTimeout, Fall: config.DefaultFall, Rise: config.DefaultRise},
+			mysql: config.MySQL{Interval: config.DefaultInterval, Timeout: config.DefaultTimeout, Fall: config.DefaultFall, Rise: config.DefaultRise, FailAfter: config.DefaultFailAfter},
 			vrrp: config.VRRP{Mode: config.VRRPOff, Version: 3, VRID: 51, Priority: 250, AdvertInt: time.Second, Interface: "eth0", UntrustedBlockMax: config.DefaultUntrustedBlockMax,
 				TrustedRouters: []netip.Addr{netip.MustParseAddr("10.99.0.12")}},
 			peers: []config.Peer{{ID: "hosta", Address: "10.99.0.11:7401", Role: "db"}, {ID: "hostb", Address: "10.99.0.12:7401", Role: "db"},
@@ -145,7 +145,7 @@ func TestImportKnownConfigs(t *testing.T) {
 				t.Errorf("vip = %+v\nwant  %+v", cfg.VIP, tt.vip)
 			}
 			want := mysqlDefaults
-			want.Interval, want.Timeout, want.Fall, want.Rise = tt.mysql.Interval, tt.mysql.Timeout, tt.mysql.Fall, tt.mysql.Rise
+			want.Interval, want.Timeout, want.Fall, want.Rise, want.FailAfter = tt.mysql.Interval, tt.mysql.Timeout, tt.mysql.Fall, tt.mysql.Rise, tt.mysql.FailAfter
 			if cfg.MySQL == nil || *cfg.MySQL != want {
 				t.Errorf("mysql = %+v\nwant    %+v", cfg.MySQL, want)
 			}
@@ -390,6 +390,38 @@ func TestConvertWitness(t *testing.T) {
 }
 
 func TestConvertDetails(t *testing.T) {
+	t.Run("vrrp_script interval x fall becomes fail_after, the count is not copied", func(t *testing.T) {
+		for _, tc := range []struct {
+			lines string
+			want  time.Duration
+			note  string
+		}{
+			{"  interval 1\n  fall 5\n", 5 * time.Second, "keepalived: fall 5 (k.conf:4) -> mysql.fail_after = interval x fall = 1s x 5"},
+			{"  interval 3\n", 3 * time.Second, "keepalived: fall not set (keepalived's default 1) -> mysql.fail_after = interval x fall = 3s x 1"},
+			{"  fall 3\n", 3 * time.Second, "mysql.fail_after = interval x fall = 1s x 3"},
+			{"  interval 2\n  fall 2\n", 4 * time.Second, "a dead MySQL still moves the VIP in milliseconds"},
+		} {
+			src := "vrrp_script chk_mysql {\n  script \"/usr/bin/true\"\n" + tc.lines + "}\n" +
+				mini("  track_script {\n    chk_mysql\n  }\n")
+			res, err := convertSrc(t, src, goodOpts(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := config.Parse(res.HCL, "a.hcl")
+			if err != nil {
+				t.Fatalf("%q: %v\n%s", tc.lines, err, res.HCL)
+			}
+			if cfg.MySQL.FailAfter != tc.want || cfg.MySQL.Fall != config.DefaultFall {
+				t.Errorf("%q: fail_after %v fall %d, want fail_after %v and raftvip's default fall %d", tc.lines, cfg.MySQL.FailAfter, cfg.MySQL.Fall, tc.want, config.DefaultFall)
+			}
+			if strings.Contains(string(res.HCL), "\n  fall ") {
+				t.Errorf("%q: fall copied:\n%s", tc.lines, res.HCL)
+			}
+			if c := commentText(string(res.HCL)); !strings.Contains(c, tc.note) {
+				t.Errorf("%q: comments lack %q:\n%s", tc.lines, tc.note, c)
+			}
+		}
+	})
 	t.Run("auth_pass longer than 8 is truncated like keepalived, never shown in comments", func(t *testing.T) {
 		res, err := convertSrc(t, mini("  authentication {\n    auth_type PASS\n    auth_pass opensesame99\n  }\n"), goodOpts(t))
 		if err != nil {
