@@ -309,3 +309,25 @@ func TestExpect(t *testing.T) {
 		t.Fatalf("expect removed: %+v", st)
 	}
 }
+
+// A slow server whose checks still succeed within Timeout is healthy, however
+// slow: here every query takes 70% of Timeout (and of FailAfter).
+func TestSlowServerStaysHealthy(t *testing.T) {
+	fs := startFakeServer(t)
+	const timeout = 500 * time.Millisecond
+	h := startChecker(t, Config{DSN: dsnFor(fs.addr), Interval: 50 * time.Millisecond, Timeout: timeout, FailAfter: timeout, Fall: 1, Rise: 1})
+	if st := h.nextChange(2 * time.Second); !st.Healthy {
+		t.Fatalf("first change %+v, want healthy", st)
+	}
+	fs.queryDelay.Store(int64(timeout * 7 / 10))
+	before := fs.queries.Load()
+	eventually(t, 10*time.Second, "five slow checks", func() bool { return fs.queries.Load() >= before+5 })
+	st := h.c.Current()
+	if !st.Healthy || st.Class != ClassOK {
+		t.Fatalf("slow server: %+v, want healthy ok", st)
+	}
+	if st.Latency < timeout/2 {
+		t.Fatalf("last check took %v: the server was not slow", st.Latency)
+	}
+	h.noMoreChanges()
+}

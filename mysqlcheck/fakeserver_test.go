@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // fakeMode selects how the fake server treats new connections.
@@ -45,6 +46,10 @@ type fakeServer struct {
 	answers map[string]fakeResult
 
 	queryLog []string // every COM_QUERY, in order (under mu)
+
+	// queryDelay (nanoseconds) is how long every COM_QUERY waits before
+	// its answer: a slow, saturated server.
+	queryDelay atomic.Int64
 
 	logins  atomic.Int64 // successful logins so far
 	authed  atomic.Int64 // logged-in connections currently open
@@ -170,6 +175,9 @@ func (fs *fakeServer) handle(conn net.Conn, mode fakeMode) {
 				return
 			}
 		case 0x03: // COM_QUERY
+			if d := fs.queryDelay.Load(); d > 0 {
+				time.Sleep(time.Duration(d))
+			}
 			fs.queries.Add(1)
 			fs.mu.Lock()
 			fs.queryLog = append(fs.queryLog, string(cmd[1:]))
