@@ -138,10 +138,11 @@ func TestOnlyTheHolderIsWritable(t *testing.T) {
 	if !hdb.isReadOnly() {
 		t.Fatalf("the old holder %s's server is still writable", h)
 	}
-	st := tc.nodes[o].fsm.State()
-	if e := st.History[len(st.History)-1]; e.Op != fsm.OpWritable || !strings.Contains(e.Reason, "caught up with 0-1-42") {
-		t.Fatalf("last history event %+v, want the writable record of the catch-up", e)
-	}
+	tc.eventually("the writable record of the catch-up", 5*time.Second, func() bool {
+		st := tc.nodes[o].fsm.State()
+		e := st.History[len(st.History)-1]
+		return e.Op == fsm.OpWritable && e.Node == o && strings.Contains(e.Reason, "caught up with 0-1-42")
+	})
 	assertWritesFenced(t, tc, w)
 
 	// Planned: back to h, whose MySQL recovered. o fences and hands its
@@ -353,12 +354,14 @@ func TestCatchupEndsAtAPartialTail(t *testing.T) {
 	tc.eventually("VIP moves to "+o, 10*time.Second, func() bool { return tc.holder() == o })
 	// Within 10 s of a 30 s catchup_timeout: the wait did not run into it.
 	tc.eventually(o+" writable without waiting for the half-received transaction", 10*time.Second, func() bool { return !odb.isReadOnly() })
-	found := false
-	for _, e := range tc.nodes[o].fsm.State().History {
-		found = found || (e.Op == fsm.OpWritable && strings.Contains(e.Reason, "arrived only in part"))
-	}
-	if !found {
-		t.Fatalf("the writable record does not say the rest was a partial transaction: %+v", tc.nodes[o].fsm.State().History)
-	}
+	// The record is committed right after read_only goes off.
+	tc.eventually("the writable record says the rest was a partial transaction", 5*time.Second, func() bool {
+		for _, e := range tc.nodes[o].fsm.State().History {
+			if e.Op == fsm.OpWritable && e.Node == o && strings.Contains(e.Reason, "arrived only in part") {
+				return true
+			}
+		}
+		return false
+	})
 	assertWritesFenced(t, tc, w)
 }
