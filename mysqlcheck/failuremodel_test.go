@@ -311,7 +311,7 @@ func TestExpect(t *testing.T) {
 }
 
 // A slow server whose checks still succeed within Timeout is healthy, however
-// slow: here every query takes 70% of Timeout (and of FailAfter).
+// slow: here every query takes 60% of Timeout (and of FailAfter).
 func TestSlowServerStaysHealthy(t *testing.T) {
 	fs := startFakeServer(t)
 	const timeout = 500 * time.Millisecond
@@ -319,7 +319,7 @@ func TestSlowServerStaysHealthy(t *testing.T) {
 	if st := h.nextChange(2 * time.Second); !st.Healthy {
 		t.Fatalf("first change %+v, want healthy", st)
 	}
-	fs.queryDelay.Store(int64(timeout * 7 / 10))
+	fs.queryDelay.Store(int64(timeout * 6 / 10))
 	before := fs.queries.Load()
 	eventually(t, 10*time.Second, "five slow checks", func() bool { return fs.queries.Load() >= before+5 })
 	st := h.c.Current()
