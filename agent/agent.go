@@ -252,6 +252,8 @@ type Agent struct {
 		epoch uint64
 		text  string
 	}
+	// notify is the keepalived-style state last notified (notify.go).
+	notify notifyState
 }
 
 // SetDB gives a db node's agent its server to fence and open (read_only,
@@ -354,6 +356,7 @@ type View struct {
 // publish replaces the View (loop goroutine, or after Run returned).
 func (a *Agent) publish() {
 	a.view.Store(&View{Decision: a.lastDecision, Holding: a.holding, Epoch: a.epoch, LeaderReady: a.leaderReady})
+	a.noteState()
 }
 
 // current is the last published View.
@@ -1317,7 +1320,7 @@ func (a *Agent) Shutdown(ctx context.Context) {
 			return
 		}
 	}
-	defer a.publish()
+	defer a.publishFinal()
 	holding, epoch := a.holding, a.epoch
 	var gtid string
 	if holding {

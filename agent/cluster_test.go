@@ -16,6 +16,7 @@ import (
 	"github.com/raftvip/raftvip/cluster"
 	"github.com/raftvip/raftvip/fsm"
 	"github.com/raftvip/raftvip/mysqlcheck"
+	"github.com/raftvip/raftvip/notify"
 	"github.com/raftvip/raftvip/vip/viptest"
 )
 
@@ -99,6 +100,7 @@ type node struct {
 	wrapTrans func(raft.Transport) raft.Transport // wraps the node's transport
 	wrapLogs  func(raft.LogStore) raft.LogStore   // wraps the node's log store
 	peers     []Peer                              // this node's config file's peers (default the cluster's; a test gives one a typo)
+	notify    func(notify.Event)                  // the agent's notifier (SetNotifier)
 }
 
 type testCluster struct {
@@ -249,6 +251,9 @@ func (tc *testCluster) start(n *node) {
 	}
 	if n.db != nil {
 		n.agent.SetDB(n.db, n.remoteDB)
+	}
+	if n.notify != nil {
+		n.agent.SetNotifier(n.notify)
 	}
 	tc.rpc.Register(string(n.addr), n.agent.HandleRPC)
 	ctx, cancel := context.WithCancel(context.Background())

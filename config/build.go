@@ -193,6 +193,7 @@ func build(c *collector, raw *rawFile, body hcl.Body, filename string) *Config {
 	}
 	cfg.Raft = buildRaft(c, &rr)
 	buildTLS(c, cfg, raw, top, filename, nodeSt == valid)
+	cfg.Notify = buildNotify(c, raw.Notify, isWitness)
 	return cfg
 }
 

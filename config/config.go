@@ -43,6 +43,10 @@ type Config struct {
 	TLS               *TLS
 	InsecurePlaintext bool
 
+	// Notify is the keepalived-compatible notifications (notify block);
+	// nil when absent, and always nil on a witness.
+	Notify *Notify
+
 	// Warnings are things the file may do but probably should not (a
 	// wildcard bind), at file:line; `validate` prints them and the agent
 	// logs them at start.

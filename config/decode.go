@@ -37,6 +37,7 @@ type rawFile struct {
 	Raft     []rawRaft
 	VRRP     []rawVRRP
 	TLS      []rawTLS
+	Notify   []rawNotify
 }
 
 type rawTLS struct {

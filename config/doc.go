@@ -209,6 +209,43 @@
 //	                  its adverts); then raftvip ignores them until none has
 //	                  stood in its way for 10 × this long.
 //
+// notify block, optional: keepalived-compatible notifications when this
+// node's state changes (package notify, docs/notify.md). MASTER: this node
+// holds the VIP; BACKUP: its MySQL is healthy and it does not hold the VIP;
+// FAULT: its MySQL is unhealthy; STOP: the agent is shutting down (after it
+// released the VIP). Nothing is notified before the first health verdict;
+// the first state after a start is always notified. Allowed on a witness
+// (one template for all hosts) with a warning: a witness has no state to
+// tell, so nothing runs there. Scripts run as the agent's user, one at a
+// time in order, with the agent's environment plus RAFTVIP_* variables.
+//
+//	instance      string, default "raftvip". The name scripts get (keepalived's
+//	              vrrp_instance name, like "VI_1"); no double quote or newline.
+//	notify_master string, default none. Script run on MASTER: an absolute path,
+//	              optionally followed by arguments ("/etc/keepalived/x.sh a b",
+//	              split on blanks, '…' or "…" keeps blanks in one argument). It
+//	              gets only those arguments, as keepalived runs notify_*.
+//	              The file must exist, be executable and not be writable by
+//	              group or others (checked when the config is loaded).
+//	notify_backup string, default none. The same, on BACKUP.
+//	notify_fault  string, default none. The same, on FAULT.
+//	notify_stop   string, default none. The same, on STOP.
+//	notify        string, default none. Script run on every state, after the
+//	              state's own script, with its arguments followed by
+//	              keepalived's four: INSTANCE, the instance name, the state
+//	              and the priority (vrrp.priority, default 250).
+//	fifo          string, default none. Absolute path of a FIFO that gets
+//	              keepalived's line for each state, INSTANCE "NAME" STATE
+//	              PRIORITY; created (mode 0600) when missing, must be a FIFO
+//	              when present. Opened non-blocking: without a reader the line
+//	              is dropped (logged), nothing waits.
+//	timeout       duration, default "10s", > 0. Per script run (the script's
+//	              process group is killed then) and per webhook request.
+//	webhook       string, default none. An http:// or https:// URL that gets
+//	              each state change as a JSON POST, retried with backoff (1s,
+//	              2s, … 6 attempts). It may hold a token: status and logs show
+//	              it without user info and query.
+//
 // raft block, optional. Mirrors raft.ValidateConfig of hashicorp/raft v1.7.3 so
 // a bad value is reported at its line rather than at startup:
 //

@@ -38,6 +38,7 @@ func decodeFile(c *collector, body hcl.Body) *rawFile {
 		hcl.BlockHeaderSchema{Type: "raft"},
 		hcl.BlockHeaderSchema{Type: "vrrp"},
 		hcl.BlockHeaderSchema{Type: "tls"},
+		hcl.BlockHeaderSchema{Type: "notify"},
 	)
 	raw := &rawFile{
 		NodeID:     a["node_id"],
@@ -90,6 +91,8 @@ func decodeFile(c *collector, body hcl.Body) *rawFile {
 				UnicastPeers: a["unicast_peers"], Interface: a["interface"],
 				Trusted: a["trusted_routers"], UntrustedMax: a["untrusted_block_max"],
 			})
+		case "notify":
+			raw.Notify = append(raw.Notify, decodeNotify(c, b))
 		case "tls":
 			a, _ := c.content(b.Body, []string{"ca_file", "cert_file", "key_file"})
 			raw.TLS = append(raw.TLS, rawTLS{DefRange: b.DefRange, CAFile: a["ca_file"], CertFile: a["cert_file"], KeyFile: a["key_file"]})

@@ -1,5 +1,7 @@
 package config
 
+import "strings"
+
 // Summary returns the configuration as plain maps for status output and
 // structured logs. Durations are strings like "500ms"; the MySQL password
 // and the VRRP auth_pass are replaced by "****", so the result is safe to
@@ -81,6 +83,26 @@ func (c *Config) Summary() map[string]any {
 			"garp_interval": v.GARPInterval.String(),
 			"garp_refresh":  v.GARPRefresh.String(),
 		}
+	}
+	// notify is always shown (empty when absent), like failover.
+	nf := Notify{Instance: DefaultNotifyInstance, Timeout: DefaultNotifyTimeout}
+	if c.Notify != nil {
+		nf = *c.Notify
+	}
+	webhook := ""
+	if nf.Webhook != "" {
+		webhook = RedactURL(nf.Webhook)
+	}
+	s["notify"] = map[string]any{
+		"instance":      nf.Instance,
+		"notify_master": strings.Join(nf.Master, " "),
+		"notify_backup": strings.Join(nf.Backup, " "),
+		"notify_fault":  strings.Join(nf.Fault, " "),
+		"notify_stop":   strings.Join(nf.Stop, " "),
+		"notify":        strings.Join(nf.Notify, " "),
+		"fifo":          nf.FIFO,
+		"timeout":       nf.Timeout.String(),
+		"webhook":       webhook,
 	}
 	if m := c.MySQL; m != nil {
 		s["mysql"] = map[string]any{

@@ -163,6 +163,10 @@ func serveAgent(ctx context.Context, cfg *config.Config, log hclog.Logger, join 
 		health = checker
 	}
 	a := agent.New(opt, cl, f, addr, ann, health, log)
+	nf := newNotifier(cfg, log)
+	if nf != nil {
+		a.SetNotifier(nf.Notify)
+	}
 	// The server behind the VIP (issue 10): kept read_only unless this node
 	// holds the VIP, writable only after the catch-up. Not while VRRP is on
 	// (a migration from keepalived): keepalived may serve the VIP then
@@ -246,6 +250,7 @@ wait:
 	case <-sctx.Done():
 	}
 	a.Shutdown(sctx)
+	closeNotifier(nf, sctx)
 	adm.Close()
 	closed := make(chan error, 1)
 	go func() { closed <- cl.Close() }()

@@ -84,7 +84,7 @@ func (r *reloader) reload() (applied, refused []string, err error) {
 	fixed := []setting{
 		{"node_id", cur.NodeID, next.NodeID}, {"role", cur.Role, next.Role}, {"data_dir", cur.DataDir, next.DataDir},
 		{"bind", cur.Bind, next.Bind}, {"admin", cur.Admin, next.Admin}, {"admin_group", cur.AdminGroup, next.AdminGroup}, {"peer", cur.Peers, next.Peers},
-		{"raft", cur.Raft, next.Raft}, {"vrrp", cur.VRRP, next.VRRP},
+		{"raft", cur.Raft, next.Raft}, {"vrrp", cur.VRRP, next.VRRP}, {"notify", cur.Notify, next.Notify},
 	}
 	if cur.VIP != nil && next.VIP != nil {
 		fixed = append(fixed,
