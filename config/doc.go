@@ -41,8 +41,8 @@
 //	          Mode 0600: root and the agent's user only.
 //	admin_group string, default none. A group (by name; it must exist on the host)
 //	          whose members may open the admin socket (then mode 0660, that
-//	          group) and run the read-only commands: status, peers (list),
-//	          history. Changing commands (switchover, maintenance, peers
+//	          group) and run the read-only commands: status, check, peers
+//	          (list), history. Changing commands (switchover, maintenance, peers
 //	          add/remove) stay for root and the agent's user: the agent checks
 //	          the caller's uid (SO_PEERCRED). The config file may then be
 //	          readable by that group (mode 0640, group admin_group), if it holds

@@ -188,6 +188,15 @@ func TestAdminGroupMemberReadsButMayNotChange(t *testing.T) {
 	if code, _, errOut := cli(outsider, "status"); code != exitFailure || !strings.Contains(errOut, "permission denied") {
 		t.Errorf("user outside admin_group: status code %d, %s; want 1, permission denied", code, errOut)
 	}
+	// raftvip check runs as a monitoring system's user in admin_group: it
+	// gets the status (this one has no leader: CRITICAL); outside the
+	// group it cannot ask (UNKNOWN).
+	if code, out, errOut := cli(member, "check"); code != nagiosCritical || !strings.HasPrefix(out, "RAFTVIP CRITICAL - no raft leader") {
+		t.Errorf("admin_group member: raftvip check: code %d %q %q; want 2, CRITICAL", code, out, errOut)
+	}
+	if code, out, _ := cli(outsider, "check"); code != nagiosUnknown || !strings.Contains(out, "permission denied") {
+		t.Errorf("user outside admin_group: raftvip check: code %d %q; want 3, UNKNOWN: permission denied", code, out)
+	}
 
 	// Root still may.
 	if code, _, errOut := runCLI("switchover", "-to", "hostb", "-admin", sock); code != exitOK {

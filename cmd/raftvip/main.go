@@ -36,6 +36,7 @@ var commands = map[string]command{
 	"agent":             {runAgent, "run the daemon: raftvip agent -config FILE"},
 	"validate":          {runValidate, "check a config: raftvip validate -config FILE"},
 	"status":            {runStatus, "show leader, VIP holder, nodes and recent epochs"},
+	"check":             {runCheck, "Nagios/Icinga check: one line, exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN"},
 	"version":           {runVersion, "print the version"},
 	"peers":             {runPeers, "list, add or remove members: raftvip peers [list|add|remove]"},
 	"history":           {runHistory, "the VIP's epoch log: raftvip history [-n N]"},
@@ -58,6 +59,7 @@ func usage(w io.Writer) {
 	}
 	fmt.Fprintln(w, "\nflags and words may come in any order; -json gives machine output")
 	fmt.Fprintln(w, "exit codes: 0 success, 1 failure at run time (or the cluster refused), 2 bad usage or config")
+	fmt.Fprintln(w, "  (check: Nagios's 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN, bad usage included)")
 	fmt.Fprintln(w, "run 'raftvip SUBCOMMAND -h' for its flags")
 }
 
