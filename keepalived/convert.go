@@ -187,6 +187,9 @@ func Convert(cfg *Config, opts Options) (*Result, error) {
 		}
 		blocks = append(blocks, vip, mysql)
 		blocks = append(blocks, c.failover(), vrrp)
+		if nb, ok := c.notify(); ok {
+			blocks = append(blocks, nb)
+		}
 	} else {
 		blocks = append(blocks, c.failover())
 	}
@@ -1163,9 +1166,9 @@ func (c *converter) rest(witness bool) hblock {
 	return blk
 }
 
-const noEmail = "not needed: raftvip sends no e-mail; every acquire and release is logged with its reason and shown by `raftvip status` (recent epochs): alert from those. Notify hooks are not supported yet"
+const noEmail = "not needed: raftvip sends no e-mail; every acquire and release is logged with its reason and shown by `raftvip status` (recent epochs): alert from those, or from a notify script or notify.webhook (docs/notify.md)"
 
-const noNotify = "not supported yet: raftvip runs no notify scripts; state changes are in the log (one line per acquire/release with the reason) and in `raftvip status`"
+const noNotify = "not supported: raftvip runs notify_master, notify_backup, notify_fault, notify_stop and notify (the notify block); state changes are also in the log and in `raftvip status`"
 
 // explain says what raftvip does about a keepalived statement that has no
 // place in the generated configuration. ctx is the enclosing block.
@@ -1181,8 +1184,14 @@ func explain(ctx string, n *Node, witness bool) string {
 			return noEmail
 		case "router_id":
 			return "not used: node_id names this node"
-		case "script_user", "enable_script_security":
-			return "not needed: raftvip runs no scripts (the health check is a MySQL query)"
+		case "script_user":
+			return "not needed: raftvip's health check is a MySQL query, and it runs notify scripts as its own user (root)"
+		case "enable_script_security":
+			return "not needed: raftvip always refuses notify scripts that group or others may write (raftvip validate and the agent's start check them)"
+		case "notify_fifo_script", "vrrp_notify_fifo_script":
+			return "not supported: raftvip runs no FIFO reader; run the script as a service of its own reading notify.fifo"
+		case "lvs_notify_fifo", "lvs_notify_fifo_script":
+			return "not needed: raftvip has no LVS checker events"
 		case "vrrp_version":
 			return "vrrp.version"
 		case "vrrp_garp_master_refresh_repeat", "vrrp_garp_lower_prio_delay", "vrrp_garp_lower_prio_repeat", "vrrp_min_garp":
@@ -1199,7 +1208,7 @@ func explain(ctx string, n *Node, witness bool) string {
 		switch kw {
 		case "state":
 			return "not needed: Raft elects the holder among the db nodes with healthy MySQL; there is no initial MASTER or BACKUP"
-		case "notify", "notify_master", "notify_backup", "notify_fault", "notify_stop", "notify_master_rx_lower_pri":
+		case "notify_master_rx_lower_pri", "notify_deleted":
 			return noNotify
 		case "smtp_alert":
 			return noEmail
@@ -1256,6 +1265,13 @@ func (c *converter) selfCheck(text string) error {
 				c.notes = append(c.notes, fmt.Sprintf("%s does not exist yet: create it (mode 0600) with the DSN of the MySQL check user before `raftvip validate` or starting raftvip", c.dsnFile(name)))
 				continue
 			}
+		}
+		if strings.HasPrefix(e.Msg, "notify.notify") && strings.Contains(e.Msg, `script "`) {
+			// The script as keepalived ran it, on a host where it is not
+			// (yet), or one raftvip refuses to run as root: the operator
+			// fixes the file, not the import.
+			c.notes = append(c.notes, fmt.Sprintf("%s: fix it before `raftvip validate` or starting raftvip (a notify script must be on this host, executable, and not writable by group or others)", e.Msg))
+			continue
 		}
 		left = append(left, e.Error())
 	}

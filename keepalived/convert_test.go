@@ -649,7 +649,7 @@ func TestConvertDetails(t *testing.T) {
 			"virtual_server 10.0.0.1 80 { ... } (k.conf:1) -> not imported: LVS load balancing",
 			"vrrp_sync_group G { ... } (k.conf:4) -> not imported: raftvip moves all vip.addresses together",
 			"vrrp_script unused { ... } (k.conf:6) -> not imported: vrrp_instance VI_1 does not track it",
-			"notify_master /bin/x (k.conf:12) -> not supported yet: raftvip runs no notify scripts",
+			"notify_master /bin/x (k.conf:12) -> notify.notify_master",
 			"use_vmac (k.conf:13) -> not supported",
 			"frobnicate 3 (k.conf:14) -> not understood by import-keepalived",
 			"track_interface { ... } (k.conf:15) -> not supported: raftvip does not watch links",
