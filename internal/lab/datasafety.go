@@ -283,6 +283,17 @@ func (l *Lab) dataReady(ctx context.Context, mode ReplMode, w *Writer) (string, 
 
 func (l *Lab) dataTrial(ctx context.Context, mode ReplMode, f Fault, n int, w *Writer, opts DataSafetyOptions) (tr DataTrial) {
 	tr = DataTrial{Trial: n}
+	// Replication held since an earlier move (one that came outside a
+	// trial's own settling) is settled first, or the trial never gets ready.
+	if h, ok := l.monitor.Holder(); ok && l.Host(h) != nil && l.Host(h).Role == RoleDB {
+		if errant, err := l.settleErrant(ctx, l.Host(h)); errant != "" || err != nil {
+			tr.Errant = errant
+			if err != nil {
+				tr.Error = "before the fault: " + err.Error()
+				return tr
+			}
+		}
+	}
 	holder, err := l.dataReady(ctx, mode, w)
 	if err != nil {
 		tr.Error = "not ready: " + err.Error()
@@ -346,7 +357,9 @@ func (l *Lab) dataTrial(ctx context.Context, mode ReplMode, f Fault, n int, w *W
 	if h := l.Host(newHolder); h != nil {
 		tr.NewHolder = h.NodeID
 		errant, err := l.settleErrant(ctx, h)
-		tr.Errant = errant
+		if errant != "" {
+			tr.Errant = strings.TrimPrefix(tr.Errant+"; "+errant, "; ")
+		}
 		if err != nil && tr.Error == "" {
 			tr.Error = err.Error()
 		}
