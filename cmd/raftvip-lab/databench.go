@@ -33,7 +33,11 @@ func cmdDataBench(ctx context.Context, args []string) error {
 	labFencing := fs.Bool("lab-fencing", false, "baseline for a raftvip without issue 10's data handling: the lab makes the VIP holder writable at once (no catch-up), as a notify script would (with today's agent both would set read_only)")
 	lag := fs.Duration("lag", 0, "replicas lag by this much (MASTER_DELAY on both servers, whole seconds)")
 	keep := fs.Bool("keep", false, "keep the lab directory (configs, logs, writer.log) afterwards")
+	render := fs.String("render", "", "only render NAME.md again from this results JSON (drops runs that checked nothing)")
 	fs.Parse(args)
+	if *render != "" {
+		return renderDataBench(*render, filepath.Join(*out, *name+".md"))
+	}
 	if *raftvip == "" {
 		fmt.Fprintln(os.Stderr, "raftvip-lab data-bench: -raftvip PATH is required")
 		os.Exit(2)
@@ -102,4 +106,33 @@ func cmdDataBench(ctx context.Context, args []string) error {
 		return errors.New("interrupted")
 	}
 	return nil
+}
+
+// renderDataBench writes the markdown of a data-bench results file again,
+// leaving out runs in which no fault was injected (an interrupted run).
+func renderDataBench(jsonPath, mdPath string) error {
+	b, err := os.ReadFile(jsonPath)
+	if err != nil {
+		return err
+	}
+	var res lab.DataSafetyResults
+	if err := json.Unmarshal(b, &res); err != nil {
+		return fmt.Errorf("%s: %w", jsonPath, err)
+	}
+	runs := res.Runs[:0]
+	for _, r := range res.Runs {
+		if r.Check.Faults > 0 {
+			runs = append(runs, r)
+		}
+	}
+	res.Runs = runs
+	res.Dedupe()
+	js, err := json.MarshalIndent(&res, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(jsonPath, append(js, '\n'), 0o644); err != nil {
+		return err
+	}
+	return os.WriteFile(mdPath, []byte(res.Markdown()), 0o644)
 }

@@ -76,9 +76,9 @@ type DataCheck struct {
 	Faults       int             `json:"faults"`
 	FirstWrite   []time.Duration `json:"first_write_ns"`
 	NoWriteAfter int             `json:"no_write_after"`
-	// Errant are the old holders' reports of transactions the new holder
-	// never received, one per trial that had any (filled in by the data
-	// bench, which keeps them: START SLAVE on the holder).
+	// Errant are the old holders' distinct reports of transactions the new
+	// holder never received (filled in by the data bench, which keeps them:
+	// START SLAVE on the holder).
 	Errant []string `json:"errant,omitempty"`
 	// Errors are what could not be checked (a server not answering).
 	Errors []string `json:"errors,omitempty"`
@@ -114,7 +114,7 @@ func (d *DataCheck) String() string {
 		fmt.Fprintf(&b, " [seq %d on %s at %s acked=%v]", r.Seq, r.Host, r.At.Format(timeFmt), r.Acked)
 	}
 	if len(d.Errant) > 0 {
-		fmt.Fprintf(&b, "; errant transactions after %d trial(s), kept: %s", len(d.Errant), strings.Join(d.Errant, "; "))
+		fmt.Fprintf(&b, "; %d errant report(s), kept: %s", len(d.Errant), strings.Join(d.Errant, "; "))
 	}
 	fmt.Fprintf(&b, "; replication errors %d", len(d.ReplErrors))
 	if len(d.ReplErrors) > 0 {

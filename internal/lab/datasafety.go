@@ -225,12 +225,11 @@ func (l *Lab) dataRun(ctx context.Context, mode ReplMode, f Fault, k int, opts D
 	if opts.LabFencing {
 		label += ", lab fencing"
 	}
-	run.Check = l.CheckData(ctx, label, w, faults)
-	for _, tr := range run.Trials {
-		if tr.Errant != "" {
-			run.Check.Errant = append(run.Check.Errant, tr.Errant)
-		}
+	if len(faults) == 0 && ctx.Err() != nil {
+		return nil, ctx.Err() // interrupted before any fault: nothing to check
 	}
+	run.Check = l.CheckData(ctx, label, w, faults)
+	run.Check.Errant = distinctErrant(run.Trials)
 	if err != nil {
 		run.Check.Errors = append(run.Check.Errors, "not all healthy before the check: "+err.Error())
 	}
@@ -403,6 +402,30 @@ func (l *Lab) settleErrant(ctx context.Context, holder *Host) (string, error) {
 			return "", fmt.Errorf("replication from the old holder not settled: %s", last)
 		case <-time.After(200 * time.Millisecond):
 		}
+	}
+}
+
+// distinctErrant lists the different errant reports of a run's trials (one
+// report seen before and after a trial is one report).
+func distinctErrant(trials []DataTrial) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, tr := range trials {
+		for _, e := range strings.Split(tr.Errant, "; ") {
+			if e != "" && !seen[e] {
+				seen[e] = true
+				out = append(out, e)
+			}
+		}
+	}
+	return out
+}
+
+// Dedupe re-derives each run's errant list from its trials (results
+// written before distinctErrant counted a report once per sighting).
+func (r *DataSafetyResults) Dedupe() {
+	for i := range r.Runs {
+		r.Runs[i].Check.Errant = distinctErrant(r.Runs[i].Trials)
 	}
 }
 
