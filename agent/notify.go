@@ -36,7 +36,10 @@ func (a *Agent) noteState() {
 	}
 	h := a.localHealth()
 	known := h.Class != mysqlcheck.ClassStarting
-	s := notify.Derive(a.holding, a.notify.stop, known, h.Healthy)
+	// A VIP the agent only assumes may be configured (removePending: a
+	// failed removal, a predecessor's leftovers) is not this node's to
+	// serve: it is not MASTER for it.
+	s := notify.Derive(a.holding && !a.removePending, a.notify.stop, known, h.Healthy)
 	if s == "" || s == a.notify.last {
 		return
 	}

@@ -1,0 +1,81 @@
+package lab
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Issue 12's done-when: a keepalived notify script runs unchanged on real
+// agents and sees MASTER on the new holder after its MySQL was killed on
+// the old one, which sees FAULT. The script is the generic kind keepalived
+// sites write ($1..$4: INSTANCE NAME STATE PRIORITY), plus a notify_master
+// with an argument of its own as keepalived passes it.
+func TestNotifyScriptSeesMasterOnNewHolder(t *testing.T) {
+	bin := requireLab(t)
+	l := newTestLab(t, Options{RaftvipBin: bin})
+	ctx := within(t, 4*time.Minute)
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte("#!/bin/sh\n"+body), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	notifySh := write("notify.sh", `echo "$1 $2 $3 $4 prev=$RAFTVIP_PREVIOUS_HOLDER" >> "$(dirname "$0")/seen-$RAFTVIP_NODE"`+"\n")
+	masterSh := write("to_master.sh", `echo "to_master $* $RAFTVIP_STATE" >> "$(dirname "$0")/master-$RAFTVIP_NODE"`+"\n")
+	configs := map[string]string{}
+	for _, h := range l.DBHosts() {
+		p, err := l.AgentPathsOf(h.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		configs[h.Name] = l.AgentConfig(h, filepath.Dir(p.Config)) +
+			fmt.Sprintf("\nnotify {\n  instance      = \"VI_1\"\n  notify_master = \"%s master\"\n  notify        = %q\n}\n", masterSh, notifySh)
+	}
+	if err := l.StartRaftvipConfigs(ctx, configs); err != nil {
+		t.Fatal(err)
+	}
+	holder, err := l.WaitStableHolder(within(t, 45*time.Second), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.WaitAllHealthy(within(t, 30*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	other := l.Other(holder)
+	oldID, newID := l.Host(holder).NodeID, l.Host(other).NodeID
+	last := func(file string) string {
+		b, _ := os.ReadFile(filepath.Join(dir, file))
+		lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+		return lines[len(lines)-1]
+	}
+	eventually(t, 20*time.Second, oldID+" MASTER, "+newID+" BACKUP", func() error {
+		if g, o := last("seen-"+oldID), last("seen-"+newID); !strings.HasPrefix(g, "INSTANCE VI_1 MASTER 250 ") || !strings.HasPrefix(o, "INSTANCE VI_1 BACKUP 250 ") {
+			return fmt.Errorf("%s saw %q, %s saw %q", oldID, g, newID, o)
+		}
+		return nil
+	})
+	if err := l.KillMySQL(holder); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "the VIP on "+other+", its script seeing MASTER", func() error {
+		if h, ok := l.Monitor().Holder(); !ok || h != other {
+			return fmt.Errorf("holder %q", h)
+		}
+		if got, want := last("seen-"+newID), "INSTANCE VI_1 MASTER 250 prev="+oldID; got != want {
+			return fmt.Errorf("%s's notify saw %q, want %q", newID, got, want)
+		}
+		if got, want := last("master-"+newID), "to_master master MASTER"; got != want {
+			return fmt.Errorf("%s's notify_master saw %q, want %q", newID, got, want)
+		}
+		if got := last("seen-" + oldID); !strings.HasPrefix(got, "INSTANCE VI_1 FAULT 250 ") {
+			return fmt.Errorf("%s's notify saw %q, want FAULT", oldID, got)
+		}
+		return nil
+	})
+}
