@@ -35,6 +35,10 @@ type DB interface {
 	// master until it is known to have nothing the holder lacks.
 	StopReplication(ctx context.Context) error
 	StartReplication(ctx context.Context) error
+	// KillReplicaDumps ends the binlog dump threads serving the replica
+	// at host: a new holder under semi-sync must not wait for the acks of
+	// an old master that hung with its connection open.
+	KillReplicaDumps(ctx context.Context, host string) (int, error)
 }
 
 // Catch-up outcomes on timeout (config failover.on_catchup_timeout).

@@ -299,6 +299,12 @@ func TestErrantTransactionsAreReportedNotApplied(t *testing.T) {
 		stopped, _ := odb.replState()
 		return !odb.isReadOnly() && stopped
 	})
+	odb.mu.Lock()
+	kills := append([]string(nil), odb.dumpKills...)
+	odb.mu.Unlock()
+	if len(kills) != 1 || kills[0] != h {
+		t.Fatalf("binlog dump threads ended for %v, want once for the old holder %s (semi-sync must not wait for its acks)", kills, h)
+	}
 
 	// The old holder's MySQL is back: it compares and reports.
 	tc.nodes[h].health.Set(true)

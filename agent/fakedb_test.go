@@ -92,6 +92,7 @@ type fakeDB struct {
 	failRO      bool            // SetReadOnly fails (a dead server)
 	readOnlyAt  []time.Time     // each time read_only was set ON
 	replStopped bool
+	dumpKills   []string
 	replStarts  int
 }
 
@@ -157,6 +158,13 @@ func (f *fakeDB) WriteFence(ctx context.Context, table string, epoch uint64, nod
 	defer f.mu.Unlock()
 	f.fences = append(f.fences, epoch)
 	return nil
+}
+
+func (f *fakeDB) KillReplicaDumps(ctx context.Context, host string) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.dumpKills = append(f.dumpKills, host)
+	return 1, nil
 }
 
 func (f *fakeDB) StopReplication(ctx context.Context) error {

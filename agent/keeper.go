@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -429,6 +430,13 @@ func (k *keeper) catchUp(ctx context.Context, w dataWant, gen uint64) bool {
 		return false // released meanwhile: stay read-only
 	}
 	if w.holdReplication {
+		if host := sourceHost(w.source); host != "" {
+			if n, err := k.db.KillReplicaDumps(lctx, host); err != nil {
+				k.log.Warn("could not end the old holder's binlog dump threads; under semi-sync the first commits may wait for its ack", "error", err)
+			} else if n > 0 {
+				k.log.Info("ended the old holder's binlog dump threads (its replication reconnects when it runs again)", "host", host, "threads", n)
+			}
+		}
 		if err := k.db.StopReplication(lctx); err != nil {
 			k.log.Warn("could not stop replication from the old holder; its late transactions may arrive unchecked", "error", err)
 		} else {
@@ -559,6 +567,14 @@ func (k *keeper) waitReceived(ctx context.Context, target string, timeout time.D
 			lastExecuted = pos.Executed
 		}
 	}
+}
+
+// sourceHost is the host of a replication source "host:port".
+func sourceHost(source string) string {
+	if h, _, err := net.SplitHostPort(source); err == nil {
+		return h
+	}
+	return source
 }
 
 func (k *keeper) stayWhy(w dataWant) string {

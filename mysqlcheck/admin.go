@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net"
 	"regexp"
 	"strings"
 	"sync"
@@ -237,9 +238,33 @@ const errUnknownThread = 1094
 // (no CONNECTION ADMIN) is, after the others were killed. An application that uses
 // raftvip's user is spared with it: give raftvip a user of its own.
 func (a *Admin) KillClientSessions(ctx context.Context) (int, error) {
+	return a.killWhere(ctx, "kill client sessions", func(s session, own uint64) bool { return killable(s, own, a.user) })
+}
+
+// KillReplicaDumps ends the binlog dump threads that serve a replica at
+// host (its IO thread's connection here). A new holder under semi-sync
+// replication would otherwise wait, on its first commits, for an ack from
+// an old master that hung with its connection open
+// (rpl_semi_sync_master_timeout, 10 s in the lab). The replica's IO thread
+// reconnects by itself when it runs again.
+func (a *Admin) KillReplicaDumps(ctx context.Context, host string) (int, error) {
+	return a.killWhere(ctx, "kill the old holder's binlog dump threads", func(s session, own uint64) bool {
+		cmd := strings.ToLower(s.Command)
+		return s.ID != own && (cmd == "binlog dump" || cmd == "binlog dump gtid") && sessionHost(s.Host) == host
+	})
+}
+
+// sessionHost is the host part of PROCESSLIST's HOST ("10.99.0.11:51234").
+func sessionHost(h string) string {
+	if host, _, err := net.SplitHostPort(h); err == nil {
+		return host
+	}
+	return h
+}
+
+func (a *Admin) killWhere(ctx context.Context, what string, kill func(s session, own uint64) bool) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
-	const what = "kill client sessions"
 	c, err := a.db.Conn(ctx)
 	if err != nil {
 		return 0, a.fail(what, err)
@@ -262,7 +287,7 @@ func (a *Admin) KillClientSessions(ctx context.Context) (int, error) {
 			return 0, a.fail(what, err)
 		}
 		s.User, s.Host, s.Command = user.String, host.String, command.String
-		if killable(s, own, a.user) {
+		if kill(s, own) {
 			victims = append(victims, s)
 		}
 	}

@@ -83,3 +83,23 @@ func TestRealMariaDBReplicationControlUnconfigured(t *testing.T) {
 		t.Fatalf("StartReplication without replication: %v", err)
 	}
 }
+
+// KillReplicaDumps ends the binlog dump thread that serves a's IO thread
+// on b (as raftvip's user), and only that; a's IO thread reconnects.
+func TestRealMariaDBKillReplicaDumps(t *testing.T) {
+	d := startDualMaster(t)
+	adm := newTestAdmin(t, d.b)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if n, err := adm.KillReplicaDumps(ctx, "10.255.255.1"); err != nil || n != 0 {
+		t.Fatalf("dumps for another host: killed %d, %v; want none", n, err)
+	}
+	n, err := adm.KillReplicaDumps(ctx, "127.0.0.1")
+	if err != nil || n != 1 {
+		noSecret(t, err)
+		t.Fatalf("killed %d dump threads (%v), want 1 (a's IO thread's)", n, err)
+	}
+	d.waitRunning(t, d.adb) // a's IO thread is back (MASTER_CONNECT_RETRY=1)
+	mustExec(t, d.bdb, "INSERT INTO app.t VALUES (777)")
+	d.waitApplied(t, d.adb, binlogPos(t, d.bdb))
+}

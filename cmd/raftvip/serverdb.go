@@ -80,6 +80,10 @@ func (s *serverDB) WriteFence(ctx context.Context, table string, epoch uint64, n
 	return s.current().WriteFence(ctx, table, epoch, node, at)
 }
 
+func (s *serverDB) KillReplicaDumps(ctx context.Context, host string) (int, error) {
+	return s.current().KillReplicaDumps(ctx, host)
+}
+
 func (s *serverDB) StopReplication(ctx context.Context) error {
 	return s.current().StopReplication(ctx)
 }
