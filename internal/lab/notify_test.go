@@ -13,7 +13,8 @@ import (
 // agents and sees MASTER on the new holder after its MySQL was killed on
 // the old one, which sees FAULT. The script is the generic kind keepalived
 // sites write ($1..$4: INSTANCE NAME STATE PRIORITY), plus a notify_master
-// with an argument of its own as keepalived passes it.
+// with an argument of its own as keepalived passes it. Then STOP when the
+// holder's agent is stopped, and its state again when it starts.
 func TestNotifyScriptSeesMasterOnNewHolder(t *testing.T) {
 	bin := requireLab(t)
 	l := newTestLab(t, Options{RaftvipBin: bin})
@@ -28,6 +29,9 @@ func TestNotifyScriptSeesMasterOnNewHolder(t *testing.T) {
 	}
 	notifySh := write("notify.sh", `echo "$1 $2 $3 $4 prev=$RAFTVIP_PREVIOUS_HOLDER" >> "$(dirname "$0")/seen-$RAFTVIP_NODE"`+"\n")
 	masterSh := write("to_master.sh", `echo "to_master $* $RAFTVIP_STATE" >> "$(dirname "$0")/master-$RAFTVIP_NODE"`+"\n")
+	// A notify_stop that takes a while: the agent waits for it (and for
+	// notify after it) before it exits.
+	stopSh := write("to_stop.sh", "sleep 0.5\n")
 	configs := map[string]string{}
 	for _, h := range l.DBHosts() {
 		p, err := l.AgentPathsOf(h.Name)
@@ -35,7 +39,7 @@ func TestNotifyScriptSeesMasterOnNewHolder(t *testing.T) {
 			t.Fatal(err)
 		}
 		configs[h.Name] = l.AgentConfig(h, filepath.Dir(p.Config)) +
-			fmt.Sprintf("\nnotify {\n  instance      = \"VI_1\"\n  notify_master = \"%s master\"\n  notify        = %q\n}\n", masterSh, notifySh)
+			fmt.Sprintf("\nnotify {\n  instance      = \"VI_1\"\n  notify_master = \"%s master\"\n  notify_stop   = %q\n  notify        = %q\n}\n", masterSh, stopSh, notifySh)
 	}
 	if err := l.StartRaftvipConfigs(ctx, configs); err != nil {
 		t.Fatal(err)
@@ -75,6 +79,26 @@ func TestNotifyScriptSeesMasterOnNewHolder(t *testing.T) {
 		}
 		if got := last("seen-" + oldID); !strings.HasPrefix(got, "INSTANCE VI_1 FAULT 250 ") {
 			return fmt.Errorf("%s's notify saw %q, want FAULT", oldID, got)
+		}
+		return nil
+	})
+
+	// SIGTERM on the holder: its notify has run STOP by the time the agent
+	// has exited (after the VIP is released). Started again, the agent
+	// notifies its state afresh: the first state of a process always is.
+	a := l.Agent(other)
+	if err := a.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if got := last("seen-" + newID); !strings.HasPrefix(got, "INSTANCE VI_1 STOP 250 ") {
+		t.Fatalf("%s's notify saw %q last after the agent stopped, want STOP", newID, got)
+	}
+	if err := a.Start(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, newID+"'s state notified again after the restart", func() error {
+		if got := last("seen-" + newID); !strings.HasPrefix(got, "INSTANCE VI_1 MASTER 250 ") && !strings.HasPrefix(got, "INSTANCE VI_1 BACKUP 250 ") {
+			return fmt.Errorf("%s's notify saw %q last", newID, got)
 		}
 		return nil
 	})
