@@ -1230,7 +1230,16 @@ func explain(ctx string, n *Node, witness bool) string {
 	case "top":
 		switch kw {
 		case "vrrp_sync_group":
-			return "not imported: raftvip moves all vip.addresses together, one group by construction"
+			msg := "not imported: raftvip moves all vip.addresses together, one group by construction"
+			for _, c := range n.Block {
+				if strings.HasPrefix(c.Keyword, "notify") {
+					// Silently dropping the group's scripts would lose
+					// what the site pages or flips on a move.
+					msg += "; its notify scripts are not imported either (raftvip notifies the instance, with INSTANCE, not GROUP, as notify's $1): put them in the notify block if they should run"
+					break
+				}
+			}
+			return msg
 		case "virtual_server", "virtual_server_group", "real_server":
 			return "not imported: LVS load balancing is not part of what raftvip replaces; keep it in keepalived (with --check) or another load balancer"
 		case "static_ipaddress", "static_routes", "static_rules":

@@ -101,3 +101,16 @@ func TestImportNotifyRelative(t *testing.T) {
 		t.Errorf("relative notify:\n%s", res.HCL)
 	}
 }
+
+// A sync group's notify scripts are named in its comment, not dropped
+// silently.
+func TestImportSyncGroupNotifyNamed(t *testing.T) {
+	src := "vrrp_sync_group G {\n  group {\n    VI_1\n  }\n  notify_master /etc/keepalived/g.sh\n}\n" + mini("")
+	res, err := convertSrc(t, src, goodOpts(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := commentText(string(res.HCL)); !strings.Contains(c, "vrrp_sync_group G { ... } (k.conf:1) -> not imported: raftvip moves all vip.addresses together, one group by construction; its notify scripts are not imported either") {
+		t.Errorf("sync group's notify not named:\n%s", res.HCL)
+	}
+}

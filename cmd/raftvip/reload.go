@@ -199,6 +199,7 @@ func (r *reloader) reload() (applied, refused []string, err error) {
 	merged.AdminGroup = cur.AdminGroup
 	merged.Peers, merged.Raft, merged.LogJSON, merged.VRRP = cur.Peers, cur.Raft, cur.LogJSON, cur.VRRP
 	merged.TLS, merged.InsecurePlaintext = cur.TLS, cur.InsecurePlaintext
+	merged.Notify = cur.Notify // the notifier runs with what it started with
 	merged.Failover = cur.Failover
 	merged.Failover.Preempt, merged.Failover.Preferred = next.Failover.Preempt, next.Failover.Preferred
 	if cur.VIP != nil && next.VIP != nil {

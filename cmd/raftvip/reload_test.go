@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -171,5 +172,43 @@ func TestReloadRotatesDSN(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "mysql dsn (password)") {
 		t.Errorf("the reload log line does not name the change:\n%s", logs.String())
+	}
+}
+
+// The notify block is read at start: a SIGHUP that changes it says it
+// needs a restart and keeps the running one.
+func TestReloadNotifyNeedsRestart(t *testing.T) {
+	src, err := os.ReadFile(filepath.Join("..", "..", "config", "testdata", "example-db.hcl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	script := filepath.Join(dir, "notify.sh")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "db.hcl")
+	write := func(timeout string) {
+		os.WriteFile(path, append(append([]byte(nil), src...), fmt.Sprintf("notify {\n  notify  = %q\n  timeout = %q\n}\n", script, timeout)...), 0o600)
+	}
+	write("5s")
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checker, err := mysqlcheck.New(mysqlcheck.Config{DSN: cfg.MySQL.DSN, Interval: cfg.MySQL.Interval}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := hclog.NewNullLogger()
+	a := agent.New(agent.Options{NodeID: cfg.NodeID, Role: cfg.Role}, nil, fsm.New(), nil, nil, nil, log)
+	r := &reloader{path: path, cur: cfg, log: log, checker: checker, agent: a}
+	write("20s")
+	_, refused, err := r.reload()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(refused, ","); got != "notify" || r.cur.Notify.Timeout.String() != "5s" {
+		t.Errorf("not applied %q, running timeout %s; want notify refused and 5s kept", got, r.cur.Notify.Timeout)
 	}
 }
