@@ -167,8 +167,14 @@ func (f *FSM) applyChange(c Command) Result {
 		if s.Fence != nil {
 			return Result{Epoch: s.Epoch, Err: fmt.Errorf("%w: epoch %d of %s", ErrFenced, s.Fence.Epoch, s.Fence.Holder)}
 		}
-		s.TakenFrom = s.LastHolder
-		s.Planned = s.Handoff != nil && s.Handoff.Epoch == s.Epoch && s.Handoff.From != a.Node
+		if s.LastHolder != a.Node {
+			// A holder that acquires again after its own release (a lapsed
+			// lease, a restart) keeps what it took over from: its
+			// replication from that node may still be held until the node
+			// reports no errant transaction.
+			s.TakenFrom = s.LastHolder
+			s.Planned = s.Handoff != nil && s.Handoff.Epoch == s.Epoch && s.Handoff.From != a.Node
+		}
 		s.Epoch++
 		s.Holder = a.Node
 		s.Acquired = a.Time

@@ -387,3 +387,37 @@ func TestOperatorEventRecordedWithItsChange(t *testing.T) {
 		t.Fatalf("old entry: %+v %v", c, err)
 	}
 }
+
+// A holder that acquires again after releasing itself keeps the node it
+// took over from (its replication from there may still be held); a move
+// to another node takes from the last holder.
+func TestTakenFromSurvivesReacquire(t *testing.T) {
+	f := New()
+	at := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	apply := func(c Command) {
+		t.Helper()
+		if r := f.ApplyCommand(c); r.Err != nil {
+			t.Fatal(r.Err)
+		}
+	}
+	acq := func(n string) { apply(Command{Type: CmdAcquire, Acquire: &AcquireCmd{Node: n, By: n, Time: at}}) }
+	rel := func(n string) {
+		apply(Command{Type: CmdRelease, Release: &ReleaseCmd{Epoch: f.State().Epoch, Node: n, By: n, Time: at}})
+	}
+	acq("hosta")
+	rel("hosta")
+	acq("hostb")
+	if st := f.State(); st.TakenFrom != "hosta" || st.Planned {
+		t.Fatalf("after hosta -> hostb: taken from %q planned %v", st.TakenFrom, st.Planned)
+	}
+	rel("hostb") // its lease lapsed
+	acq("hostb")
+	if st := f.State(); st.TakenFrom != "hosta" {
+		t.Fatalf("hostb again: taken from %q, want hosta still", st.TakenFrom)
+	}
+	rel("hostb")
+	acq("hosta")
+	if st := f.State(); st.TakenFrom != "hostb" {
+		t.Fatalf("back to hosta: taken from %q, want hostb", st.TakenFrom)
+	}
+}
