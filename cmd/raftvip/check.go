@@ -165,7 +165,9 @@ func checkStatus(st agent.Status) checkResult {
 		case v.Stale != "":
 			warn = append(warn, fmt.Sprintf("standby %s is stale: %s", id, v.Stale))
 		}
-		if r := v.Replication; r != nil && r.SecondsBehind != nil {
+		// The lag of a server that does not answer is its last reading,
+		// not a measure: left out.
+		if r := v.Replication; r != nil && r.SecondsBehind != nil && v.Healthy && v.Reachable {
 			perf = append(perf, fmt.Sprintf("'lag_%s'=%ds;;;0", id, *r.SecondsBehind))
 		}
 		if v.Data != nil && v.Data.Errant != "" {

@@ -100,6 +100,13 @@ func TestCheckStatus(t *testing.T) {
 	if want := "epoch=7 holders=1;;1:1;0 voters_reachable=3;3:;2:;0;3 'lag_hostb'=0s;;;0"; r.Perfdata != want {
 		t.Errorf("perfdata %q, want %q", r.Perfdata, want)
 	}
+	// A standby whose MySQL is down has no lag to graph (its reading is
+	// from its last good check).
+	st := healthyStatus()
+	node(&st, "hostb").Healthy = false
+	if r := checkStatus(st); strings.Contains(r.Perfdata, "lag_hostb") {
+		t.Errorf("perfdata %q has the lag of a server that does not answer", r.Perfdata)
+	}
 }
 
 // Through the admin socket as `status` does: the line, perfdata and exit

@@ -1,8 +1,10 @@
 package lab
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -64,6 +66,16 @@ func TestNotifyScriptSeesMasterOnNewHolder(t *testing.T) {
 		}
 		return nil
 	})
+	// raftvip check on the witness, against the real cluster: all well.
+	w := l.Agent("w")
+	eventually(t, 20*time.Second, "raftvip check OK", func() error {
+		out, err := w.Command(ctx, "check")
+		if err != nil || !strings.HasPrefix(out, "RAFTVIP OK - "+oldID+" holds the VIP") {
+			return fmt.Errorf("%q %v", out, err)
+		}
+		t.Logf("raftvip check: %s", strings.TrimSpace(out))
+		return nil
+	})
 	if err := l.KillMySQL(holder); err != nil {
 		t.Fatal(err)
 	}
@@ -80,6 +92,18 @@ func TestNotifyScriptSeesMasterOnNewHolder(t *testing.T) {
 		if got := last("seen-" + oldID); !strings.HasPrefix(got, "INSTANCE VI_1 FAULT 250 ") {
 			return fmt.Errorf("%s's notify saw %q, want FAULT", oldID, got)
 		}
+		return nil
+	})
+
+	// The old holder's MySQL is down: no failover target left, a WARNING
+	// (exit 1).
+	eventually(t, 20*time.Second, "raftvip check WARNING", func() error {
+		out, err := w.Command(ctx, "check")
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(out, "RAFTVIP WARNING - standby "+oldID+"'s MySQL is unhealthy") {
+			return fmt.Errorf("%q %v", out, err)
+		}
+		t.Logf("raftvip check: %s", strings.TrimSpace(out))
 		return nil
 	})
 
