@@ -471,8 +471,11 @@ func (c *Cluster) Prove(timeout time.Duration) (time.Time, error) {
 	if need == 0 {
 		return sent, nil
 	}
+	// The calls the proof no longer needs are left to finish (within the
+	// deadline) instead of being cut off: cutting one closes its pooled
+	// connection, and the slower voter would then cost a new TLS handshake
+	// on every proof.
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)
-	defer cancel()
 	type answer struct {
 		at  time.Time
 		err error
@@ -501,8 +504,18 @@ func (c *Cluster) Prove(timeout time.Duration) (time.Time, error) {
 	}
 	var ok []time.Time
 	var errs []error
+	got := 0
+	defer func() {
+		go func(left int) {
+			for ; left > 0; left-- {
+				<-answers
+			}
+			cancel()
+		}(len(voters) - got)
+	}()
 	for range voters {
 		a := <-answers
+		got++
 		if a.err != nil {
 			errs = append(errs, a.err)
 		} else {
