@@ -804,8 +804,14 @@ func (a *Agent) acquire(ctx context.Context, in owner.Input, d owner.Decision) b
 		return false
 	}
 	t0 := a.now()
+	// Leader: how long this node has led, so the history can show when
+	// leadership reached it (a phase of the failover's timeline).
+	var led time.Duration
+	if !a.leaderSince.IsZero() && t0.After(a.leaderSince) {
+		led = t0.Sub(a.leaderSince)
+	}
 	r, err := a.apply(fsm.Command{Type: fsm.CmdAcquire, Acquire: &fsm.AcquireCmd{
-		Node: a.opt.NodeID, By: a.opt.NodeID, Time: t0, Reason: d.Reason, Terms: a.opt.Terms()}})
+		Node: a.opt.NodeID, By: a.opt.NodeID, Time: t0, Reason: d.Reason, Terms: a.opt.Terms(), Leader: led}})
 	if err != nil {
 		a.log.Warn("acquire not committed", "error", err)
 		return false
@@ -865,7 +871,7 @@ func (a *Agent) addVIP(ctx context.Context, epoch uint64, reason string) bool {
 	actx, cancel := context.WithCancel(ctx)
 	a.announceCancel = cancel
 	a.log.Info("acquired VIP", "epoch", epoch, "lease", a.opt.Lease, "proof_age", ret.Sub(p), "reason", reason)
-	a.startAnnouncing(actx)
+	a.startAnnouncing(actx, epoch, ret)
 	a.openWrites(epoch, ret)
 	return false
 }
@@ -903,7 +909,21 @@ func (a *Agent) removeNow(why string) bool {
 	return false
 }
 
-func (a *Agent) startAnnouncing(ctx context.Context) {
+// recordAdded commits, for the history only, when epoch's VIP was added
+// and its first GARP sent (zero: none). It runs off the loop, after the
+// VIP is up, so the timeline costs the failover nothing; a failure (no
+// longer leader or holder) only loses the record.
+func (a *Agent) recordAdded(epoch uint64, added, garp time.Time) {
+	_, err := a.apply(fsm.Command{Type: fsm.CmdAdded, Added: &fsm.AddedCmd{
+		Epoch: epoch, Node: a.opt.NodeID, Time: added, GARP: garp}})
+	if err != nil {
+		a.log.Debug("could not record when the VIP was added", "epoch", epoch, "error", err)
+	}
+}
+
+// startAnnouncing sends the GARPs (and VRRP adverts) for epoch's VIP,
+// added at added, and records the add with its first GARP's time.
+func (a *Agent) startAnnouncing(ctx context.Context, epoch uint64, added time.Time) {
 	ann, refresh, v := a.ann, a.opt.GARPRefresh, a.vrrp
 	if v != nil && a.opt.VRRPMode == VRRPActive {
 		// While holding, advertise like a VRRP master so keepalived peers
@@ -926,13 +946,23 @@ func (a *Agent) startAnnouncing(ctx context.Context) {
 		}()
 	}
 	if ann == nil {
+		go a.recordAdded(epoch, added, time.Time{})
 		return
 	}
 	a.announceWG.Add(1)
 	go func() {
 		defer a.announceWG.Done()
-		if err := ann.Announce(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		var sent atomic.Bool
+		first := vip.WithFirstSent(ctx, func(at time.Time) {
+			if !sent.Swap(true) {
+				go a.recordAdded(epoch, added, at)
+			}
+		})
+		if err := ann.Announce(first); err != nil && !errors.Is(err, context.Canceled) {
 			a.log.Warn("gratuitous ARP failed", "error", err)
+		}
+		if !sent.Swap(true) {
+			go a.recordAdded(epoch, added, time.Time{})
 		}
 		if refresh <= 0 {
 			return

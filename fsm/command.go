@@ -28,6 +28,9 @@ const (
 	CmdSwitchover = "switchover"
 	// CmdWritable records the end of a new holder's catch-up.
 	CmdWritable = "writable"
+	// CmdAdded records when a holder added the VIP and sent its first
+	// gratuitous ARP (the failover's timeline; the history only).
+	CmdAdded = "added"
 )
 
 // Command is one replicated change. Exactly one of the payload fields is set,
@@ -47,6 +50,8 @@ type Command struct {
 	Switchover *Switchover `json:"switchover,omitempty"`
 	// Writable carries a holder's catch-up result (CmdWritable).
 	Writable *WritableCmd `json:"writable,omitempty"`
+	// Added carries when a holder added the VIP (CmdAdded).
+	Added *AddedCmd `json:"added,omitempty"`
 	// Operator, when set, says who asked for this change (an operator
 	// command): applied, the change is also an event in the history.
 	// Versions before it ignore the field and record nothing.
@@ -75,6 +80,11 @@ type AcquireCmd struct {
 	// Terms are the holder's own lifetime terms: a later fencer waits by
 	// these, not by its own settings, since nodes may run different ones.
 	Terms HoldTerms `json:"terms"`
+	// Leader is how long Node had been leader when it proposed this
+	// (Time minus the start of its leadership): Time - Leader is when
+	// leadership reached it, a phase of the failover's timeline. 0 when
+	// unknown (versions before it).
+	Leader time.Duration `json:"leader_ns,omitempty"`
 }
 
 // ReleaseCmd ends epoch Epoch held by Node. By is the leader that commits it:
@@ -101,6 +111,17 @@ type WritableCmd struct {
 	// Waited is the catch-up wait; Since the VIP was added.
 	Waited time.Duration `json:"waited_ns"`
 	Result string        `json:"result"`
+}
+
+// AddedCmd records that holder Node added the VIP of epoch Epoch at Time
+// and sent its first gratuitous ARP at GARP (zero: none sent, no
+// announcer). Proposed after the first GARP, off the agent's loop; it
+// changes nothing but the history.
+type AddedCmd struct {
+	Epoch uint64    `json:"epoch"`
+	Node  string    `json:"node"`
+	Time  time.Time `json:"time"`
+	GARP  time.Time `json:"garp,omitempty"`
 }
 
 // FenceCmd records that leader By found epoch Epoch unreleased by Holder.

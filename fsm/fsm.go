@@ -182,7 +182,7 @@ func (f *FSM) applyChange(c Command) Result {
 		if sw := s.Switchover; sw != nil && sw.To == a.Node {
 			sw.Done = true
 		}
-		e := Event{Epoch: s.Epoch, Op: OpAcquire, Node: a.Node, By: a.By, Time: a.Time, Reason: a.Reason}
+		e := Event{Epoch: s.Epoch, Op: OpAcquire, Node: a.Node, By: a.By, Time: a.Time, Reason: a.Reason, Leader: a.Leader}
 		if !s.Released.IsZero() && a.Time.After(s.Released) {
 			e.Handover = a.Time.Sub(s.Released)
 		}
@@ -251,6 +251,21 @@ func (f *FSM) applyChange(c Command) Result {
 			return Result{Epoch: s.Epoch, Err: fmt.Errorf("%w: writable for %s epoch %d (holder %q, epoch %d)", ErrNotHolder, w.Node, w.Epoch, s.Holder, s.Epoch)}
 		}
 		s.record(Event{Epoch: w.Epoch, Op: OpWritable, Node: w.Node, By: w.Node, Time: w.Time, Reason: w.Result, Wait: w.Waited})
+		return Result{Epoch: s.Epoch}
+
+	case CmdAdded:
+		ad := c.Added
+		if ad == nil || ad.Node == "" {
+			return Result{Err: fmt.Errorf("%w: added without node", ErrBadCommand)}
+		}
+		if s.Holder != ad.Node || s.Epoch != ad.Epoch {
+			return Result{Epoch: s.Epoch, Err: fmt.Errorf("%w: added for %s epoch %d (holder %q, epoch %d)", ErrNotHolder, ad.Node, ad.Epoch, s.Holder, s.Epoch)}
+		}
+		e := Event{Epoch: ad.Epoch, Op: OpAdded, Node: ad.Node, By: ad.Node, Time: ad.Time}
+		if !ad.GARP.IsZero() && ad.GARP.After(ad.Time) {
+			e.GARP = ad.GARP.Sub(ad.Time)
+		}
+		s.record(e)
 		return Result{Epoch: s.Epoch}
 
 	case CmdMaintenance:

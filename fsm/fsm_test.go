@@ -421,3 +421,60 @@ func TestTakenFromSurvivesReacquire(t *testing.T) {
 		t.Fatalf("back to hosta: taken from %q, want hostb", st.TakenFrom)
 	}
 }
+
+// TestTimelineFields: the failover's phases the history carries. An
+// acquire keeps how long its proposer had been leader; an added event
+// (history only) is accepted from the current holder of the current epoch
+// only and keeps the first GARP's offset from the add; times come from
+// the commands.
+func TestTimelineFields(t *testing.T) {
+	f := New()
+	acq := acquire("hosta", t0)
+	acq.Acquire.Leader = 40 * time.Millisecond
+	if r := f.ApplyCommand(acq); r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	added := func(node string, epoch uint64, at, garp time.Time) Command {
+		return Command{Type: CmdAdded, Added: &AddedCmd{Epoch: epoch, Node: node, Time: at, GARP: garp}}
+	}
+	steps := []struct {
+		name    string
+		cmd     Command
+		wantErr error
+		want    *Event // the event recorded, nil: none
+	}{
+		{"no payload", Command{Type: CmdAdded}, ErrBadCommand, nil},
+		{"not the holder", added("hostb", 1, t0, time.Time{}), ErrNotHolder, nil},
+		{"old epoch", added("hosta", 0, t0, time.Time{}), ErrNotHolder, nil},
+		{"holder, first GARP 3ms after the add", added("hosta", 1, t0.Add(2*time.Millisecond), t0.Add(5*time.Millisecond)), nil,
+			&Event{Epoch: 1, Op: OpAdded, Node: "hosta", By: "hosta", Time: t0.Add(2 * time.Millisecond), GARP: 3 * time.Millisecond}},
+		{"holder, no GARP", added("hosta", 1, t0.Add(7*time.Millisecond), time.Time{}), nil,
+			&Event{Epoch: 1, Op: OpAdded, Node: "hosta", By: "hosta", Time: t0.Add(7 * time.Millisecond)}},
+	}
+	for _, s := range steps {
+		n := len(f.State().History)
+		r := f.ApplyCommand(s.cmd)
+		if !errors.Is(r.Err, s.wantErr) {
+			t.Fatalf("%s: err %v, want %v", s.name, r.Err, s.wantErr)
+		}
+		h := f.State().History
+		if s.want == nil {
+			if len(h) != n {
+				t.Fatalf("%s: recorded %+v", s.name, h[n:])
+			}
+			continue
+		}
+		if len(h) != n+1 {
+			t.Fatalf("%s: %d events recorded, want 1", s.name, len(h)-n)
+		}
+		if got := h[n]; got.Op != s.want.Op || got.Epoch != s.want.Epoch || got.Node != s.want.Node || !got.Time.Equal(s.want.Time) || got.GARP != s.want.GARP {
+			t.Fatalf("%s: recorded %+v, want %+v", s.name, got, *s.want)
+		}
+	}
+	if e := f.State().History[0]; e.Op != OpAcquire || e.Leader != 40*time.Millisecond {
+		t.Fatalf("acquire event %+v: want leader_ns 40ms", e)
+	}
+	if st := f.State(); st.Holder != "hosta" || st.Epoch != 1 {
+		t.Fatalf("added changed the state: holder %q epoch %d", st.Holder, st.Epoch)
+	}
+}

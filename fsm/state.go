@@ -28,6 +28,8 @@ const (
 	// OpWritable: the holder turned read_only off after its catch-up (or
 	// recorded why it stays read-only).
 	OpWritable = "writable"
+	// OpAdded: the holder added the VIP (and sent its first GARP).
+	OpAdded = "added"
 )
 
 // Member is one node of the cluster as the FSM knows it.
@@ -107,6 +109,12 @@ type Event struct {
 	// Wait is, for a fence, how long the leader must wait from the fence's
 	// commit before the unreleased holder's kernel lease has surely run out.
 	Wait time.Duration `json:"wait_ns,omitempty"`
+	// Leader is, for an acquire, how long the new holder had been leader
+	// when it proposed it (AcquireCmd.Leader).
+	Leader time.Duration `json:"leader_ns,omitempty"`
+	// GARP is, for an added event, how long after the VIP was added its
+	// first gratuitous ARP went out (0: none).
+	GARP time.Duration `json:"garp_ns,omitempty"`
 	// Via and UID say who asked for an operator command: the node whose
 	// admin socket took it, and the local operator's uid there.
 	Via string  `json:"via,omitempty"`

@@ -33,6 +33,23 @@ type Announcer interface {
 	Announce(ctx context.Context) error
 }
 
+type firstSentKey struct{}
+
+// WithFirstSent returns a context whose Announce calls f once, with the
+// time its first round went out (the failover timeline's "first GARP").
+// f must not block: it runs on the announcer's goroutine.
+func WithFirstSent(ctx context.Context, f func(time.Time)) context.Context {
+	return context.WithValue(ctx, firstSentKey{}, f)
+}
+
+// FirstSent tells the function WithFirstSent put in ctx, if any, that the
+// first round went out at t. Announcer implementations call it.
+func FirstSent(ctx context.Context, t time.Time) {
+	if f, ok := ctx.Value(firstSentKey{}).(func(time.Time)); ok && f != nil {
+		f(t)
+	}
+}
+
 // Config says which addresses go on which interface and how they are announced.
 type Config struct {
 	// Interface is the link name, e.g. "eth0".

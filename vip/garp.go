@@ -168,6 +168,9 @@ func (g *GARP) Announce(ctx context.Context) error {
 			}
 			sent++
 		}
+		if round == 0 {
+			FirstSent(ctx, time.Now())
+		}
 	}
 	g.log.Info("announced VIP", "iface", g.iface, "addrs", addrStrings(g.addrs), "mac", ifi.HardwareAddr.String(), "rounds", g.count, "frames", sent)
 	return nil

@@ -371,13 +371,15 @@ func (a *FakeAnnouncer) Announce(ctx context.Context) error {
 		return err
 	}
 	a.tl.mu.Lock()
-	defer a.tl.mu.Unlock()
 	if err := a.failNext; err != nil {
 		a.failNext = nil
+		a.tl.mu.Unlock()
 		return err
 	}
 	now := a.tl.now()
 	a.tl.settleLocked(now)
 	a.tl.recordLocked(Event{Time: now, Node: a.node, Op: OpAnnounce})
+	a.tl.mu.Unlock()
+	vip.FirstSent(ctx, now) // unlocked: the callback may read the timeline's clock
 	return nil
 }
