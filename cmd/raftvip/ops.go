@@ -184,6 +184,7 @@ func runHistory(args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	}
 	printHistory(stdout, st)
+	printFailovers(stdout, st.History)
 	return exitOK
 }
 

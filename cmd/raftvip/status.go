@@ -11,6 +11,7 @@ import (
 
 	"github.com/raftvip/raftvip/agent"
 	"github.com/raftvip/raftvip/config"
+	"github.com/raftvip/raftvip/fsm"
 	"github.com/raftvip/raftvip/mysqlcheck"
 )
 
@@ -283,6 +284,9 @@ func printHistory(w io.Writer, st agent.Status) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "EPOCH\tTIME\tEVENT\tNODE\tBY\tTIMING\tREASON")
 	for _, e := range st.History {
+		if e.Op == fsm.OpAdded && e.Via == "" {
+			continue // a failover's phase: shown in its block (printFailovers)
+		}
 		timing := ""
 		switch {
 		case e.Detection > 0:
@@ -303,6 +307,28 @@ func printHistory(w io.Writer, st agent.Status) {
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Epoch, e.Time.Format("2006-01-02 15:04:05.000"), e.Op, e.Node, e.By, timing, reason)
 	}
 	tw.Flush()
+}
+
+// printFailovers prints one block per failover in the history: each phase
+// with its offset from the fault's detection (or, without one, from the
+// first phase recorded), the node it happened on, and its time.
+func printFailovers(w io.Writer, history []fsm.Event) {
+	for _, f := range fsm.Failovers(history) {
+		to := f.To
+		if f.From == f.To {
+			to += " (again)"
+		}
+		fmt.Fprintf(w, "\nfailover: epoch %d %s -> epoch %d %s: %s\n", f.FromEpoch, f.From, f.Epoch, to, f.Reason)
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		for _, p := range f.Phases {
+			off := "+" + p.Offset.Round(time.Millisecond).String()
+			if p.Offset < 0 {
+				off = p.Offset.Round(time.Millisecond).String()
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", off, p.Name, p.Node, p.Time.Format("15:04:05.000"), p.Detail)
+		}
+		tw.Flush()
+	}
 }
 
 func truncate(s string, n int) string {
