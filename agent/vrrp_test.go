@@ -123,7 +123,9 @@ func TestVRRPObserveNeverTouchesVIP(t *testing.T) {
 			t.Fatalf("%s sent VRRP adverts in observe mode (%d, %d)", id, s, r)
 		}
 	}
-	if e := tc.leader().fsm.State().Epoch; e != 0 {
+	var l *node
+	tc.eventually("a leader", 5*time.Second, func() bool { l = tc.leader(); return l != nil })
+	if e := l.fsm.State().Epoch; e != 0 {
 		t.Fatalf("observe mode recorded epoch %d", e)
 	}
 }
