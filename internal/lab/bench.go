@@ -2,6 +2,7 @@ package lab
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/raftvip/raftvip/fsm"
 )
 
 // Fault is a failure the benchmark injects on the current VIP holder.
@@ -144,7 +147,11 @@ type TrialResult struct {
 	VIPNewMS    float64 `json:"vip_new_ms,omitempty"`
 	ReadsOK     int     `json:"reads_ok"`
 	ReadsFailed int     `json:"reads_failed"`
-	Error       string  `json:"error,omitempty"`
+	// PhasesMS is, for raftvip, when each phase of the trial's failover
+	// happened, in ms after the fault, as the agents' history recorded it
+	// (fsm.Failovers; a phase not recorded is absent).
+	PhasesMS map[string]float64 `json:"phases_ms,omitempty"`
+	Error    string             `json:"error,omitempty"`
 }
 
 // FaultSummary aggregates the trials of one fault and system.
@@ -160,6 +167,10 @@ type FaultSummary struct {
 	// TwoHolderConnectedTrials counts trials where both holders were
 	// reachable at once (see TrialResult.MaxHoldersConnected).
 	TwoHolderConnectedTrials int `json:"two_holder_connected_trials"`
+	// PhaseP50MS is each failover phase's median time after the fault over
+	// the trials that recorded it (raftvip); PhaseTrials how many did.
+	PhaseP50MS  map[string]float64 `json:"phase_p50_ms,omitempty"`
+	PhaseTrials map[string]int     `json:"phase_trials,omitempty"`
 }
 
 // Ratio compares the two systems' median downtime for one fault.
@@ -330,6 +341,12 @@ func (l *Lab) runTrial(ctx context.Context, sys System, f Fault, n int, c *Clien
 		}
 	}
 	tr.Holder = holder
+	var epoch uint64 // the holder's epoch, whose failover the history will tell
+	if sys == SystemRaftvip {
+		if st, err := l.AnyStatus(ctx); err == nil {
+			epoch = st.Epoch
+		}
+	}
 	other := l.Other(holder)
 	otherID := l.Host(other).ServerID
 	t0 := time.Now()
@@ -402,7 +419,45 @@ func (l *Lab) runTrial(ctx context.Context, sys System, f Fault, n int, c *Clien
 	}
 	s := c.SummaryBetween(t0, end)
 	tr.ReadsOK, tr.ReadsFailed = s.OK, s.Failed
+	if sys == SystemRaftvip && epoch > 0 && f.movesVIP() {
+		tr.PhasesMS = l.failoverPhases(ctx, epoch, t0)
+	}
 	return tr
+}
+
+// failoverPhases reads the failover from epoch out of a running agent's
+// history and returns each phase's time after the fault at t0, in ms (nil
+// when the history has no such failover).
+func (l *Lab) failoverPhases(ctx context.Context, epoch uint64, t0 time.Time) map[string]float64 {
+	for _, n := range []string{"w", "a", "b"} {
+		a := l.Agent(n)
+		if a == nil {
+			continue
+		}
+		if p := a.Process(); p == nil || p.Exited() || p.Paused() {
+			continue
+		}
+		out, err := a.Command(ctx, "history", "-json", "-n", "100")
+		if err != nil {
+			continue
+		}
+		var events []fsm.Event
+		if err := json.Unmarshal([]byte(out), &events); err != nil {
+			continue
+		}
+		for _, f := range fsm.Failovers(events) {
+			if f.FromEpoch != epoch {
+				continue
+			}
+			m := map[string]float64{}
+			for _, p := range f.Phases {
+				m[p.Name] = ms(p.Time.Sub(t0))
+			}
+			return m
+		}
+		return nil
+	}
+	return nil
 }
 
 // injectFault injects f on holder (for sys) and returns how to undo it;
@@ -545,6 +600,7 @@ func (r *BenchResults) summarize(opts BenchOptions) {
 	}
 	acc := map[key]*FaultSummary{}
 	downs := map[key][]time.Duration{}
+	phases := map[key]map[string][]time.Duration{}
 	for _, tr := range r.Results {
 		k := key{tr.System, tr.Fault}
 		s := acc[k]
@@ -563,6 +619,12 @@ func (r *BenchResults) summarize(opts BenchOptions) {
 			s.Recovered++
 			downs[k] = append(downs[k], time.Duration(tr.DowntimeMS*float64(time.Millisecond)))
 		}
+		for name, v := range tr.PhasesMS {
+			if phases[k] == nil {
+				phases[k] = map[string][]time.Duration{}
+			}
+			phases[k][name] = append(phases[k][name], time.Duration(v*float64(time.Millisecond)))
+		}
 	}
 	r.Summaries = nil
 	for _, f := range opts.Faults {
@@ -574,6 +636,13 @@ func (r *BenchResults) summarize(opts BenchOptions) {
 			}
 			d := downs[k]
 			s.P50MS, s.P95MS, s.MaxMS = ms(Percentile(d, 0.5)), ms(Percentile(d, 0.95)), ms(maxDuration(d))
+			s.PhaseP50MS, s.PhaseTrials = nil, nil
+			for name, ds := range phases[k] {
+				if s.PhaseP50MS == nil {
+					s.PhaseP50MS, s.PhaseTrials = map[string]float64{}, map[string]int{}
+				}
+				s.PhaseP50MS[name], s.PhaseTrials[name] = ms(Percentile(ds, 0.5)), len(ds)
+			}
 			r.Summaries = append(r.Summaries, *s)
 		}
 	}
@@ -624,6 +693,7 @@ func (r *BenchResults) Markdown() string {
 		fmt.Fprintf(&b, "| %s | %s | %d | %d | %s | %s | %s | %d (%d) | %s |\n", s.Fault, sys, s.Trials, s.Recovered,
 			secs(s.P50MS), secs(s.P95MS), secs(s.MaxMS), s.TwoHolderTrials, s.TwoHolderConnectedTrials, rs)
 	}
+	b.WriteString(r.phaseTable())
 	if len(r.Idle) > 0 {
 		b.WriteString("\nIdle agents, no faults, measured from /proc/PID over the window (RSS summed over the agent's processes; CPU in % of one core, including reaped children such as keepalived's check scripts):\n\n")
 		b.WriteString("| system | host | role | RSS | CPU |\n|---|---|---|---|---|\n")
@@ -672,6 +742,52 @@ How to read it:
 	}
 	if failed > 0 {
 		fmt.Fprintf(&b, "\n%d trial(s) reported an error; see results.json.\n", failed)
+	}
+	return b.String()
+}
+
+// benchPhases are the failover phases the per-phase table shows, in order.
+var benchPhases = []string{fsm.PhaseDetected, fsm.PhaseFenced, fsm.PhaseReleased, fsm.PhaseLeader,
+	fsm.PhaseAcquired, fsm.PhaseAdded, fsm.PhaseGARP, fsm.PhaseWritable}
+
+// phaseTable renders raftvip's per-phase medians: where a failover's time
+// goes, so a regression shows which phase it came from.
+func (r *BenchResults) phaseTable() string {
+	var rows []FaultSummary
+	for _, s := range r.Summaries {
+		if len(s.PhaseP50MS) > 0 {
+			rows = append(rows, s)
+		}
+	}
+	if len(rows) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString("\nraftvip failover phases, p50 in ms after the fault, from the agents' history after each trial " +
+		"(`raftvip history -json`; in parentheses how many trials recorded the phase when not all did; - none):\n\n")
+	b.WriteString("| fault |")
+	for _, p := range benchPhases {
+		b.WriteString(" " + p + " |")
+	}
+	b.WriteString("\n|---|" + strings.Repeat("---|", len(benchPhases)) + "\n")
+	for _, s := range rows {
+		most := 0
+		for _, n := range s.PhaseTrials {
+			most = max(most, n)
+		}
+		fmt.Fprintf(&b, "| %s |", s.Fault)
+		for _, p := range benchPhases {
+			v, ok := s.PhaseP50MS[p]
+			switch {
+			case !ok:
+				b.WriteString(" - |")
+			case s.PhaseTrials[p] < most:
+				fmt.Fprintf(&b, " %.0f (%d) |", v, s.PhaseTrials[p])
+			default:
+				fmt.Fprintf(&b, " %.0f |", v)
+			}
+		}
+		b.WriteString("\n")
 	}
 	return b.String()
 }

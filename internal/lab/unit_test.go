@@ -345,3 +345,39 @@ func makeTestCerts(t *testing.T, l *Lab) {
 		t.Fatal(err)
 	}
 }
+
+// TestBenchPhaseTable: each fault's phases are summarised to their median
+// over the trials that recorded them, and results.md gets one row per
+// fault with raftvip phases (a phase fewer trials recorded says how many).
+func TestBenchPhaseTable(t *testing.T) {
+	r := &BenchResults{Results: []TrialResult{
+		{System: SystemRaftvip, Fault: FaultMySQLKilled, Recovered: true, DowntimeMS: 60,
+			PhasesMS: map[string]float64{"detected": 5, "released": 6, "acquired": 20, "VIP added": 22, "first GARP": 23}},
+		{System: SystemRaftvip, Fault: FaultMySQLKilled, Recovered: true, DowntimeMS: 70,
+			PhasesMS: map[string]float64{"detected": 7, "released": 9, "acquired": 30, "VIP added": 31, "first GARP": 32, "writable": 40}},
+		{System: SystemRaftvip, Fault: FaultMySQLKilled, Recovered: true, DowntimeMS: 80,
+			PhasesMS: map[string]float64{"detected": 9, "released": 12, "acquired": 40, "VIP added": 41, "first GARP": 42}},
+		{System: SystemKeepalived, Fault: FaultMySQLKilled, Recovered: true, DowntimeMS: 3000},
+	}}
+	r.summarize(BenchOptions{}.withDefaults())
+	var rv FaultSummary
+	for _, s := range r.Summaries {
+		if s.System == SystemRaftvip {
+			rv = s
+		}
+		if s.System == SystemKeepalived && s.PhaseP50MS != nil {
+			t.Fatalf("keepalived has phases: %+v", s)
+		}
+	}
+	if rv.PhaseP50MS["detected"] != 7 || rv.PhaseP50MS["acquired"] != 30 || rv.PhaseP50MS["writable"] != 40 || rv.PhaseTrials["writable"] != 1 || rv.PhaseTrials["released"] != 3 {
+		t.Fatalf("phase medians %v, trials %v", rv.PhaseP50MS, rv.PhaseTrials)
+	}
+	md := r.Markdown()
+	want := "| mysql-killed | 7 | - | 9 | - | 30 | 31 | 32 | 40 (1) |"
+	if !strings.Contains(md, want) {
+		t.Fatalf("results.md lacks the phase row %q:\n%s", want, md)
+	}
+	if strings.Count(md, "| mysql-killed |") != 3 { // two downtime rows, one phase row
+		t.Fatalf("results.md rows:\n%s", md)
+	}
+}
