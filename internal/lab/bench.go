@@ -274,6 +274,15 @@ func (l *Lab) benchSystem(ctx context.Context, sys System, opts BenchOptions, re
 			res.Results = append(res.Results, tr)
 			line := fmt.Sprintf("   %-10s %-13s #%-2d %s -> %-5s downtime %7.0f ms, max holders %d (VIP gone %+.0f ms, on %s %+.0f ms)",
 				sys, f, i, tr.Holder, tr.NewHolder, tr.DowntimeMS, tr.MaxHolders, tr.VIPGoneMS, l.Other(tr.Holder), tr.VIPNewMS)
+			if len(tr.PhasesMS) > 0 {
+				line += "\n      phases after the fault:"
+				for _, p := range benchPhases {
+					if v, ok := tr.PhasesMS[p]; ok {
+						line += fmt.Sprintf(" %s %+.0f ms,", p, v)
+					}
+				}
+				line = strings.TrimSuffix(line, ",")
+			}
 			if tr.Error != "" {
 				line += "  ERROR: " + tr.Error
 			}
