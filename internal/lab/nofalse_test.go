@@ -137,9 +137,12 @@ func TestNoFalseFailover(t *testing.T) {
 		c := l.Host("c")
 		lctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 		defer cancel()
-		// mariadb-slap's clients each run the query in a loop; 64 of them
-		// keep both cores busy (the lab's servers, agents and slap share
-		// them).
+		// mariadb-slap's clients each run the query in a loop. 140 is as
+		// many as the server's default max_connections (151) leaves room
+		// for beside the check, replication and the lab's other clients;
+		// they keep both cores busy (the lab's servers, agents and slap
+		// share them). One run: 3,600 queries/s, slowest check 280 ms.
+		const concurrency = 140
 		q0, err := questions(ctx, l.MariaDB(holder))
 		if err != nil {
 			t.Fatal(err)
@@ -147,7 +150,7 @@ func TestNoFalseFailover(t *testing.T) {
 		cmd := exec.CommandContext(lctx, "ip", "netns", "exec", c.NS, mustTool("mariadb-slap"),
 			"--no-defaults", "--host="+VIP, fmt.Sprintf("--port=%d", MySQLPort),
 			"--user="+AppUser, "--password="+AppPassword,
-			"--concurrency=64", "--iterations=1000000", "--number-of-queries=100000000",
+			fmt.Sprintf("--concurrency=%d", concurrency), "--iterations=1000000", "--number-of-queries=100000000",
 			"--create-schema=mysql", "--no-drop", "--query=SELECT COUNT(*) FROM mysql.user WHERE user LIKE '%a%'")
 		out := &strings.Builder{}
 		cmd.Stdout, cmd.Stderr = out, out
@@ -166,7 +169,7 @@ func TestNoFalseFailover(t *testing.T) {
 			t.Fatal(err)
 		}
 		took := time.Since(t0)
-		t.Logf("mariadb-slap -c 64 through the VIP for %v: %s answered %.0f queries/s", took.Round(time.Second), holder, float64(q1-q0)/took.Seconds())
+		t.Logf("mariadb-slap -c %d through the VIP for %v: %s answered %.0f queries/s", concurrency, took.Round(time.Second), holder, float64(q1-q0)/took.Seconds())
 		noMove(t, t0, holder, other)
 	})
 }
