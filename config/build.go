@@ -128,6 +128,13 @@ func build(c *collector, raw *rawFile, body hcl.Body, filename string) *Config {
 		}
 	}
 	cfg.LogJSON, _ = c.boolean(raw.LogJSON, "log_json")
+	if addr, st := c.nonEmptyStr(raw.MetricsAddr, "metrics_addr"); st == valid {
+		if msg := checkHostPort(addr, false); msg != "" {
+			c.at(raw.MetricsAddr.Range, "metrics_addr: %s", msg)
+		} else {
+			cfg.MetricsAddr = addr
+		}
+	}
 
 	peerRoles := buildPeers(c, cfg, raw, top)
 	checkSelf(c, cfg, raw, nodeSt, roleSt, peerRoles)

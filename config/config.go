@@ -37,6 +37,9 @@ type Config struct {
 	Raft       Raft
 	LogLevel   string
 	LogJSON    bool
+	// MetricsAddr (metrics_addr) is the host:port of the HTTP listener for
+	// /metrics, /healthz, /readyz and the status page; "" = none.
+	MetricsAddr string
 
 	// TLS is the cluster port's mutual TLS (nil when absent); without it
 	// InsecurePlaintext must be set.

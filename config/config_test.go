@@ -281,6 +281,12 @@ func TestBadConfigs(t *testing.T) {
 			"bad.hcl:24:1", `An argument named "colour" is not expected here`, 1},
 		{"unknown key in block", edit(t, `  role    = "witness"`, `  role    = "witness"`+"\n  weight = 3"),
 			"bad.hcl:16:3", `An argument named "weight" is not expected here`, 1},
+		{"metrics_addr without port", base + `metrics_addr = "10.99.0.11"` + "\n",
+			"bad.hcl:24:1", `metrics_addr: "10.99.0.11" is not host:port (missing port in address)`, 1},
+		{"metrics_addr with a bad port", base + `metrics_addr = "10.99.0.11:99999"` + "\n",
+			"bad.hcl:24:1", `metrics_addr: "10.99.0.11:99999": port "99999" must be a number 1-65535`, 1},
+		{"metrics_addr empty", base + `metrics_addr = ""` + "\n",
+			"bad.hcl:24:1", `metrics_addr must not be empty`, 1},
 		{"unknown block", base + "tlsv2 {\n}\n",
 			"bad.hcl:24:1", `Blocks of type "tlsv2" are not expected here`, 1},
 		{"missing node_id", edit(t, `node_id  = "hosta"`, `#`),
@@ -768,5 +774,22 @@ func TestFenceTableNames(t *testing.T) {
 		if err := mysqlcheck.ValidFenceTable(bad); err == nil {
 			t.Errorf("config refuses %q, which mysqlcheck accepts", bad)
 		}
+	}
+}
+
+func TestMetricsAddr(t *testing.T) {
+	cfg, err := parse([]byte(base), "ok.hcl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.MetricsAddr != "" {
+		t.Errorf("MetricsAddr = %q without metrics_addr, want none", cfg.MetricsAddr)
+	}
+	cfg, err = parse([]byte(base+`metrics_addr = "10.99.0.11:9273"`+"\n"), "ok.hcl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.MetricsAddr != "10.99.0.11:9273" {
+		t.Errorf("MetricsAddr = %q, want 10.99.0.11:9273", cfg.MetricsAddr)
 	}
 }

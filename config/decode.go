@@ -27,6 +27,8 @@ type rawFile struct {
 	AdminGroup *hcl.Attribute
 	LogLevel   *hcl.Attribute
 	LogJSON    *hcl.Attribute
+	// MetricsAddr is metrics_addr (metrics and the status page).
+	MetricsAddr *hcl.Attribute
 
 	InsecurePlaintext *hcl.Attribute
 

@@ -50,6 +50,11 @@
 //	log_level string, default "info". One of trace, debug, info, warn, error
 //	          (case-insensitive; stored lower case).
 //	log_json  bool, default false.
+//	metrics_addr string, default none (no listener). host:port with a numeric port
+//	          of an HTTP listener serving /metrics (Prometheus), /healthz, /readyz
+//	          and a read-only status page at / (docs/metrics.md). Plain HTTP and no
+//	          authentication: bind it to an address only the monitoring can
+//	          reach. Nothing it serves holds a secret.
 //	insecure_plaintext bool, default false. Runs the cluster port (bind) without
 //	          authentication: anyone who can reach it can command the cluster. For
 //	          tests only; a warning at start and in status. Exactly one of a tls

@@ -30,7 +30,7 @@ func (c *collector) content(body hcl.Body, attrs []string, blocks ...hcl.BlockHe
 
 func decodeFile(c *collector, body hcl.Body) *rawFile {
 	a, blocks := c.content(body,
-		[]string{"node_id", "role", "data_dir", "bind", "admin", "admin_group", "log_level", "log_json", "insecure_plaintext"},
+		[]string{"node_id", "role", "data_dir", "bind", "admin", "admin_group", "log_level", "log_json", "insecure_plaintext", "metrics_addr"},
 		hcl.BlockHeaderSchema{Type: "peer", LabelNames: []string{"id"}},
 		hcl.BlockHeaderSchema{Type: "vip"},
 		hcl.BlockHeaderSchema{Type: "mysql"},
@@ -41,14 +41,15 @@ func decodeFile(c *collector, body hcl.Body) *rawFile {
 		hcl.BlockHeaderSchema{Type: "notify"},
 	)
 	raw := &rawFile{
-		NodeID:     a["node_id"],
-		Role:       a["role"],
-		DataDir:    a["data_dir"],
-		Bind:       a["bind"],
-		Admin:      a["admin"],
-		AdminGroup: a["admin_group"],
-		LogLevel:   a["log_level"],
-		LogJSON:    a["log_json"],
+		NodeID:      a["node_id"],
+		Role:        a["role"],
+		DataDir:     a["data_dir"],
+		Bind:        a["bind"],
+		Admin:       a["admin"],
+		AdminGroup:  a["admin_group"],
+		LogLevel:    a["log_level"],
+		LogJSON:     a["log_json"],
+		MetricsAddr: a["metrics_addr"],
 
 		InsecurePlaintext: a["insecure_plaintext"],
 	}

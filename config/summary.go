@@ -12,16 +12,17 @@ func (c *Config) Summary() map[string]any {
 		peers[i] = map[string]any{"id": p.ID, "address": p.Address, "role": p.Role}
 	}
 	s := map[string]any{
-		"file":        c.File,
-		"node_id":     c.NodeID,
-		"role":        c.Role,
-		"data_dir":    c.DataDir,
-		"bind":        c.Bind,
-		"admin":       c.Admin,
-		"admin_group": c.AdminGroup,
-		"peers":       peers,
-		"log_level":   c.LogLevel,
-		"log_json":    c.LogJSON,
+		"file":         c.File,
+		"node_id":      c.NodeID,
+		"role":         c.Role,
+		"data_dir":     c.DataDir,
+		"bind":         c.Bind,
+		"admin":        c.Admin,
+		"admin_group":  c.AdminGroup,
+		"peers":        peers,
+		"log_level":    c.LogLevel,
+		"log_json":     c.LogJSON,
+		"metrics_addr": c.MetricsAddr,
 		"failover": map[string]any{
 			"preempt":            c.Failover.Preempt,
 			"preferred":          c.Failover.Preferred,
