@@ -351,11 +351,15 @@ type View struct {
 	Epoch    uint64
 	// LeaderReady: this node leads and its FSM is current (barrier done).
 	LeaderReady bool
+	// Serving: Holding, and not only assumed (removePending), i.e. the
+	// VIP is this node's to serve (metrics).
+	Serving bool
 }
 
 // publish replaces the View (loop goroutine, or after Run returned).
 func (a *Agent) publish() {
-	a.view.Store(&View{Decision: a.lastDecision, Holding: a.holding, Epoch: a.epoch, LeaderReady: a.leaderReady})
+	a.view.Store(&View{Decision: a.lastDecision, Holding: a.holding, Epoch: a.epoch, LeaderReady: a.leaderReady,
+		Serving: a.holding && !a.removePending})
 	a.noteState()
 }
 

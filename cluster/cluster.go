@@ -102,10 +102,13 @@ type Cluster struct {
 	// resumed counts, per peer, the heartbeats that succeeded again after
 	// failures: a sign of life the agent compares before and after.
 	resumed map[string]uint64
-	stop    chan struct{}
-	wg      sync.WaitGroup
-	closeMu sync.Mutex
-	closed  bool
+	// leaderChanges counts the leaders this node has seen elected (a
+	// LeaderObservation naming one), for raftvip_raft_leader_changes_total.
+	leaderChanges atomic.Uint64
+	stop          chan struct{}
+	wg            sync.WaitGroup
+	closeMu       sync.Mutex
+	closed        bool
 }
 
 // Open starts a node with the real transport (TCP mux on cfg.Bind) and
@@ -296,6 +299,9 @@ func (c *Cluster) watch() {
 			switch d := o.Data.(type) {
 			case raft.LeaderObservation:
 				c.log.Info("leader changed", "leader", d.LeaderID, "address", d.LeaderAddr)
+				if d.LeaderID != "" {
+					c.leaderChanges.Add(1)
+				}
 				c.clearUnreachable()
 			case raft.RaftState:
 				if d != raft.Leader {
@@ -357,6 +363,9 @@ func (c *Cluster) Resumed(id string) uint64 {
 
 // Changes is signalled (coalesced) whenever Raft's leader or state changed.
 func (c *Cluster) Changes() <-chan struct{} { return c.leaderCh }
+
+// LeaderChanges is how many times this node saw a (new) leader.
+func (c *Cluster) LeaderChanges() uint64 { return c.leaderChanges.Load() }
 
 // ID is this node's id.
 func (c *Cluster) ID() string { return c.cfg.NodeID }

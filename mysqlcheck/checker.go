@@ -99,6 +99,8 @@ type Checker struct {
 	changes     chan Status
 	sendMu      sync.Mutex // serialises the drop-oldest send on changes
 	running     atomic.Bool
+	// observer is told every check's class and latency (SetObserver).
+	observer atomic.Pointer[func(class string, latency time.Duration)]
 
 	mu       sync.Mutex
 	status   Status
@@ -295,6 +297,12 @@ func (c *Checker) Reconfigure(n Config) error {
 // blocks Run: when the reader lags, the oldest values are dropped, so the
 // last value received always reflects the latest flip. It is never closed.
 func (c *Checker) Changes() <-chan Status { return c.changes }
+
+// SetObserver makes every check call f with its class and latency (the
+// metrics' histogram); f runs on the checker's goroutine and must not block.
+func (c *Checker) SetObserver(f func(class string, latency time.Duration)) {
+	c.observer.Store(&f)
+}
 
 // Current returns the latest status.
 func (c *Checker) Current() Status {
@@ -611,6 +619,9 @@ func (c *Checker) record(err error, checked time.Time, latency time.Duration, tr
 		c.log.Info("mysql no longer overloaded", "server", c.target().addr)
 	}
 
+	if f := c.observer.Load(); f != nil {
+		(*f)(class, latency)
+	}
 	c.log.Debug("check", "trigger", trigger, "class", class, "error", msg, "latency", latency,
 		"healthy", snapshot.Healthy, "successes", snapshot.Successes, "failures", snapshot.Failures)
 	if logVerdict != "" {

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -72,6 +73,15 @@ type Notifier struct {
 	fifo        int // -1 when not open
 	coalesced   int // script-queue events replaced since the worker last logged
 	hookDropped int // webhook events dropped since the worker last logged
+	// runs and failures count script runs and the ones that failed,
+	// timed out or could not start (raftvip_notify_script_*_total).
+	runs, failures atomic.Uint64
+}
+
+// ScriptCounts returns how many notify scripts ran and how many of those
+// failed (non-zero exit, timeout, kill at shutdown, could not start).
+func (n *Notifier) ScriptCounts() (runs, failures uint64) {
+	return n.runs.Load(), n.failures.Load()
 }
 
 // New starts a Notifier's workers; Close stops them.
@@ -279,6 +289,10 @@ func (n *Notifier) run(ev Event, argv []string) {
 	start := time.Now()
 	err := cmd.Run()
 	took := time.Since(start).Round(time.Millisecond)
+	n.runs.Add(1)
+	if err != nil || ctx.Err() != nil {
+		n.failures.Add(1)
+	}
 	kv := []any{"script", argv[0], "state", ev.State, "epoch", ev.Epoch, "took", took}
 	if out := stdout.String(); out != "" {
 		kv = append(kv, "stdout", out)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -25,6 +26,8 @@ type GARP struct {
 	count    int
 	interval time.Duration
 	log      hclog.Logger
+	// sent counts the frames written, for raftvip_garp_sent_total.
+	sent atomic.Uint64
 }
 
 var _ Announcer = (*GARP)(nil)
@@ -115,6 +118,10 @@ func (g *GARP) frames(mac net.HardwareAddr) ([]garpFrame, error) {
 	return out, nil
 }
 
+// Sent is the number of gratuitous ARP frames written since the GARP was
+// made.
+func (g *GARP) Sent() uint64 { return g.sent.Load() }
+
 // Announce sends count rounds of gratuitous ARP, the first immediately and
 // then one every interval, each round carrying a request and a reply for every
 // address. It returns ctx.Err() as soon as ctx is cancelled.
@@ -167,6 +174,7 @@ func (g *GARP) Announce(ctx context.Context) error {
 				return fmt.Errorf("vip: send gratuitous ARP %s for %s on %s: %w", f.op, f.ip, g.iface, err)
 			}
 			sent++
+			g.sent.Add(1)
 		}
 		if round == 0 {
 			FirstSent(ctx, time.Now())

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"os/signal"
@@ -20,6 +22,7 @@ import (
 	"github.com/raftvip/raftvip/fsm"
 	"github.com/raftvip/raftvip/internal/mtls"
 	"github.com/raftvip/raftvip/mysqlcheck"
+	"github.com/raftvip/raftvip/notify"
 	"github.com/raftvip/raftvip/vip"
 	"github.com/raftvip/raftvip/vrrpcompat"
 	"golang.org/x/sys/unix"
@@ -222,6 +225,13 @@ func serveAgent(ctx context.Context, cfg *config.Config, log hclog.Logger, join 
 		return err
 	}
 
+	web, err := serveMetrics(cfg, a, ann, checker, nf, log)
+	if err != nil {
+		adm.Close()
+		cl.Close()
+		return err
+	}
+
 	loopCtx, stopLoop := context.WithCancel(context.Background())
 	loopDone := make(chan struct{})
 	go func() { defer close(loopDone); a.Run(loopCtx) }()
@@ -252,6 +262,9 @@ wait:
 	a.Shutdown(sctx)
 	closeNotifier(nf, sctx)
 	adm.Close()
+	if web != nil {
+		web.Close()
+	}
 	closed := make(chan error, 1)
 	go func() { closed <- cl.Close() }()
 	select {
@@ -266,6 +279,42 @@ wait:
 	log.Info("stopped", "took", time.Since(start).Round(time.Millisecond))
 	_ = os.Stderr.Sync()
 	return nil
+}
+
+// serveMetrics starts the metrics_addr listener (nil when unset): metrics,
+// health endpoints and the status page. Listening happens here, so a busy
+// or foreign address fails the start instead of going unnoticed.
+func serveMetrics(cfg *config.Config, a *agent.Agent, ann vip.Announcer, checker *mysqlcheck.Checker, nf *notify.Notifier, log hclog.Logger) (*http.Server, error) {
+	if cfg.MetricsAddr == "" {
+		return nil, nil
+	}
+	opt := agent.MetricsOptions{}
+	if cfg.VIP != nil {
+		opt.Addresses = cfg.VIP.Addresses
+	}
+	if g, ok := ann.(*vip.GARP); ok {
+		opt.GARPSent = g.Sent
+	}
+	if nf != nil {
+		opt.NotifyCounts = nf.ScriptCounts
+	}
+	m := agent.NewMetrics(a, opt)
+	if checker != nil {
+		checker.SetObserver(m.ObserveCheck)
+	}
+	ln, err := net.Listen("tcp", cfg.MetricsAddr)
+	if err != nil {
+		return nil, fmt.Errorf("metrics_addr: %w", err)
+	}
+	srv := &http.Server{Handler: m.Handler(), ReadHeaderTimeout: 5 * time.Second, WriteTimeout: 30 * time.Second,
+		ErrorLog: log.Named("http").StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true})}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("metrics listener stopped", "error", err)
+		}
+	}()
+	log.Info("metrics and status page", "address", "http://"+ln.Addr().String()+"/", "metrics", "/metrics")
+	return srv, nil
 }
 
 // securityWarnings are the status lines about this node's cluster port.
