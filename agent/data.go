@@ -90,6 +90,15 @@ func (a *Agent) fenceWrites(planned bool, why string) string {
 	if planned {
 		budget = plannedFenceBudget
 	}
+	if !planned && a.health != nil && a.localHealth().Class == mysqlcheck.ClassTimeout {
+		// The server does not answer (hung): no statement gets through,
+		// and waiting would only add the budget to the outage. The
+		// keeper keeps trying in the background; the lease and the
+		// successor's catch-up carry the safety (docs/safety.md, rule 11).
+		a.keeper.ReadOnlyWanted()
+		a.log.Info("not waiting to fence a server that does not answer; the VIP goes first", "why", why)
+		return ""
+	}
 	gtid, err := a.keeper.Fence(budget, why)
 	if err != nil {
 		a.log.Warn("could not fence this node's server before releasing the VIP; releasing anyway (the lease bounds the VIP, the successor's catch-up the data)", "error", err, "budget", budget)
