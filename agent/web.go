@@ -162,7 +162,7 @@ function phase(e){
 function card(k,v){var c=el("div","card");c.appendChild(el("div","k",k));var x=el("div","v",v);if(k==="VIP holder")x.id="holder";c.appendChild(x);return c;}
 function td(tr, parts){var c=el("td");parts.forEach(function(p,i){if(i)c.appendChild(el("br"));c.appendChild(typeof p==="string"?el("span","",p):p);});tr.appendChild(c);}
 function render(s){
- var m=el("main");m.id="page";
+ var m=el("main");m.id="page";m.setAttribute("data-rendered","script");
  var cards=el("div","cards");
  cards.appendChild(card("VIP holder",s.holder||"nobody"));
  cards.appendChild(card("Raft leader",s.leader||"none"));

@@ -14,6 +14,7 @@ mariadbd            mariadb-server
 mariadb-install-db  mariadb-server
 mariadb             mariadb-client
 mariadb-admin       mariadb-client
+mariadb-slap        mariadb-client  # lab: the load of TestNoFalseFailover
 keepalived          keepalived
 ping                iputils-ping  # lab network test
 tcpdump             tcpdump       # captures in docs and vrrpcompat/testdata
@@ -23,6 +24,7 @@ uname               coreutils
 nproc               coreutils
 groupadd            passwd        # admin_group test: a temporary group
 groupdel            passwd
+chromium            chromium      # status page test: headless, in the client namespace
 '
 
 # have PROGRAM: on PATH or in an sbin directory (sudo and some CI shells
