@@ -54,6 +54,14 @@ const (
 	PhaseHandover  = "handover"  // acquire record: VIP held by nobody
 	PhaseFenceWait = "fence_wait"
 	PhaseCatchup   = "catchup" // writable record: the new holder's catch-up wait
+	// PhaseLeadership: acquire record: from the new holder becoming
+	// leader to its acquire.
+	PhaseLeadership = "leadership"
+	// PhaseVIPAdd: added record: from the acquire to the VIP on the
+	// interface (the proof after the commit, netlink).
+	PhaseVIPAdd = "vip_add"
+	// PhaseFirstGARP: added record: from the VIP added to its first GARP.
+	PhaseFirstGARP = "first_garp"
 )
 
 // NewMetrics makes the agent's metrics; serve them with Handler.
@@ -61,7 +69,7 @@ func NewMetrics(a *Agent, opt MetricsOptions) *Metrics {
 	m := &Metrics{a: a, opt: opt, reg: prometheus.NewRegistry(), start: a.now()}
 	m.phase = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name: "raftvip_failover_phase_seconds",
-		Help: "Durations of failover phases, from the replicated history: detection (first failed check or lost leadership to release), handover (VIP held by nobody, release or fence to acquire), fence_wait (a fence's wait for the unreleased holder's kernel lease), catchup (the new holder's wait for its server to apply the old master's writes).",
+		Help: "Durations of failover phases, from the replicated history: detection (first failed check or lost leadership to release), handover (VIP held by nobody, release or fence to acquire), fence_wait (a fence's wait for the unreleased holder's kernel lease), leadership (new holder leader to its acquire), vip_add (acquire to the VIP on the interface), first_garp (VIP added to its first gratuitous ARP), catchup (the new holder's wait for its server to apply the old master's writes).",
 		// From a fast in-process handover (ms) to a fenced one (lease +
 		// margins, seconds) and a catch-up bounded by catchup_timeout.
 		Buckets: []float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 8, 13, 20, 30, 60, 120},
@@ -123,7 +131,7 @@ func (m *Metrics) sync() {
 		case e.Time.Before(m.start):
 			continue
 		}
-		m.observe(e)
+		m.observe(e, hist)
 	}
 	if len(hist) > 0 {
 		last := hist[len(hist)-1]
@@ -135,7 +143,7 @@ func sameEvent(a, b fsm.Event) bool {
 	return a.Epoch == b.Epoch && a.Op == b.Op && a.Node == b.Node && a.By == b.By && a.Time.Equal(b.Time)
 }
 
-func (m *Metrics) observe(e fsm.Event) {
+func (m *Metrics) observe(e fsm.Event, hist []fsm.Event) {
 	switch e.Op {
 	case fsm.OpRelease:
 		m.releases.WithLabelValues(ReasonClass(e.Op, e.Reason)).Inc()
@@ -146,6 +154,21 @@ func (m *Metrics) observe(e fsm.Event) {
 		m.acquisitions.WithLabelValues(ReasonClass(e.Op, e.Reason)).Inc()
 		if e.Handover > 0 {
 			m.phase.WithLabelValues(PhaseHandover).Observe(e.Handover.Seconds())
+		}
+		if e.Leader > 0 {
+			m.phase.WithLabelValues(PhaseLeadership).Observe(e.Leader.Seconds())
+		}
+	case fsm.OpAdded:
+		for i := len(hist) - 1; i >= 0; i-- {
+			if a := hist[i]; a.Op == fsm.OpAcquire && a.Epoch == e.Epoch && a.Via == "" {
+				if d := e.Time.Sub(a.Time); d >= 0 && a.Node == e.Node {
+					m.phase.WithLabelValues(PhaseVIPAdd).Observe(d.Seconds())
+				}
+				break
+			}
+		}
+		if e.GARP > 0 {
+			m.phase.WithLabelValues(PhaseFirstGARP).Observe(e.GARP.Seconds())
 		}
 	case fsm.OpFence:
 		m.fences.Inc()

@@ -80,6 +80,9 @@ func TestMetricsAfterFailover(t *testing.T) {
 		{`raftvip_failover_phase_seconds_count{phase="detection"}`, 1},
 		{`raftvip_failover_phase_seconds_count{phase="handover"}`, 1},
 		{`raftvip_failover_phase_seconds_count{phase="catchup"}`, 1},
+		{`raftvip_failover_phase_seconds_count{phase="vip_add"}`, 1},
+		{`raftvip_failover_phase_seconds_count{phase="first_garp"}`, 1},
+		{`raftvip_failover_phase_seconds_count{phase="leadership"}`, 1},
 		{`raftvip_releases_total{reason="mysql_unhealthy"}`, 1},
 		{`raftvip_acquisitions_total{reason="vip_free"}`, 1},
 		{`raftvip_vip_held{address="10.99.0.10"}`, 1},
@@ -91,6 +94,11 @@ func TestMetricsAfterFailover(t *testing.T) {
 	} {
 		if got := sample(body, want.series); got < want.min {
 			t.Errorf("%s = %v, want at least %v", want.series, got, want.min)
+		}
+	}
+	for _, l := range strings.Split(body, "\n") {
+		if strings.HasPrefix(l, "raftvip_failover_phase_seconds_sum") {
+			t.Log(l)
 		}
 	}
 	if got := sample(body, `raftvip_data_mode{mode="read-only"}`); got != 0 {

@@ -65,6 +65,8 @@ func eventPhase(e fsm.Event) string {
 		return "detection " + e.Detection.Round(time.Millisecond).String()
 	case e.Op == fsm.OpAcquire && e.Handover > 0:
 		return "VIP free " + e.Handover.Round(time.Millisecond).String()
+	case e.Op == fsm.OpAdded && e.GARP > 0:
+		return "first GARP after " + e.GARP.Round(time.Millisecond).String()
 	case (e.Op == fsm.OpFence || e.Op == fsm.OpWritable) && e.Wait > 0:
 		return "wait " + e.Wait.Round(time.Millisecond).String()
 	}
@@ -111,7 +113,7 @@ th{background:#eef0f3;font-size:12px;text-transform:uppercase;color:#556}
 .tl{list-style:none;margin:0;padding:0 0 0 14px;border-left:3px solid #c8ccd4}
 .tl li{position:relative;margin:0 0 8px 0;padding-left:10px}
 .tl li::before{content:"";position:absolute;left:-22px;top:5px;width:11px;height:11px;border-radius:50%;background:#889}
-.tl li.acquire::before{background:#137333}.tl li.release::before{background:#e0a800}.tl li.fence::before{background:#c5221f}.tl li.writable::before{background:#1a73e8}
+.tl li.acquire::before{background:#137333}.tl li.release::before{background:#e0a800}.tl li.fence::before{background:#c5221f}.tl li.writable::before{background:#1a73e8}.tl li.added::before{background:#5f9e6e}
 .tl .op{font-weight:600}
 h2{font-size:15px;margin:18px 0 8px}
 </style></head>
@@ -156,6 +158,7 @@ function dur(ns){if(!ns)return "";return (ns/1e9).toFixed(3).replace(/\.?0+$/,""
 function phase(e){
  if(e.op==="release"&&e.detection_ns)return "detection "+dur(e.detection_ns);
  if(e.op==="acquire"&&e.handover_ns)return "VIP free "+dur(e.handover_ns);
+ if(e.op==="added"&&e.garp_ns)return "first GARP after "+dur(e.garp_ns);
  if((e.op==="fence"||e.op==="writable")&&e.wait_ns)return "wait "+dur(e.wait_ns);
  return "";
 }
