@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/raftvip/raftvip/fsm"
+	"github.com/raftvip/raftvip/vrrpcompat"
 )
 
 func get(t *testing.T, h http.Handler, path string) (int, string) {
@@ -218,4 +219,48 @@ func checkMetricsDocumented(t *testing.T, scraped string) {
 			}
 		}
 	}
+}
+
+type countingVRRP struct{ fakeVRRP }
+
+func (*countingVRRP) Status(time.Time) vrrpcompat.SpeakerStatus {
+	return vrrpcompat.SpeakerStatus{Version: 2, VRID: 51, Priority: 250, Sent: 7, Released: 1,
+		Stats:   vrrpcompat.Stats{Accepted: 5, Dropped: map[vrrpcompat.Reason]uint64{vrrpcompat.ReasonAuth: 3, vrrpcompat.ReasonUntrusted: 2}},
+		Routers: []vrrpcompat.Router{{}}}
+}
+
+// TestMetricsVRRPAndNotify: the speaker's counters and the notifier's
+// counts are exported when there are some, and absent otherwise.
+func TestMetricsVRRPAndNotify(t *testing.T) {
+	tc := newTestCluster(t, false)
+	tc.waitHolder(10 * time.Second)
+	n := tc.nodes["hosta"]
+	a := New(Options{NodeID: "hosta", Role: fsm.RoleDB, VRRPMode: VRRPActive}, n.cl, fsm.New(), nil, nil, n.health, nil)
+	_, plain := get(t, NewMetrics(a, MetricsOptions{}).Handler(), "/metrics")
+	for _, s := range []string{"raftvip_vrrp_", "raftvip_notify_", "raftvip_garp_"} {
+		if strings.Contains(plain, s) {
+			t.Errorf("%s series without VRRP, notifier or GARP:\n%s", s, plain)
+		}
+	}
+	a.SetVRRP(&countingVRRP{})
+	_, body := get(t, NewMetrics(a, MetricsOptions{
+		NotifyCounts: func() (uint64, uint64) { return 4, 1 },
+		GARPSent:     func() uint64 { return 10 },
+	}).Handler(), "/metrics")
+	for series, want := range map[string]float64{
+		"raftvip_vrrp_adverts_sent_total":                        7,
+		"raftvip_vrrp_releases_sent_total":                       1,
+		"raftvip_vrrp_adverts_received_total":                    5,
+		`raftvip_vrrp_adverts_dropped_total{reason="auth"}`:      3,
+		`raftvip_vrrp_adverts_dropped_total{reason="untrusted"}`: 2,
+		"raftvip_vrrp_foreign_routers":                           1,
+		"raftvip_notify_script_runs_total":                       4,
+		"raftvip_notify_script_failures_total":                   1,
+		"raftvip_garp_sent_total":                                10,
+	} {
+		if got := sample(body, series); got != want {
+			t.Errorf("%s = %v, want %v", series, got, want)
+		}
+	}
+	checkMetricsDocumented(t, body)
 }

@@ -333,3 +333,18 @@ func (s *syncBuf) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// TestScriptCounts: every run is counted, the failing one also as a failure
+// (raftvip_notify_script_*_total).
+func TestScriptCounts(t *testing.T) {
+	dir := t.TempDir()
+	ok := script(t, dir, "ok.sh", "exit 0\n")
+	fail := script(t, dir, "fail.sh", "exit 1\n")
+	n := New(Options{Master: []string{ok}, Backup: []string{fail}, Logger: hclog.NewNullLogger()})
+	n.Notify(Event{State: Master})
+	n.Notify(Event{State: Backup, Previous: Master})
+	n.Close(context.Background())
+	if runs, failures := n.ScriptCounts(); runs != 2 || failures != 1 {
+		t.Errorf("ScriptCounts = %d runs, %d failures; want 2, 1", runs, failures)
+	}
+}
