@@ -1057,6 +1057,13 @@ func (a *Agent) release(st fsm.State, d owner.Decision) bool {
 	}
 	a.giveUpVRRP()
 	a.holding = false
+	if a.unhealthySince.IsZero() && a.health != nil {
+		// The rule saw the verdict (Current) before the loop read the
+		// change from the checker's channel: take it from there.
+		if h := a.localHealth(); !h.Healthy {
+			a.noteHealth(h)
+		}
+	}
 	var detection time.Duration
 	if !a.unhealthySince.IsZero() {
 		detection = a.now().Sub(a.unhealthySince)
