@@ -150,10 +150,12 @@ func TestOnlyTheHolderIsWritable(t *testing.T) {
 	tc.nodes[h].health.Set(true)
 	tc.eventually("recovery replicated", 5*time.Second, func() bool { return tc.nodes[o].fsm.State().Healthy(h) })
 	odb.setPos("0-2-77", "0-1-42")
+	swRes := make(chan SwitchoverResult, 1)
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		_, _ = tc.nodes[o].agent.Switchover(ctx, SwitchoverRequest{To: h, Timeout: 8 * time.Second})
+		r, _ := tc.nodes[o].agent.Switchover(ctx, SwitchoverRequest{To: h, Timeout: 8 * time.Second})
+		swRes <- r
 	}()
 	tc.eventually(h+" waits for the handoff position 0-2-77", 10*time.Second, func() bool {
 		ws := hdb.waited()
@@ -167,6 +169,17 @@ func TestOnlyTheHolderIsWritable(t *testing.T) {
 	}
 	hdb.apply("0-2-77")
 	tc.eventually(h+"'s server writable", 5*time.Second, func() bool { return !hdb.isReadOnly() })
+	select {
+	case r := <-swRes:
+		// The epoch's acquire carries the handover, though the VIP's add
+		// and the catch-up's end are recorded after it (a CI run printed
+		// the switchover without "VIP free for").
+		if r.To != h || r.Handover <= 0 {
+			t.Fatalf("switchover result %+v, want a move to %s with its handover time", r, h)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("switchover did not return")
+	}
 	if hf := tc.nodes[h].fsm.State().Handoff; hf == nil || hf.From != o || hf.GTID != "0-2-77" {
 		t.Fatalf("handoff %+v, want %s's final position 0-2-77", hf, o)
 	}

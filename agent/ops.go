@@ -408,8 +408,13 @@ func (a *Agent) switchoverLocal(ctx context.Context, r SwitchoverRequest, who as
 		st = a.fsm.State()
 		if st.Holder == to && st.Epoch > startEpoch {
 			res := SwitchoverResult{From: from, To: to, Epoch: st.Epoch, Took: a.now().Sub(start), Preempt: preemptNote}
-			if n := len(st.History); n > 0 && st.History[n-1].Op == fsm.OpAcquire {
-				res.Handover = st.History[n-1].Handover
+			// The epoch's acquire, not the last event: the VIP's add and
+			// the catch-up's end are recorded right after it.
+			for i := len(st.History) - 1; i >= 0; i-- {
+				if e := st.History[i]; e.Op == fsm.OpAcquire && e.Epoch == st.Epoch {
+					res.Handover = e.Handover
+					break
+				}
 			}
 			a.log.Info("switchover done", "from", from, "to", to, "epoch", st.Epoch, "handover", res.Handover, "took", res.Took)
 			return res, nil
