@@ -5,7 +5,6 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"sort"
 	"strconv"
@@ -169,28 +168,7 @@ func (c *Client) query(ctx context.Context) (int, error) {
 	if !ok {
 		return 0, errors.New("mysql driver connection has no QueryContext")
 	}
-	rows, err := q.QueryContext(ctx, "SELECT @@server_id", nil)
-	if err != nil {
-		return 0, err
-	}
-	defer rows.Close()
-	dest := make([]driver.Value, 1)
-	if err := rows.Next(dest); err != nil {
-		if err == io.EOF {
-			return 0, errors.New("no row")
-		}
-		return 0, err
-	}
-	switch v := dest[0].(type) {
-	case int64:
-		return int(v), nil
-	case uint64:
-		return int(v), nil
-	case []byte:
-		return strconv.Atoi(string(v))
-	default:
-		return 0, fmt.Errorf("server_id of type %T", v)
-	}
+	return queryInt(ctx, q, "SELECT @@server_id")
 }
 
 // shortErr classifies a failed read in a few words for reports.
