@@ -47,7 +47,10 @@ func (a *Agent) catchUpForStatus(ctx context.Context) string {
 			if target > 0 && a.raft.AppliedIndex() >= target {
 				return ""
 			}
-		} else if !a.raft.LastContact().IsZero() {
+		} else if lc := a.raft.LastContact(); !lc.IsZero() && time.Since(lc) > a.leaderLostAfter() {
+			// It heard from a leader, and has not for a while: an outage,
+			// which status reports. A contact just now while no leader is
+			// known is Raft between two steps after a restart: wait.
 			return ""
 		}
 		if !time.Now().Before(deadline) || ctx.Err() != nil {
@@ -84,4 +87,12 @@ func (a *Agent) leaderIndex(ctx context.Context, addr string) (uint64, error) {
 		return 0, fmt.Errorf("bad status answer: %w", err)
 	}
 	return ns.AppliedIndex, nil
+}
+
+// leaderLostAfter is how long without contact counts as a lost leader.
+func (a *Agent) leaderLostAfter() time.Duration {
+	if ht := a.opt.HeartbeatTimeout; ht > 0 {
+		return 2 * ht
+	}
+	return 2 * time.Second
 }
