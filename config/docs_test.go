@@ -12,7 +12,7 @@ import (
 )
 
 // docs are the files whose examples an operator copies.
-var docs = []string{"README.md", "docs/migrating-from-keepalived.md", "docs/import-keepalived.md", "docs/lab.md"}
+var docs = []string{"README.md", "docs/migrating-from-keepalived.md", "docs/import-keepalived.md", "docs/lab.md", "docs/config-reference.md"}
 
 func readDoc(t *testing.T, name string) string {
 	t.Helper()
