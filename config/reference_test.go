@@ -58,7 +58,7 @@ func (b recBody) PartialContent(s *hcl.BodySchema) (*hcl.BodyContent, hcl.Body, 
 }
 
 func (b recBody) JustAttributes() (hcl.Attributes, hcl.Diagnostics) { return hcl.Attributes{}, nil }
-func (b recBody) MissingItemRange() hcl.Range                        { return hcl.Range{} }
+func (b recBody) MissingItemRange() hcl.Range                       { return hcl.Range{} }
 
 // knownKeys is every block ("" = top level) and its keys, as the decoder
 // accepts them.
