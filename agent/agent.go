@@ -53,6 +53,11 @@ type Raft interface {
 	Prove(timeout time.Duration) (time.Time, error)
 	// AnswerProof answers a leader's OpProve call.
 	AnswerProof() cluster.Response
+	// LastVouch asks the voters when they last vouched for a node in a
+	// proof (leader only; cluster.Cluster.LastVouch).
+	LastVouch(about string, timeout time.Duration) (cluster.Vouch, error)
+	// AnswerVouch answers a leader's OpVouch call.
+	AnswerVouch(about string) cluster.Response
 	TransferTo(id string) error
 	Forward(ctx context.Context, cmd []byte) (cluster.Response, error)
 	Call(ctx context.Context, addr string, req cluster.Request) (cluster.Response, error)
@@ -203,6 +208,9 @@ type Agent struct {
 	lastRenew        time.Time
 	leaderSince      time.Time
 	leaderTerm       uint64
+	// vouch caches this leadership's answer of the voters about an
+	// unreleased holder (fenceWait), asked once per term, epoch and holder.
+	vouch vouchMeasure
 	leaderReady      bool
 	transferBackoff  time.Time
 	lastDecision     owner.Decision
@@ -604,6 +612,9 @@ func (a *Agent) input() owner.Input {
 		// Only needed to fence: the holder's terms and the voters' shortest
 		// heartbeat timeout, whatever this node itself runs with.
 		fenceWait = owner.FenceWait(st.HolderTerms, a.opt.Terms(), owner.MinHeartbeat(st, a.voters()))
+		if w, ok := a.vouchFenceWait(st); ok && w < fenceWait {
+			fenceWait = w
+		}
 	}
 	deadline, _ := a.fsm.FenceDeadline()
 	swDeadline, _ := a.fsm.SwitchoverDeadline()
@@ -829,6 +840,41 @@ func (a *Agent) acquire(ctx context.Context, in owner.Input, d owner.Decision) b
 		a.log.Info("acquire commit was slow; proving leadership afresh before adding the VIP", "epoch", r.Epoch, "took", el)
 	}
 	return a.addVIP(ctx, r.Epoch, d.Reason)
+}
+
+// vouchMeasure is one LastVouch answer, for one term, epoch and holder.
+type vouchMeasure struct {
+	term, epoch uint64
+	holder      string
+	v           cluster.Vouch
+	err         error
+}
+
+// vouchTimeout bounds the question to the voters: when one does not answer
+// in time the election rule alone sets the fence, and the question must
+// not delay it by much.
+const vouchTimeout = 150 * time.Millisecond
+
+// vouchFenceWait is the fence wait from the voters' vouches for the
+// unreleased holder (owner.VouchFenceWait); false when they could not all
+// say. Both it and the election rule are bounds on the same lifetime, so
+// the leader may wait by the smaller.
+func (a *Agent) vouchFenceWait(st fsm.State) (time.Duration, bool) {
+	term := a.raft.Term()
+	m := &a.vouch
+	if m.term != term || m.epoch != st.Epoch || m.holder != st.Holder {
+		v, err := a.raft.LastVouch(st.Holder, vouchTimeout)
+		*m = vouchMeasure{term: term, epoch: st.Epoch, holder: st.Holder, v: v, err: err}
+		if err != nil {
+			a.log.Info("voters could not all say when they last vouched for the holder; fencing by the election rule", "holder", st.Holder, "error", err)
+		} else {
+			a.log.Info("voters' last vouch for the unreleased holder", "holder", st.Holder, "age", a.now().Sub(v.At).Round(time.Millisecond))
+		}
+	}
+	if m.err != nil {
+		return 0, false
+	}
+	return owner.VouchFenceWait(st.HolderTerms, a.opt.Terms(), m.v.At, m.v.VotersSince, a.leaderSince), true
 }
 
 // addVIP adds the VIP for our committed epoch right after a proof of

@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/raft"
 	"github.com/raftvip/raftvip/cluster"
 	"github.com/raftvip/raftvip/fsm"
+	"github.com/raftvip/raftvip/owner"
 	"github.com/raftvip/raftvip/vip/viptest"
 )
 
@@ -345,5 +346,79 @@ func TestFenceWaitWithDefaults(t *testing.T) {
 	a := New(opt, nil, fsm.New(), nil, nil, nil, nil)
 	if got, want := a.opt.FenceWait(), opt.WithDefaults().FenceWait(); got != want {
 		t.Fatalf("agent runs with fence wait %s, the log shows %s", got, want)
+	}
+}
+
+// Issue 11, a pulled cable: the fence counts from the voters' last vouch
+// for the holder, not from the election. The holder's agent stops renewing
+// (its Raft still heartbeats, so the voters' contact stays fresh and the
+// election rule gains nothing), then it is cut off. The election rule
+// waited Exposure − HT from the election; the voters know the holder's last
+// proof is over half a second older than that, and the fence is shorter by
+// as much, while the VIP is never on two nodes.
+func TestFenceWaitCountsFromTheLastVouch(t *testing.T) {
+	tc := newTestCluster(t, false)
+	holdFirst(tc)
+	// Older than the voter set's start bound (owner.VouchFenceWait): a
+	// node that just started cannot know what was removed before.
+	time.Sleep(testLease)
+	a := tc.nodes["hosta"]
+	a.cancel()
+	<-a.done
+	const quiet = 600 * time.Millisecond
+	time.Sleep(quiet)
+	tc.partition(a, true)
+	tc.eventually("hostb holds the VIP", 15*time.Second, func() bool {
+		return tc.holder() == "hostb"
+	})
+	tc.assertNeverTwo()
+	st := tc.nodes["hostb"].fsm.State()
+	var fence *fsm.Event
+	for i, e := range st.History {
+		if e.Op == fsm.OpFence && e.Node == "hosta" {
+			fence = &st.History[i]
+		}
+	}
+	if fence == nil {
+		t.Fatal("no fence recorded for hosta")
+	}
+	election := owner.FenceWait(st.HolderTerms, st.HolderTerms, testTiming.HeartbeatTimeout)
+	if fence.Wait > election-quiet+100*time.Millisecond {
+		t.Fatalf("fence wait %v: want at most the election rule's %v less the %v without a proof (+100ms)", fence.Wait, election, quiet)
+	}
+	t.Logf("fence wait %v (election rule %v)", fence.Wait, election)
+}
+
+// LastVouch is a leader's question, and every voter but the one asked
+// about must answer it: any of them may have answered that node's last
+// proof. Without one, the fence falls back to the election rule.
+func TestLastVouchNeedsEveryOtherVoter(t *testing.T) {
+	tc := newTestCluster(t, false)
+	holdFirst(tc)
+	a, b, w := tc.nodes["hosta"], tc.nodes["hostb"], tc.nodes["witness"]
+	if _, err := b.cl.LastVouch("hosta", time.Second); err == nil {
+		t.Fatal("LastVouch on a follower: want an error")
+	}
+	// The followers vouch for the leader as they answer its proofs.
+	if r := b.cl.AnswerVouch("hosta"); r.Vouch == nil || r.Vouch.Age > testLease {
+		t.Fatalf("hostb's vouch for hosta: %+v, want one younger than a lease", r.Vouch)
+	}
+	// About a node it never vouched for: counted from its own start, a
+	// bound that holds across a restart, not "never".
+	if r := b.cl.AnswerVouch("nobody"); r.Vouch == nil || r.Vouch.Age <= 0 {
+		t.Fatalf("vouch for a node never followed: %+v", r.Vouch)
+	}
+	before := time.Now()
+	v, err := a.cl.LastVouch("hostb", time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Nobody followed hostb: the bound is the voters' start, before now.
+	if !v.At.Before(before) {
+		t.Fatalf("vouch for hostb at %v, want before %v", v.At, before)
+	}
+	tc.rpc.Isolate(string(w.addr), true)
+	if _, err := a.cl.LastVouch("hostb", 200*time.Millisecond); err == nil {
+		t.Fatal("LastVouch with the witness silent: want an error")
 	}
 }

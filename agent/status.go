@@ -167,6 +167,8 @@ func (a *Agent) HandleRPC(ctx context.Context, req cluster.Request) cluster.Resp
 	switch req.Op {
 	case cluster.OpProve:
 		return a.raft.AnswerProof()
+	case cluster.OpVouch:
+		return a.raft.AnswerVouch(req.About)
 	case cluster.OpStatus:
 		b, err := json.Marshal(a.Self())
 		if err != nil {

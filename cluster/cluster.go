@@ -105,10 +105,12 @@ type Cluster struct {
 	// leaderChanges counts the leaders this node has seen elected (a
 	// LeaderObservation naming one), for raftvip_raft_leader_changes_total.
 	leaderChanges atomic.Uint64
-	stop          chan struct{}
-	wg            sync.WaitGroup
-	closeMu       sync.Mutex
-	closed        bool
+	// vouches: see vouch.go.
+	vouches vouchBook
+	stop    chan struct{}
+	wg      sync.WaitGroup
+	closeMu sync.Mutex
+	closed  bool
 }
 
 // Open starts a node with the real transport (TCP mux on cfg.Bind) and
@@ -274,6 +276,14 @@ func start(cfg Config, fsm raft.FSM, trans raft.Transport, logs raft.LogStore, s
 		unreachable: map[string]time.Time{},
 		resumed:     map[string]uint64{},
 	}
+	// Before any proof can be answered: a vouch this process gave is
+	// never older than this.
+	c.vouches.start(time.Now())
+	// The configuration in the store at start: any voter removed before
+	// it was removed before this process began (see LastVouch).
+	if _, err := c.Servers(); err != nil {
+		log.Warn("could not read the raft configuration at start", "error", err)
+	}
 	// An observer instead of the lossy LeaderCh: every leader and state change
 	// wakes the agent, which then reads the current truth from Raft itself.
 	c.observer = raft.NewObserver(c.obsCh, false, func(o *raft.Observation) bool {
@@ -400,7 +410,9 @@ func (c *Cluster) Servers() ([]raft.Server, error) {
 	if err := f.Error(); err != nil {
 		return nil, err
 	}
-	return f.Configuration().Servers, nil
+	servers := f.Configuration().Servers
+	c.noteVoters(servers)
+	return servers, nil
 }
 
 // ErrNotLeader is returned by leader-only calls on a follower.
@@ -551,6 +563,11 @@ func (c *Cluster) Prove(timeout time.Duration) (time.Time, error) {
 
 // AnswerProof answers an OpProve call from a leader (see Prove).
 func (c *Cluster) AnswerProof() Response {
+	// Under the vouch book's lock: an OpVouch answer (vouch.go) must see
+	// every proof answered before it, and none answered for an older term
+	// after it.
+	c.vouches.mu.Lock()
+	defer c.vouches.mu.Unlock()
 	term := c.raft.CurrentTerm()
 	_, leader := c.raft.LeaderWithID()
 	last := c.raft.LastContact()
@@ -560,6 +577,7 @@ func (c *Cluster) AnswerProof() Response {
 	if leader != leader2 || term != c.raft.CurrentTerm() || last.IsZero() || c.IsLeader() {
 		return Response{Proof: &ProofAnswer{}}
 	}
+	c.vouches.recordLocked(string(leader), last)
 	return Response{Proof: &ProofAnswer{Leader: string(leader), Term: term, SinceContact: time.Since(last)}}
 }
 

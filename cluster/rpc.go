@@ -23,6 +23,7 @@ const (
 	OpApply  = "apply"  // apply Command on the leader (forwarded by a follower)
 	OpStatus = "status" // return the node's own status (opaque JSON)
 	OpProve  = "prove"  // a voter says whom it follows and how long ago it heard from it
+	OpVouch  = "vouch"  // a voter says when it last vouched for a node in a proof (About)
 )
 
 // Request is one intra-cluster call.
@@ -41,6 +42,8 @@ type Request struct {
 	// the calling node's admin socket: the leader logs and records it as
 	// that node's word.
 	UID *uint32 `json:"uid,omitempty"`
+	// About is the node an OpVouch call asks about.
+	About string `json:"about,omitempty"`
 }
 
 // Response answers a Request. Err is set when the call failed on the remote
@@ -64,6 +67,8 @@ type Response struct {
 	Index uint64 `json:"index,omitempty"`
 	// Proof is a voter's answer to OpProve.
 	Proof *ProofAnswer `json:"proof,omitempty"`
+	// Vouch is a voter's answer to OpVouch.
+	Vouch *VouchAnswer `json:"vouch,omitempty"`
 }
 
 // ProofAnswer is a voter's view of its leader at the instant it answered.
@@ -125,7 +130,7 @@ const (
 )
 
 // reusable ops may be sent twice without harm: they change nothing.
-func reusable(op string) bool { return op == OpProve || op == OpStatus }
+func reusable(op string) bool { return op == OpProve || op == OpStatus || op == OpVouch }
 
 // Call implements Caller.
 func (t TCPCaller) Call(ctx context.Context, addr string, req Request) (Response, error) {

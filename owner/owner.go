@@ -315,6 +315,20 @@ func holderDecision(in Input) Decision {
 // minHeartbeat is the smallest heartbeat timeout among the voters, 0 when
 // any voter's is unknown: no credit is taken that a voter may not give.
 func FenceWait(holder, fallback fsm.HoldTerms, minHeartbeat time.Duration) time.Duration {
+	holder = fillTerms(holder, fallback)
+	credit := minHeartbeat
+	if credit > holder.Lease {
+		credit = holder.Lease
+	}
+	if credit < 0 {
+		credit = 0
+	}
+	return holder.Exposure() - credit
+}
+
+// fillTerms completes a holder's terms from fallback where the record
+// lacks them.
+func fillTerms(holder, fallback fsm.HoldTerms) fsm.HoldTerms {
 	if holder.Lease <= 0 {
 		holder.Lease = fallback.Lease
 	}
@@ -324,14 +338,27 @@ func FenceWait(holder, fallback fsm.HoldTerms, minHeartbeat time.Duration) time.
 	if holder.Margin <= 0 {
 		holder.Margin = fallback.Margin
 	}
-	credit := minHeartbeat
-	if credit > holder.Lease {
-		credit = holder.Lease
+	return holder
+}
+
+// VouchFenceWait is the fence wait measured rather than assumed
+// (docs/safety.md, rule 14), counted from leaderSince like FenceWait. Every
+// voter but the holder said when it last vouched for the holder in a proof
+// (cluster.LastVouch): no proof of the holder's is later than vouchedAt, so
+// its lifetime ends before vouchedAt + Exposure. A voter removed from the
+// configuration was not asked; its last answer may be one proof timeout
+// (lease/3, counted here as lease/2) after this node first saw the current
+// voters, votersSince. Never negative.
+func VouchFenceWait(holder, fallback fsm.HoldTerms, vouchedAt, votersSince, leaderSince time.Time) time.Duration {
+	holder = fillTerms(holder, fallback)
+	bound := vouchedAt
+	if r := votersSince.Add(holder.Lease / 2); r.After(bound) {
+		bound = r
 	}
-	if credit < 0 {
-		credit = 0
+	if w := bound.Add(holder.Exposure()).Sub(leaderSince); w > 0 {
+		return w
 	}
-	return holder.Exposure() - credit
+	return 0
 }
 
 // MinHeartbeat is the smallest heartbeat timeout that the voters reported

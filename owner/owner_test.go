@@ -505,3 +505,30 @@ func TestSwitchoverView(t *testing.T) {
 		})
 	}
 }
+
+func TestVouchFenceWait(t *testing.T) {
+	terms := fsm.HoldTerms{Lease: time.Second, Slack: 100 * time.Millisecond, Margin: 300 * time.Millisecond}
+	t0 := time.Unix(1000, 0)
+	for _, c := range []struct {
+		name                     string
+		holder                   fsm.HoldTerms
+		vouched, since, leaderAt time.Time
+		want                     time.Duration
+	}{
+		// The pulled cable: the last vouch 0.9 s before the election, the
+		// voters unchanged for long. Lifetime ends at vouch + 1.4 s.
+		{"cable", terms, t0, t0.Add(-time.Hour), t0.Add(900 * time.Millisecond), 500 * time.Millisecond},
+		{"long over", terms, t0, t0.Add(-time.Hour), t0.Add(3 * time.Second), 0},
+		// A voter set seen only just now: a removed voter's last answer
+		// may be a proof timeout (lease/3, counted as lease/2) after that.
+		{"new voters", terms, t0, t0.Add(800 * time.Millisecond), t0.Add(900 * time.Millisecond), 1800 * time.Millisecond},
+		// Missing terms come from the fallback (this node's own).
+		{"old record", fsm.HoldTerms{}, t0, t0.Add(-time.Hour), t0.Add(time.Second), 400 * time.Millisecond},
+		// The holder's own, longer lease counts, not this node's.
+		{"holder's lease", fsm.HoldTerms{Lease: 3 * time.Second}, t0, t0.Add(-time.Hour), t0.Add(time.Second), 2400 * time.Millisecond},
+	} {
+		if got := VouchFenceWait(c.holder, terms, c.vouched, c.since, c.leaderAt); got != c.want {
+			t.Errorf("%s: VouchFenceWait = %v, want %v", c.name, got, c.want)
+		}
+	}
+}
