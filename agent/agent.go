@@ -202,15 +202,15 @@ type Agent struct {
 	running  atomic.Bool   // Run has started
 	view     atomic.Pointer[View]
 
-	holding          bool
-	epoch            uint64
-	lastProof        time.Time
-	lastRenew        time.Time
-	leaderSince      time.Time
-	leaderTerm       uint64
+	holding     bool
+	epoch       uint64
+	lastProof   time.Time
+	lastRenew   time.Time
+	leaderSince time.Time
+	leaderTerm  uint64
 	// vouch caches this leadership's answer of the voters about an
 	// unreleased holder (fenceWait), asked once per term, epoch and holder.
-	vouch vouchMeasure
+	vouch            vouchMeasure
 	leaderReady      bool
 	transferBackoff  time.Time
 	lastDecision     owner.Decision
