@@ -116,7 +116,10 @@
 //	          the first row of query must equal it, as text: query =
 //	          "SELECT @@read_only", expect = "0", or any site check. Another
 //	          value, NULL or no row fails the check with class "unexpected"
-//	          and the value seen. Not "" (leave it out instead).
+//	          and the value seen. Not "" (leave it out instead). The
+//	          read_only example fits only vrrp.mode "observe" or "active":
+//	          with raftvip's own write fencing (mode "off") every standby is
+//	          read-only, so every standby would be unhealthy.
 //	interval  duration, default "500ms", > 0. Time between checks.
 //	timeout   duration, default "1s", > 0. Per-check timeout.
 //	fall      number >= 1, default 2. Consecutive failed checks that got an
