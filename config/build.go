@@ -23,11 +23,13 @@ const (
 	DefaultLease        = time.Second
 	DefaultGARPCount    = 5
 	DefaultGARPInterval = 200 * time.Millisecond
-	DefaultQuery        = "SELECT 1"
-	DefaultInterval     = 500 * time.Millisecond
-	DefaultTimeout      = time.Second
-	DefaultFall         = 2
-	DefaultRise         = 2
+	// DefaultARPWatchInterval is vip.arp_watch_interval's default.
+	DefaultARPWatchInterval = time.Second
+	DefaultQuery            = "SELECT 1"
+	DefaultInterval         = 500 * time.Millisecond
+	DefaultTimeout          = time.Second
+	DefaultFall             = 2
+	DefaultRise             = 2
 	// DefaultFailAfter is mysql.fail_after's default: why 1 s is in
 	// mysqlcheck's package doc (a hung server is unhealthy 1.0–1.5 s after it
 	// hung; a 600 ms pause is not a failure).
@@ -155,6 +157,8 @@ func build(c *collector, raw *rawFile, body hcl.Body, filename string) *Config {
 		if vip = buildVIP(c, &raw.VIP[0]); !isWitness {
 			cfg.VIP = vip
 		}
+		// The watch runs on a witness too: it sees the VIP from outside.
+		cfg.ARPWatch = buildARPWatch(c, &raw.VIP[0], vip)
 	} else if isDB {
 		c.at(raw.Role.Range, `role = "db" needs a vip block: the interface and addresses this node takes over when it leads`)
 	}
@@ -441,6 +445,21 @@ func buildVIP(c *collector, r *rawVIP) *VIP {
 	}
 	v.GARPRefresh = orDefault(v.GARPRefresh, st, 0)
 	return v
+}
+
+// buildARPWatch reads vip.arp_watch and vip.arp_watch_interval; nil when
+// the watch is off.
+func buildARPWatch(c *collector, r *rawVIP, v *VIP) *ARPWatch {
+	on, st := c.boolean(r.ARPWatch, "vip.arp_watch")
+	on = orDefault(on, st, true)
+	iv, ist := c.duration(r.ARPWatchInterval, "vip.arp_watch_interval")
+	if ist == valid && (iv < time.Second || iv > time.Hour) {
+		c.at(r.ARPWatchInterval.Range, `vip.arp_watch_interval = %q is out of range; want "1s" to "1h" (one ARP request per address per interval: not more than one a second)`, c.text(r.ARPWatchInterval))
+	}
+	if !on {
+		return nil
+	}
+	return &ARPWatch{Interface: v.Interface, Addresses: v.Addresses, Interval: orDefault(iv, ist, DefaultARPWatchInterval)}
 }
 
 // parseVIPPrefix accepts an IPv4 address with its prefix length, such as

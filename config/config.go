@@ -31,12 +31,16 @@ type Config struct {
 	AdminGroup string
 	Peers      []Peer // in file order
 	VIP        *VIP   // nil when absent, and always nil on a witness
-	MySQL      *MySQL // nil when absent (witness)
-	Failover   Failover
-	VRRP       VRRP // Mode VRRPOff when the block is absent
-	Raft       Raft
-	LogLevel   string
-	LogJSON    bool
+	// ARPWatch is the watch of who answers ARP for the VIP addresses
+	// (vip.arp_watch): on every node with a vip block, a witness too;
+	// nil without a vip block or with arp_watch = false.
+	ARPWatch *ARPWatch
+	MySQL    *MySQL // nil when absent (witness)
+	Failover Failover
+	VRRP     VRRP // Mode VRRPOff when the block is absent
+	Raft     Raft
+	LogLevel string
+	LogJSON  bool
 	// MetricsAddr (metrics_addr) is the host:port of the HTTP listener for
 	// /metrics, /healthz, /readyz and the status page; "" = none.
 	MetricsAddr string
@@ -75,6 +79,14 @@ type VIP struct {
 	GARPCount    int
 	GARPInterval time.Duration
 	GARPRefresh  time.Duration
+}
+
+// ARPWatch: every Interval, ask on Interface who answers ARP for each of
+// Addresses (package arpwatch).
+type ARPWatch struct {
+	Interface string
+	Addresses []netip.Prefix
+	Interval  time.Duration
 }
 
 // MySQL describes the local health check.

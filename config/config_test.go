@@ -70,6 +70,7 @@ func TestLoadExampleDB(t *testing.T) {
 			GARPInterval: 100 * time.Millisecond,
 			GARPRefresh:  30 * time.Second,
 		},
+		ARPWatch: &ARPWatch{Interface: "eth0", Addresses: mustPrefixes(t, "10.99.0.10/24", "10.99.0.20/24"), Interval: 2 * time.Second},
 		MySQL: &MySQL{
 			DSN:      "raftvip:s3cret@tcp(127.0.0.1:3306)/",
 			Query:    "SELECT 1 FROM DUAL",

@@ -64,6 +64,9 @@ type rawVIP struct {
 	GARPCount    *hcl.Attribute
 	GARPInterval *hcl.Attribute
 	GARPRefresh  *hcl.Attribute
+	// ARPWatch, ARPWatchInterval: see Config.ARPWatch.
+	ARPWatch         *hcl.Attribute
+	ARPWatchInterval *hcl.Attribute
 }
 
 type rawMySQL struct {

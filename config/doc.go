@@ -82,8 +82,8 @@
 //	          peer, since only a db node can hold the VIP.
 //
 // vip block: required when role = "db". A witness may carry the same block (so
-// one template serves all hosts); it is checked there but ignored, and
-// Config.VIP is nil on a witness.
+// one template serves all hosts); it is checked there, and only arp_watch
+// uses it (Config.VIP is nil on a witness, Config.ARPWatch is not).
 //
 //	interface     string, required. Link the VIP is added to; at most 15 bytes.
 //	addresses     list of strings, required, at least one. Each an IPv4 address
@@ -99,6 +99,16 @@
 //	              when garp_count > 1, never negative.
 //	garp_refresh  duration, default "0s" (off). Periodic re-announce while
 //	              holding the VIP; never negative.
+//	arp_watch     bool, default true. Ask, every arp_watch_interval, who
+//	              answers ARP for each address on interface, and report two
+//	              MACs answering or a MAC that is not the holder's (a
+//	              keepalived left running, an address added by hand):
+//	              docs/arpwatch.md. It runs on a witness with this block
+//	              too (the one part of the block used there), and on a db
+//	              node while it does not hold the VIP.
+//	arp_watch_interval
+//	              duration "1s".."1h", default "1s". One request per
+//	              address per interval.
 //
 // mysql block: required when role = "db", not allowed when role = "witness"
 // (a witness has no database).

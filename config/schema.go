@@ -62,10 +62,11 @@ func decodeFile(c *collector, body hcl.Body) *rawFile {
 				Address: a["address"], Role: a["role"],
 			})
 		case "vip":
-			a, _ := c.content(b.Body, []string{"interface", "addresses", "lease", "garp_count", "garp_interval", "garp_refresh"})
+			a, _ := c.content(b.Body, []string{"interface", "addresses", "lease", "garp_count", "garp_interval", "garp_refresh", "arp_watch", "arp_watch_interval"})
 			raw.VIP = append(raw.VIP, rawVIP{
 				DefRange: b.DefRange, Interface: a["interface"], Addresses: a["addresses"], Lease: a["lease"],
 				GARPCount: a["garp_count"], GARPInterval: a["garp_interval"], GARPRefresh: a["garp_refresh"],
+				ARPWatch: a["arp_watch"], ARPWatchInterval: a["arp_watch_interval"],
 			})
 		case "mysql":
 			a, _ := c.content(b.Body, []string{"dsn", "dsn_file", "query", "interval", "timeout", "fall", "rise", "fail_after", "expect", "fence_table"})

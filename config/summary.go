@@ -84,6 +84,11 @@ func (c *Config) Summary() map[string]any {
 			"garp_interval": v.GARPInterval.String(),
 			"garp_refresh":  v.GARPRefresh.String(),
 		}
+		aw := s["vip"].(map[string]any)
+		aw["arp_watch"], aw["arp_watch_interval"] = c.ARPWatch != nil, DefaultARPWatchInterval.String()
+		if c.ARPWatch != nil {
+			aw["arp_watch_interval"] = c.ARPWatch.Interval.String()
+		}
 	}
 	// notify is always shown (empty when absent), like failover.
 	nf := Notify{Instance: DefaultNotifyInstance, Timeout: DefaultNotifyTimeout}

@@ -41,6 +41,10 @@ vip {
   garp_count    = 3                   # gratuitous ARPs sent on takeover; default 5
   garp_interval = "100ms"             # spacing between them; default "200ms"
   garp_refresh  = "30s"               # periodic re-announce while holding; "0s" (default) = off
+  # Ask who answers ARP for each address (docs/arpwatch.md): two MACs, or one
+  # that is not the holder's, is an ERROR, a metric and CRITICAL in check.
+  arp_watch          = true             # default true
+  arp_watch_interval = "2s"             # one request per address per interval; default "1s"
 }
 
 # Local health check: this node only takes or keeps the VIP while MySQL answers.
