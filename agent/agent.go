@@ -114,6 +114,10 @@ type Options struct {
 	// SecurityWarnings are status lines about the cluster port at now
 	// (plaintext, a certificate about to expire); nil for none.
 	SecurityWarnings func(now time.Time) []string
+
+	// VIPMAC is this db node's MAC on vip.interface, published in its
+	// status for the ARP watchers (arpwatch.go); nil on a witness.
+	VIPMAC func() string
 }
 
 // VRRP is what the agent needs of vrrpcompat.Speaker.
@@ -189,6 +193,7 @@ type Agent struct {
 	health Health        // nil on a witness
 	log    hclog.Logger
 	now    func() time.Time
+	arp    arpState // the ARP watch (arpwatch.go)
 
 	wake chan struct{}
 

@@ -275,6 +275,7 @@ func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
 		gauge(ch, "raftvip_vip_held", "1 when this node holds the VIP address.", b2f(holding), "address", p.Addr().String())
 	}
 
+	a.collectARP(ch)
 	if a.health != nil {
 		h := a.health.Current()
 		gauge(ch, "raftvip_mysql_healthy", "1 when this node's MySQL verdict is healthy.", b2f(h.Healthy))

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+	"github.com/raftvip/raftvip/arpwatch"
 	"github.com/raftvip/raftvip/cluster"
 	"github.com/raftvip/raftvip/fsm"
 	"github.com/raftvip/raftvip/mysqlcheck"
@@ -56,6 +57,11 @@ type NodeStatus struct {
 	// Data is what its agent last did to its server (read_only, catch-up);
 	// nil on a witness or without a server to drive.
 	Data *DataStatus `json:"data,omitempty"`
+	// VIPMAC is its MAC on the VIP interface (db nodes), what ARP
+	// watchers expect the holder to answer with; ARPWatch is its own
+	// watcher's report (nil when off).
+	VIPMAC   string           `json:"vip_mac,omitempty"`
+	ARPWatch *arpwatch.Report `json:"arp_watch,omitempty"`
 }
 
 // NodeView is one row of the cluster status: the replicated view merged with
@@ -81,6 +87,9 @@ type NodeView struct {
 	Replication *mysqlcheck.Replication `json:"replication,omitempty"`
 	// Data is the node's own answer about its server's fencing.
 	Data *DataStatus `json:"data,omitempty"`
+	// VIPMAC, ARPWatch: the node's own answer (NodeStatus).
+	VIPMAC   string           `json:"vip_mac,omitempty"`
+	ARPWatch *arpwatch.Report `json:"arp_watch,omitempty"`
 	// Stale says why the leader's rule would not promote this node now
 	// (its replication is behind or broken; "" when it may be promoted);
 	// NoReplication: its server replicates from nobody.
@@ -113,6 +122,10 @@ type Status struct {
 	// routers it hears (keepalived), who is master on the wire, counters.
 	VRRPMode string                    `json:"vrrp_mode"`
 	VRRP     *vrrpcompat.SpeakerStatus `json:"vrrp,omitempty"`
+	// ARPAlarms are the confirmed alarms of the nodes' ARP watches: the
+	// VIP answered by two MACs, or by one that is not the holder's
+	// (CRITICAL in check).
+	ARPAlarms []string `json:"arp_alarms,omitempty"`
 }
 
 // SwitchoverStatus is an operator's planned move while its window is open.
@@ -143,7 +156,7 @@ func (a *Agent) Self() NodeStatus {
 		Checked: h.Checked, Holding: holding, Decision: d.Action.String(), Reason: d.Reason, Version: a.opt.Version,
 		AppliedIndex: a.raft.AppliedIndex(), Epoch: a.fsm.Current().Epoch,
 		RaftServers: a.raftAddresses(), ConfigWarnings: a.fileWarnings(), SecurityWarnings: a.securityWarnings(),
-		Replication: h.Replication, Data: a.dataStatus(),
+		Replication: h.Replication, Data: a.dataStatus(), VIPMAC: a.vipMAC(), ARPWatch: a.arpReport(),
 	}
 }
 
@@ -328,10 +341,12 @@ func (a *Agent) ClusterStatus(ctx context.Context, historyN int) Status {
 			v.Healthy, v.CheckClass, v.CheckError, v.Checked = ns.Healthy, ns.CheckClass, ns.CheckError, ns.Checked
 			v.LastContact, v.Holding, v.Decision, v.Reason = ns.LastContact, ns.Holding, ns.Decision, ns.Reason
 			v.Replication, v.Data = ns.Replication, ns.Data
+			v.VIPMAC, v.ARPWatch = ns.VIPMAC, ns.ARPWatch
 		}(i, p)
 	}
 	wg.Wait()
 	out.Nodes = views
+	out.ARPAlarms = arpAlarms(views)
 
 	self := a.Self()
 	switch {

@@ -17,6 +17,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/raftvip/raftvip/admin"
 	"github.com/raftvip/raftvip/agent"
+	"github.com/raftvip/raftvip/arpwatch"
 	"github.com/raftvip/raftvip/cluster"
 	"github.com/raftvip/raftvip/config"
 	"github.com/raftvip/raftvip/fsm"
@@ -161,6 +162,9 @@ func serveAgent(ctx context.Context, cfg *config.Config, log hclog.Logger, join 
 		Preempt: cfg.Failover.Preempt, Preferred: cfg.Failover.Preferred,
 		HeartbeatTimeout: cfg.Raft.HeartbeatTimeout, Version: version, VRRPMode: cfg.VRRP.Mode,
 		SecurityWarnings: securityWarnings(certs, cfg.Bind), Data: dataOptions(cfg)}
+	if cfg.VIP != nil {
+		opt.VIPMAC = agent.InterfaceMAC(cfg.VIP.Interface)
+	}
 	var health agent.Health
 	if checker != nil {
 		health = checker
@@ -215,6 +219,10 @@ func serveAgent(ctx context.Context, cfg *config.Config, log hclog.Logger, join 
 			log.Warn("vrrp.trusted_routers is empty: any host on the link can forge a VRRP master (the VRRPv2 password travels in clear text) and keep raftvip from the VIP for up to vrrp.untrusted_block_max at a time; list the keepalived routers' addresses in vrrp.trusted_routers",
 				"untrusted_block_max", cfg.VRRP.UntrustedBlockMax)
 		}
+	}
+	if err := startARPWatch(checkCtx, cfg, a, log); err != nil {
+		cl.Close()
+		return err
 	}
 	ag.Store(a)
 	log.Info("fencing bound", "lease", lease, "heartbeat_timeout", cfg.Raft.HeartbeatTimeout, "fence_wait", opt.WithDefaults().FenceWait())
@@ -315,6 +323,35 @@ func serveMetrics(cfg *config.Config, a *agent.Agent, ann vip.Announcer, checker
 	}()
 	log.Info("metrics and status page", "address", "http://"+ln.Addr().String()+"/", "metrics", "/metrics")
 	return srv, nil
+}
+
+// startARPWatch starts the watch of who answers ARP for the VIP
+// (vip.arp_watch; docs/arpwatch.md), on a witness with a vip block too. It
+// runs until ctx ends.
+func startARPWatch(ctx context.Context, cfg *config.Config, a *agent.Agent, log hclog.Logger) error {
+	aw := cfg.ARPWatch
+	if aw == nil {
+		if cfg.Role == config.RoleWitness {
+			log.Info("ARP watch off: this witness's config has no vip block (copy the db nodes' vip block here to watch who answers ARP for the VIP)")
+		} else {
+			log.Info("ARP watch off (vip.arp_watch = false)")
+		}
+		return nil
+	}
+	addrs := make([]netip.Addr, len(aw.Addresses))
+	for i, p := range aw.Addresses {
+		addrs[i] = p.Addr()
+	}
+	w, err := arpwatch.New(arpwatch.Config{Interface: aw.Interface, Addresses: addrs, Interval: aw.Interval,
+		Open: arpwatch.Open(aw.Interface, addrs), Expect: a.ARPExpectation, Log: log.Named("arpwatch")})
+	if err != nil {
+		return err
+	}
+	a.SetARPWatch(w.Report)
+	go w.Run(ctx)
+	log.Info("ARP watch: asking who answers ARP for the VIP", "interface", aw.Interface, "addresses", fmt.Sprint(addrs), "interval", aw.Interval,
+		"window", arpwatch.DefaultWindow, "confirm_rounds", arpwatch.DefaultConfirm)
+	return nil
 }
 
 // securityWarnings are the status lines about this node's cluster port.

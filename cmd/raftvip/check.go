@@ -143,6 +143,9 @@ func checkStatus(st agent.Status) checkResult {
 	if holders > 1 {
 		crit = append(crit, fmt.Sprintf("%d nodes report holding the VIP", holders))
 	}
+	// Seen from outside: ARP answers for the VIP from two MACs, or from
+	// one that is not the holder's (docs/arpwatch.md).
+	crit = append(crit, st.ARPAlarms...)
 
 	ids := make([]string, 0, len(byID))
 	for id := range byID {

@@ -182,6 +182,9 @@ func printStatus(w io.Writer, st agent.Status) {
 		}
 		fmt.Fprintf(w, "MAINTENANCE MODE: %s (since %s via %s) — no automatic VIP moves%s\n", st.Maintenance.Reason, st.Maintenance.Since.Format(time.RFC3339), st.Maintenance.By, end)
 	}
+	for _, al := range st.ARPAlarms {
+		fmt.Fprintf(w, "CRITICAL: %s\n", al)
+	}
 	fmt.Fprintf(w, "asked:   %s at %s\n\n", st.Node, st.Time.Format(time.RFC3339))
 
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -223,6 +226,7 @@ func printStatus(w io.Writer, st agent.Status) {
 	}
 	tw.Flush()
 	printReplication(w, st.Nodes)
+	printARPWatch(w, st.Nodes)
 
 	if st.VRRP != nil {
 		v := st.VRRP
