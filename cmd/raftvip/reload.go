@@ -85,6 +85,7 @@ func (r *reloader) reload() (applied, refused []string, err error) {
 		{"node_id", cur.NodeID, next.NodeID}, {"role", cur.Role, next.Role}, {"data_dir", cur.DataDir, next.DataDir},
 		{"bind", cur.Bind, next.Bind}, {"admin", cur.Admin, next.Admin}, {"admin_group", cur.AdminGroup, next.AdminGroup}, {"peer", cur.Peers, next.Peers},
 		{"raft", cur.Raft, next.Raft}, {"vrrp", cur.VRRP, next.VRRP}, {"notify", cur.Notify, next.Notify},
+		{"vip.arp_watch", cur.ARPWatch, next.ARPWatch},
 	}
 	if cur.VIP != nil && next.VIP != nil {
 		fixed = append(fixed,
@@ -199,7 +200,8 @@ func (r *reloader) reload() (applied, refused []string, err error) {
 	merged.AdminGroup = cur.AdminGroup
 	merged.Peers, merged.Raft, merged.LogJSON, merged.VRRP = cur.Peers, cur.Raft, cur.LogJSON, cur.VRRP
 	merged.TLS, merged.InsecurePlaintext = cur.TLS, cur.InsecurePlaintext
-	merged.Notify = cur.Notify // the notifier runs with what it started with
+	merged.Notify = cur.Notify     // the notifier runs with what it started with
+	merged.ARPWatch = cur.ARPWatch // and the ARP watch
 	merged.Failover = cur.Failover
 	merged.Failover.Preempt, merged.Failover.Preferred = next.Failover.Preempt, next.Failover.Preferred
 	if cur.VIP != nil && next.VIP != nil {
