@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/raftvip/raftvip/internal/lab"
 )
@@ -27,11 +28,15 @@ func cmdBench(ctx context.Context, args []string) error {
 	prefix := fs.String("prefix", "", "namespace prefix (default rvlab<pid>)")
 	logLevel := fs.String("log-level", "warn", "lab log level")
 	keep := fs.Bool("keep", false, "keep the lab directory (configs, agent and keepalived logs) afterwards")
+	writeEvery := fs.Duration("write-interval", 50*time.Millisecond, "pace of the probe writer beside the client, for the pictures (0: none)")
 	fs.Parse(args)
 	if err := requireRoot(); err != nil {
 		return err
 	}
-	opts := lab.BenchOptions{Trials: *trials, Progress: os.Stdout}
+	opts := lab.BenchOptions{Trials: *trials, Progress: os.Stdout, WriteInterval: *writeEvery}
+	if *writeEvery <= 0 {
+		opts.WriteInterval = -1
+	}
 	for _, s := range strings.Split(*systems, ",") {
 		switch sys := lab.System(strings.TrimSpace(s)); sys {
 		case lab.SystemRaftvip, lab.SystemKeepalived:
@@ -76,6 +81,9 @@ func cmdBench(ctx context.Context, args []string) error {
 		fmt.Println()
 		fmt.Print(res.Markdown())
 		fmt.Printf("\nwrote %s and %s\n", filepath.Join(*out, "results.json"), filepath.Join(*out, "results.md"))
+		if werr := writeFailovers(*out, res); werr != nil {
+			return werr
+		}
 		if *keep {
 			fmt.Printf("lab files kept in %s\n", l.Dir)
 		}
@@ -98,4 +106,56 @@ func writeResults(dir string, res *lab.BenchResults) error {
 		return err
 	}
 	return os.WriteFile(filepath.Join(dir, "results.md"), []byte(res.Markdown()), 0o644)
+}
+
+// writeFailovers writes the median trials' timelines (failovers.json) and
+// draws them (failover-<fault>.svg).
+func writeFailovers(dir string, res *lab.BenchResults) error {
+	if len(res.Failovers) == 0 {
+		return nil
+	}
+	ff := lab.FailoverFile{Command: res.Command, Date: res.Date.Format(time.RFC3339),
+		Note:   "per fault and system the trial with the median downtime; times in ms after the fault; redraw with raftvip-lab bench-plot",
+		Series: res.Failovers}
+	js, err := json.MarshalIndent(ff, "", " ")
+	if err != nil {
+		return err
+	}
+	p := filepath.Join(dir, "failovers.json")
+	if err := os.WriteFile(p, append(js, '\n'), 0o644); err != nil {
+		return err
+	}
+	files, err := lab.WriteFailoverSVGs(dir, res.Failovers)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("wrote %s and %s\n", p, strings.Join(files, ", "))
+	return nil
+}
+
+// cmdBenchPlot redraws the pictures from a failovers.json, without a lab.
+func cmdBenchPlot(args []string) error {
+	fs := flag.NewFlagSet("bench-plot", flag.ExitOnError)
+	in := fs.String("in", "docs/bench/failovers.json", "the timelines `raftvip-lab bench` wrote")
+	out := fs.String("out", "docs/bench", "directory for failover-<fault>.svg")
+	fs.Parse(args)
+	if fs.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "raftvip-lab bench-plot: unexpected argument %q\n", fs.Arg(0))
+		os.Exit(2)
+	}
+	ff, err := lab.ReadFailoverFile(*in)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(*out, 0o755); err != nil {
+		return err
+	}
+	files, err := lab.WriteFailoverSVGs(*out, ff.Series)
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		fmt.Println("wrote", f)
+	}
+	return nil
 }

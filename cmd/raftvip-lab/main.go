@@ -4,6 +4,7 @@
 //
 //	raftvip-lab demo  -raftvip PATH          replay the seed's failover test, live
 //	raftvip-lab bench -raftvip PATH -out DIR raftvip vs keepalived, same faults
+//	raftvip-lab bench-plot -in FILE -out DIR draw the bench's failover pictures again
 //	raftvip-lab data-bench -raftvip PATH     a writer through the VIP during faults: data safety
 //	raftvip-lab up    [-raftvip PATH]        bring a lab up for manual use
 //	raftvip-lab down  -prefix PREFIX         remove a leftover lab
@@ -28,7 +29,10 @@ commands:
   demo  -raftvip PATH [-system raftvip|keepalived]
         build the lab and replay the seed's failover test live, then tear down
   bench -raftvip PATH -out DIR [-trials 10] [-systems keepalived,raftvip] [-faults ...]
-        inject the same faults against raftvip and keepalived; write DIR/results.{json,md}
+        inject the same faults against raftvip and keepalived; write DIR/results.{json,md},
+        DIR/failovers.json and DIR/failover-<fault>.svg (the median trials, drawn)
+  bench-plot [-in docs/bench/failovers.json] [-out docs/bench]
+        draw DIR/failover-<fault>.svg again from a failovers.json (no root, no lab)
   data-bench -raftvip PATH -out DIR [-name data-safety] [-trials 5] [-faults ...] [-modes async,semi-sync] [-lag 2s]
         a writer through the VIP while faults hit the holder; check what the servers kept
         (missing rows, counters, rows on a non-holder, replication); write DIR/NAME.{json,md}
@@ -60,6 +64,8 @@ func main() {
 		err = cmdDemo(ctx, args)
 	case "bench":
 		err = cmdBench(ctx, args)
+	case "bench-plot":
+		err = cmdBenchPlot(args)
 	case "data-bench":
 		err = cmdDataBench(ctx, args)
 	case "up":

@@ -94,6 +94,9 @@ type BenchOptions struct {
 	IdleWindow time.Duration
 	// Progress receives one line per trial (nil: discard).
 	Progress io.Writer
+	// WriteInterval paces the probe writer that runs beside the client
+	// for the pictures (benchseries.go); default 50ms, negative: none.
+	WriteInterval time.Duration
 }
 
 func (o BenchOptions) withDefaults() BenchOptions {
@@ -117,6 +120,9 @@ func (o BenchOptions) withDefaults() BenchOptions {
 	}
 	if o.Progress == nil {
 		o.Progress = io.Discard
+	}
+	if o.WriteInterval == 0 {
+		o.WriteInterval = 50 * time.Millisecond
 	}
 	return o
 }
@@ -152,6 +158,8 @@ type TrialResult struct {
 	// (fsm.Failovers; a phase not recorded is absent).
 	PhasesMS map[string]float64 `json:"phases_ms,omitempty"`
 	Error    string             `json:"error,omitempty"`
+
+	series *FailoverSeries // the timeline for the pictures (benchseries.go)
 }
 
 // FaultSummary aggregates the trials of one fault and system.
@@ -193,6 +201,9 @@ type BenchResults struct {
 	Idle      []IdleUsage       `json:"idle"`
 	Results   []TrialResult     `json:"results"`
 	Errors    []string          `json:"errors,omitempty"`
+	// Failovers are the median trials' timelines, for the pictures; the
+	// command writes them to failovers.json beside results.json.
+	Failovers []FailoverSeries `json:"-"`
 }
 
 // RunBench injects every fault Trials times against every system, one
@@ -205,6 +216,12 @@ func (l *Lab) RunBench(ctx context.Context, opts BenchOptions) (*BenchResults, e
 		Versions: l.versions(ctx),
 		Settings: l.benchSettings(opts),
 	}
+	// The probe writer's table (its INSERTs are rolled back).
+	if opts.WriteInterval > 0 {
+		if err := l.SetupDataSchema(ctx); err != nil {
+			return res, err
+		}
+	}
 	for _, sys := range opts.Systems {
 		if err := l.benchSystem(ctx, sys, opts, res); err != nil {
 			res.Errors = append(res.Errors, fmt.Sprintf("%s: %v", sys, err))
@@ -215,6 +232,7 @@ func (l *Lab) RunBench(ctx context.Context, opts BenchOptions) (*BenchResults, e
 		}
 	}
 	res.summarize(opts)
+	res.Failovers = res.pickFailovers(opts)
 	if len(res.Results) == 0 {
 		return res, errors.New("bench: no trial ran: " + strings.Join(res.Errors, "; "))
 	}
@@ -253,6 +271,11 @@ func (l *Lab) benchSystem(ctx context.Context, sys System, opts BenchOptions, re
 		return err
 	}
 	defer c.Stop()
+	w, stopWriter, err := l.startBenchWriter(ctx, sys, opts)
+	if err != nil {
+		return err
+	}
+	defer stopWriter()
 	if _, err := l.waitReady(ctx, sys, c); err != nil {
 		return err
 	}
@@ -270,7 +293,7 @@ func (l *Lab) benchSystem(ctx context.Context, sys System, opts BenchOptions, re
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			tr := l.runTrial(ctx, sys, f, i, c, opts)
+			tr := l.runTrial(ctx, sys, f, i, c, w, opts)
 			res.Results = append(res.Results, tr)
 			line := fmt.Sprintf("   %-10s %-13s #%-2d %s -> %-5s downtime %7.0f ms, max holders %d (VIP gone %+.0f ms, on %s %+.0f ms)",
 				sys, f, i, tr.Holder, tr.NewHolder, tr.DowntimeMS, tr.MaxHolders, tr.VIPGoneMS, l.Other(tr.Holder), tr.VIPNewMS)
@@ -330,7 +353,7 @@ func (l *Lab) waitReady(ctx context.Context, sys System, c *Client) (string, err
 	return holder, nil
 }
 
-func (l *Lab) runTrial(ctx context.Context, sys System, f Fault, n int, c *Client, opts BenchOptions) (tr TrialResult) {
+func (l *Lab) runTrial(ctx context.Context, sys System, f Fault, n int, c *Client, w *Writer, opts BenchOptions) (tr TrialResult) {
 	tr = TrialResult{System: sys, Fault: f, Trial: n}
 	holder, err := l.waitReady(ctx, sys, c)
 	if err != nil {
@@ -375,6 +398,8 @@ func (l *Lab) runTrial(ctx context.Context, sys System, f Fault, n int, c *Clien
 		_ = restore()
 		return tr
 	}
+	var outage Outage // the gap DowntimeMS measures, for the pictures
+	haveOutage := false
 	if f.movesVIP() {
 		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		_, werr := c.WaitGood(wctx, otherID, t0)
@@ -385,6 +410,7 @@ func (l *Lab) runTrial(ctx context.Context, sys System, f Fault, n int, c *Clien
 			tr.Recovered = true
 			if out, ok := c.Downtime(t0, otherID); ok {
 				tr.DowntimeMS = ms(out.Duration)
+				outage, haveOutage = out, true
 			}
 		}
 		if f == FaultCablePulled {
@@ -411,6 +437,7 @@ func (l *Lab) runTrial(ctx context.Context, sys System, f Fault, n int, c *Clien
 		if out, ok := c.LongestOutage(t0, end); ok {
 			tr.DowntimeMS = ms(out.Duration)
 			tr.Recovered = true
+			outage, haveOutage = out, true
 		}
 	}
 	tr.MaxHolders, _, _ = l.monitor.HolderCountsBetween(t0, end)
@@ -431,6 +458,7 @@ func (l *Lab) runTrial(ctx context.Context, sys System, f Fault, n int, c *Clien
 	if sys == SystemRaftvip && epoch > 0 && f.movesVIP() {
 		tr.PhasesMS = l.failoverPhases(ctx, epoch, t0)
 	}
+	l.recordSeries(ctx, &tr, c, w, t0, end, outage, haveOutage)
 	return tr
 }
 
@@ -833,6 +861,7 @@ func (l *Lab) benchSettings(opts BenchOptions) map[string]string {
 		"keepalived": "as the seed: state BACKUP on both, nopreempt, priority 101/99, advert_int 1, auth PASS, " +
 			"vrrp_script interval 2 fall 2 rise 1 (mariadb-admin ping, 1 s timeout), a failing check puts the instance in FAULT",
 		"client":         "SELECT @@server_id through the VIP every 20 ms, new connection each time, 300 ms timeout",
+		"writer":         benchWriterSetting(opts),
 		"isolation hold": opts.IsolationHold.String(),
 		"jitter":         "a random wait of up to " + opts.Jitter.String() + " before each fault, so faults hit every phase of the systems' timers",
 	}

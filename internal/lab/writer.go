@@ -105,6 +105,11 @@ type WriterOptions struct {
 	CounterID int
 	// Log receives one line per acknowledged row; nil: <lab dir>/c/writer.log.
 	Log io.Writer
+	// Probe rolls each INSERT back instead of committing it and skips the
+	// counter: a test of whether the server takes writes (read_only
+	// refuses the INSERT itself) that leaves nothing in the binlog, so
+	// the failover bench can write without making errant transactions.
+	Probe bool
 }
 
 func (o WriterOptions) withDefaults() WriterOptions {
@@ -265,6 +270,17 @@ func (w *Writer) exec(ctx context.Context, wr *Write) error {
 		return err
 	}
 	wr.ServerID = id
+	if w.opts.Probe {
+		if _, err := e.ExecContext(ctx, "START TRANSACTION", nil); err != nil {
+			return err
+		}
+		if _, err := e.ExecContext(ctx, fmt.Sprintf("INSERT INTO %s (seq, srv, at) VALUES (%d, @@server_id, NOW(6))", RowsTable, wr.Seq), nil); err != nil {
+			return err
+		}
+		wr.RowOK = true
+		_, err := e.ExecContext(ctx, "ROLLBACK", nil)
+		return err
+	}
 	// srv and at come from the server: which server executed the row and
 	// when, by its clock.
 	if _, err := e.ExecContext(ctx, fmt.Sprintf("INSERT INTO %s (seq, srv, at) VALUES (%d, @@server_id, NOW(6))", RowsTable, wr.Seq), nil); err != nil {
