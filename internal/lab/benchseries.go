@@ -22,13 +22,15 @@ const (
 )
 
 // benchWriteNote says in the pictures and settings how the bench's writes
-// are made.
-const benchWriteNote = "a probe INSERT through the VIP every %s (new connection, 1 s timeout), rolled back: " +
-	"it fails where read_only refuses it and leaves no transaction behind"
-
-// keepalivedWritableNote says how keepalived's holder becomes writable.
-const keepalivedWritableNote = "; read_only OFF on each host holding the VIP, ON on the others, set by the lab as " +
-	"keepalived notify_master / notify_backup scripts would"
+// are made; raftvipWritableNote and keepalivedWritableNote who makes the
+// holder writable.
+const (
+	benchWriteNote = "a probe INSERT every %s (1 s timeout), rolled back: it fails where read_only refuses it " +
+		"and leaves no transaction behind"
+	raftvipWritableNote    = "raftvip sets read_only itself"
+	keepalivedWritableNote = "read_only OFF on each host holding the VIP, ON on the others, set by the lab as " +
+		"keepalived notify_master / notify_backup scripts would"
+)
 
 // startBenchWriter starts the bench's probe writer for sys (nil when
 // opts.WriteInterval is negative). keepalived does not touch read_only, so
@@ -41,7 +43,11 @@ func (l *Lab) startBenchWriter(ctx context.Context, sys System, opts BenchOption
 	if sys == SystemKeepalived {
 		stopNotify = l.startNotifyWritable(ctx)
 	}
-	w, err = l.StartWriter(WriterOptions{Interval: opts.WriteInterval, Probe: true, MaxWrites: 1 << 30, MaxDuration: 24 * time.Hour})
+	// Enough slots for a whole timeout's worth of writes: with fewer, the
+	// writes stuck on a dead holder would hold back the next ones and
+	// leave gaps in the picture that no fault made.
+	slots := int(time.Second/opts.WriteInterval) + 8
+	w, err = l.StartWriter(WriterOptions{Interval: opts.WriteInterval, Probe: true, Concurrency: slots, MaxWrites: 1 << 30, MaxDuration: 24 * time.Hour})
 	if err != nil {
 		stopNotify()
 		return nil, func() {}, err
@@ -151,9 +157,9 @@ func (l *Lab) recordSeries(ctx context.Context, tr *TrialResult, c *Client, w *W
 		}
 	}
 	if w != nil {
-		s.WritesNote = fmt.Sprintf(benchWriteNote, w.opts.Interval)
+		s.WritesNote = fmt.Sprintf(benchWriteNote, w.opts.Interval) + "; " + raftvipWritableNote
 		if tr.System == SystemKeepalived {
-			s.WritesNote += keepalivedWritableNote
+			s.WritesNote = fmt.Sprintf(benchWriteNote, w.opts.Interval) + "; " + keepalivedWritableNote
 		}
 		for _, x := range w.Writes() {
 			if in(x.Start, x.End) {
@@ -215,5 +221,5 @@ func benchWriterSetting(opts BenchOptions) string {
 		return "none"
 	}
 	return "beside the client, for the pictures only (failover-*.svg): " + fmt.Sprintf(benchWriteNote, opts.WriteInterval) +
-		"; for keepalived" + keepalivedWritableNote
+		"; " + raftvipWritableNote + "; for keepalived " + keepalivedWritableNote
 }

@@ -56,7 +56,8 @@ type HeldSpan struct {
 }
 
 // Mark is one read or write of the client: sent at SentMS, answered (or
-// failed) at AtMS.
+// failed) at AtMS. The pictures place it at SentMS: a write that timed out
+// after 1 s belongs to the moment it was tried.
 type Mark struct {
 	SentMS   float64 `json:"sent_ms"`
 	AtMS     float64 `json:"at_ms"`
@@ -130,7 +131,6 @@ const (
 	panelHead   = 36.0 // panel title above its lanes
 	panelAxis   = 30.0 // tick labels below the lanes
 	panelGap    = 14.0
-	plotBottom  = 34.0 // the caption
 	defaultPre  = -1000.0
 	defaultPost = 6000.0
 )
@@ -187,10 +187,12 @@ func RenderFailoverSVG(w io.Writer, f Fault, panels []FailoverSeries) error {
 	panelH := func(p FailoverSeries) float64 {
 		return panelHead + float64(len(p.Hosts)+1)*(laneHeight+laneGap) + panelAxis
 	}
-	height := plotTop + plotBottom
+	caption := captionLines(panels)
+	captionTop := plotTop
 	for _, p := range panels {
-		height += panelH(p) + panelGap
+		captionTop += panelH(p) + panelGap
 	}
+	height := captionTop + float64(len(caption))*13 + 10
 
 	var b strings.Builder
 	fmt.Fprintf(&b, `<?xml version="1.0" encoding="UTF-8"?>
@@ -214,9 +216,15 @@ func RenderFailoverSVG(w io.Writer, f Fault, panels []FailoverSeries) error {
 <rect width="100%" height="100%" fill="white"/>
 `)
 	// Title: the fault and each system's downtime.
-	var downs []string
+	var downs, two []string
 	for _, p := range panels {
 		downs = append(downs, fmt.Sprintf("%s %s", p.System, downtimeText(p)))
+		if p.MaxHolders > 1 {
+			two = append(two, fmt.Sprintf("%s put the VIP on %d hosts at once", p.System, p.MaxHolders))
+		}
+	}
+	if len(two) > 0 {
+		downs[len(downs)-1] += "; " + strings.Join(two, ", ")
 	}
 	fmt.Fprintf(&b, `<text x="%.0f" y="24" font-size="16" font-weight="bold">%s</text>`+"\n", plotLeft-130,
 		esc(fmt.Sprintf("%s: downtime %s", f, strings.Join(downs, ", "))))
@@ -228,21 +236,50 @@ func RenderFailoverSVG(w io.Writer, f Fault, panels []FailoverSeries) error {
 		drawPanel(&b, p, y, from, to, x, inWin)
 		y += panelH(p) + panelGap
 	}
-	note := "Each mark is one read (SELECT @@server_id, new connection, every 20 ms) or write through the VIP, at the time its answer or error came; " +
-		"the green band is the netlink monitor's view of who held the VIP."
-	fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" class="small">%s</text>`+"\n", plotLeft-130, height-plotBottom+14, esc(note))
-	var wn []string
-	for _, p := range panels {
-		if p.WritesNote != "" {
-			wn = append(wn, fmt.Sprintf("%s: %s", p.System, p.WritesNote))
-		} else {
-			wn = append(wn, fmt.Sprintf("%s: no writer ran", p.System))
-		}
+	for i, line := range caption {
+		fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" class="small">%s</text>`+"\n", plotLeft-130, captionTop+12+float64(i)*13, esc(line))
 	}
-	fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" class="small">%s</text>`+"\n", plotLeft-130, height-plotBottom+28, esc("Writes, "+strings.Join(wn, "; ")))
 	b.WriteString("</svg>\n")
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// captionLines says what the marks are and how each system's writes were
+// made, wrapped to the picture's width.
+func captionLines(panels []FailoverSeries) []string {
+	text := "Each mark is one request through the VIP on a new connection, placed when it was sent: reads (SELECT @@server_id every 20 ms, " +
+		"300 ms timeout) in the upper half of a lane, writes in the lower half. The green band: the netlink monitor saw the host hold the VIP. " +
+		"The downtime: from the last answer before the fault to the first answer after it (the bench's measure)."
+	lines := wrap(text, 195)
+	var wn []string
+	for _, p := range panels {
+		note := p.WritesNote
+		if note == "" {
+			note = "no writer ran"
+		}
+		wn = append(wn, fmt.Sprintf("%s: %s.", p.System, note))
+	}
+	return append(lines, wrap("Writes, "+strings.Join(wn, " "), 195)...)
+}
+
+// wrap breaks text into lines of at most width bytes at spaces.
+func wrap(text string, width int) []string {
+	var lines []string
+	line := ""
+	for _, w := range strings.Fields(text) {
+		if line != "" && len(line)+1+len(w) > width {
+			lines = append(lines, line)
+			line = ""
+		}
+		if line != "" {
+			line += " "
+		}
+		line += w
+	}
+	if line != "" {
+		lines = append(lines, line)
+	}
+	return lines
 }
 
 func downtimeText(p FailoverSeries) string {
@@ -334,7 +371,7 @@ func drawPanel(b *strings.Builder, p FailoverSeries, top, from, to float64, x fu
 	// Reads in the upper half of a lane, writes in the lower half.
 	marks := func(ms []Mark, kind string, yOff float64) {
 		for _, m := range ms {
-			if !inWin(m.AtMS) {
+			if !inWin(m.SentMS) {
 				continue
 			}
 			ly, class := failedY, kind+"-failed"
@@ -345,9 +382,9 @@ func drawPanel(b *strings.Builder, p FailoverSeries, top, from, to float64, x fu
 				}
 				ly, class = l, kind+"-ok"
 			}
-			fmt.Fprintf(b, `<rect class="%s" x="%.1f" y="%.1f" width="1.6" height="%.1f">`, class, x(m.AtMS)-0.8, ly+yOff, laneHeight/2-5)
+			fmt.Fprintf(b, `<rect class="%s" x="%.1f" y="%.1f" width="1.6" height="%.1f">`, class, x(m.SentMS)-0.8, ly+yOff, laneHeight/2-5)
 			if m.OK {
-				fmt.Fprintf(b, "<title>%s %+.0f ms, server_id %d</title></rect>\n", kind, m.AtMS, m.ServerID)
+				fmt.Fprintf(b, "<title>%s sent %+.0f ms, answered by server_id %d</title></rect>\n", kind, m.SentMS, m.ServerID)
 			} else {
 				fmt.Fprintf(b, "<title>%s</title></rect>\n", esc(fmt.Sprintf("%s sent %+.0f ms failed %+.0f ms: %s", kind, m.SentMS, m.AtMS, m.Err)))
 			}

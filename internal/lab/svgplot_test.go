@@ -149,7 +149,7 @@ func TestRenderFailoverSVG(t *testing.T) {
 	want := func(ms []Mark, ok bool) int {
 		n := 0
 		for _, m := range ms {
-			if m.OK == ok && m.AtMS >= -1000 && m.AtMS <= 6000 {
+			if m.OK == ok && m.SentMS >= -1000 && m.SentMS <= 6000 {
 				n++
 			}
 		}
@@ -184,7 +184,7 @@ func TestRenderFailoverSVG(t *testing.T) {
 		}
 	}
 	for _, want := range []string{"cable-pulled", "raftvip — downtime 2.08 s", "keepalived — downtime 2.88 s",
-		"2 hosts held the VIP at once", "hosta", "hostb", "failed", "+6 s", "-1 s", "holds the VIP", "read answered",
+		"2 hosts held the VIP at once", "keepalived put the VIP on 2 hosts at once", "hosta", "hostb", "failed", "+6 s", "-1 s", "holds the VIP", "read answered",
 		"write accepted", "read or write failed", "time after the fault", "trial 2 of 3 (median downtime)"} {
 		if !strings.Contains(texts, want) {
 			t.Errorf("no text %q in the picture", want)
