@@ -159,7 +159,7 @@ func TestARPWatchSeesVIPAddedByHand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !regexp.MustCompile(`(?m)^CRITICAL: TWO HOLDERS: ` + regexp.QuoteMeta(VIP) + ` answered by .*` + regexp.QuoteMeta(otherMAC)).MatchString(text) ||
+	if !regexp.MustCompile(`(?m)^CRITICAL: TWO HOLDERS: `+regexp.QuoteMeta(VIP)+` answered by .*`+regexp.QuoteMeta(otherMAC)).MatchString(text) ||
 		!strings.Contains(text, "ARP watch (who answers ARP for the VIP):") {
 		t.Errorf("status does not show the alarm:\n%s", text)
 	}
