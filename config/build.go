@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/raftvip/raftvip/internal/sched"
 	"github.com/raftvip/raftvip/mysqlcheck"
 )
 
@@ -135,6 +136,15 @@ func build(c *collector, raw *rawFile, body hcl.Body, filename string) *Config {
 			c.at(raw.MetricsAddr.Range, "metrics_addr: %s", msg)
 		} else {
 			cfg.MetricsAddr = addr
+		}
+	}
+
+	cfg.CPUPriority = string(sched.High)
+	if s, st := c.str(raw.CPUPriority, "cpu_priority"); st == valid {
+		if p, err := sched.Parse(s); err != nil {
+			c.at(raw.CPUPriority.Range, "cpu_priority: %s", err)
+		} else {
+			cfg.CPUPriority = string(p)
 		}
 	}
 

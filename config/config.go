@@ -44,6 +44,9 @@ type Config struct {
 	// MetricsAddr (metrics_addr) is the host:port of the HTTP listener for
 	// /metrics, /healthz, /readyz and the status page; "" = none.
 	MetricsAddr string
+	// CPUPriority (cpu_priority) is the agent's scheduling priority
+	// (internal/sched): high (default), realtime or normal.
+	CPUPriority string
 
 	// TLS is the cluster port's mutual TLS (nil when absent); without it
 	// InsecurePlaintext must be set.

@@ -51,15 +51,16 @@ func TestLoadExampleDB(t *testing.T) {
 	}
 	got.Warnings = onlyPlaintextWarning(t, got.Warnings)
 	want := &Config{
-		File:     path,
-		NodeID:   "hosta",
-		Role:     RoleDB,
-		DataDir:  "/var/lib/raftvip/hosta",
-		Bind:     "10.99.0.11:7400",
-		Admin:    "/run/raftvip/hosta.sock",
-		Peers:    examplePeers,
-		LogLevel: "debug",
-		LogJSON:  true,
+		File:        path,
+		NodeID:      "hosta",
+		Role:        RoleDB,
+		DataDir:     "/var/lib/raftvip/hosta",
+		Bind:        "10.99.0.11:7400",
+		Admin:       "/run/raftvip/hosta.sock",
+		Peers:       examplePeers,
+		LogLevel:    "debug",
+		LogJSON:     true,
+		CPUPriority: "high",
 
 		InsecurePlaintext: true,
 		VIP: &VIP{
@@ -131,17 +132,18 @@ func TestLoadExampleWitness(t *testing.T) {
 	}
 	got.Warnings = onlyPlaintextWarning(t, got.Warnings)
 	want := &Config{
-		File:     path,
-		NodeID:   "witness",
-		Role:     RoleWitness,
-		DataDir:  "/var/lib/raftvip/witness",
-		Bind:     "10.99.0.13:7400",
-		Admin:    "/run/raftvip/witness.sock",
-		Peers:    examplePeers,
-		Failover: defaultFailover,
-		VRRP:     VRRP{Mode: VRRPOff, Version: 2, Priority: 250, AdvertInt: time.Second, UntrustedBlockMax: DefaultUntrustedBlockMax},
-		Raft:     defaultRaft,
-		LogLevel: "info",
+		File:        path,
+		NodeID:      "witness",
+		Role:        RoleWitness,
+		DataDir:     "/var/lib/raftvip/witness",
+		Bind:        "10.99.0.13:7400",
+		Admin:       "/run/raftvip/witness.sock",
+		Peers:       examplePeers,
+		Failover:    defaultFailover,
+		VRRP:        VRRP{Mode: VRRPOff, Version: 2, Priority: 250, AdvertInt: time.Second, UntrustedBlockMax: DefaultUntrustedBlockMax},
+		Raft:        defaultRaft,
+		LogLevel:    "info",
+		CPUPriority: "high",
 
 		InsecurePlaintext: true,
 	}
@@ -792,5 +794,26 @@ func TestMetricsAddr(t *testing.T) {
 	}
 	if cfg.MetricsAddr != "10.99.0.11:9273" {
 		t.Errorf("MetricsAddr = %q, want 10.99.0.11:9273", cfg.MetricsAddr)
+	}
+}
+
+func TestCPUPriority(t *testing.T) {
+	cfg, err := parse([]byte(base), "ok.hcl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.CPUPriority != "high" {
+		t.Errorf("CPUPriority = %q without cpu_priority, want the default high", cfg.CPUPriority)
+	}
+	cfg, err = parse([]byte(base+`cpu_priority = "realtime"`+"\n"), "ok.hcl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.CPUPriority != "realtime" {
+		t.Errorf("CPUPriority = %q, want realtime", cfg.CPUPriority)
+	}
+	_, err = parse([]byte(base+`cpu_priority = "max"`+"\n"), "bad.hcl")
+	if err == nil || !strings.Contains(err.Error(), "bad.hcl:") || !strings.Contains(err.Error(), `cpu_priority: "max" is not a cpu priority`) {
+		t.Fatalf("cpu_priority = \"max\": error %v, want one at bad.hcl:line naming the value", err)
 	}
 }

@@ -29,6 +29,8 @@ type rawFile struct {
 	LogJSON    *hcl.Attribute
 	// MetricsAddr is metrics_addr (metrics and the status page).
 	MetricsAddr *hcl.Attribute
+	// CPUPriority is cpu_priority.
+	CPUPriority *hcl.Attribute
 
 	InsecurePlaintext *hcl.Attribute
 

@@ -55,6 +55,13 @@
 //	          and a read-only status page at / (docs/metrics.md). Plain HTTP and no
 //	          authentication: bind it to an address only the monitoring can
 //	          reach. Nothing it serves holds a secret.
+//	cpu_priority string, default "high". The agent's CPU priority, so that a
+//	          saturated host does not starve its lease renewals (a late one
+//	          drops the VIP): "high" is nice -10, "realtime" SCHED_RR priority
+//	          10 (above every normal process, whatever its cgroup), "normal"
+//	          leaves it as started. Needs CAP_SYS_NICE (root has it); without
+//	          it the agent warns and runs as started. Notify scripts run at
+//	          normal priority.
 //	insecure_plaintext bool, default false. Runs the cluster port (bind) without
 //	          authentication: anyone who can reach it can command the cluster. For
 //	          tests only; a warning at start and in status. Exactly one of a tls

@@ -30,7 +30,7 @@ func (c *collector) content(body hcl.Body, attrs []string, blocks ...hcl.BlockHe
 
 func decodeFile(c *collector, body hcl.Body) *rawFile {
 	a, blocks := c.content(body,
-		[]string{"node_id", "role", "data_dir", "bind", "admin", "admin_group", "log_level", "log_json", "insecure_plaintext", "metrics_addr"},
+		[]string{"node_id", "role", "data_dir", "bind", "admin", "admin_group", "log_level", "log_json", "insecure_plaintext", "metrics_addr", "cpu_priority"},
 		hcl.BlockHeaderSchema{Type: "peer", LabelNames: []string{"id"}},
 		hcl.BlockHeaderSchema{Type: "vip"},
 		hcl.BlockHeaderSchema{Type: "mysql"},
@@ -50,6 +50,7 @@ func decodeFile(c *collector, body hcl.Body) *rawFile {
 		LogLevel:    a["log_level"],
 		LogJSON:     a["log_json"],
 		MetricsAddr: a["metrics_addr"],
+		CPUPriority: a["cpu_priority"],
 
 		InsecurePlaintext: a["insecure_plaintext"],
 	}

@@ -23,6 +23,7 @@ func (c *Config) Summary() map[string]any {
 		"log_level":    c.LogLevel,
 		"log_json":     c.LogJSON,
 		"metrics_addr": c.MetricsAddr,
+		"cpu_priority": c.CPUPriority,
 		"failover": map[string]any{
 			"preempt":            c.Failover.Preempt,
 			"preferred":          c.Failover.Preferred,

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/raftvip/raftvip/internal/sched"
 )
 
 // Defaults.
@@ -287,7 +288,17 @@ func (n *Notifier) run(ev Event, argv []string) {
 	var stdout, stderr capped
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()
-	err := cmd.Run()
+	err := cmd.Start()
+	if err == nil {
+		// The agent runs at a raised CPU priority (cpu_priority), which
+		// a child inherits; a site's script has no business above MySQL.
+		// From here on it runs as a normal process (its first instants,
+		// before this call, may still be raised).
+		if rerr := sched.Reset(cmd.Process.Pid); rerr != nil {
+			n.log.Debug("could not put the script at normal priority", "script", argv[0], "error", rerr)
+		}
+		err = cmd.Wait()
+	}
 	took := time.Since(start).Round(time.Millisecond)
 	n.runs.Add(1)
 	if err != nil || ctx.Err() != nil {

@@ -22,6 +22,7 @@ import (
 	"github.com/raftvip/raftvip/config"
 	"github.com/raftvip/raftvip/fsm"
 	"github.com/raftvip/raftvip/internal/mtls"
+	"github.com/raftvip/raftvip/internal/sched"
 	"github.com/raftvip/raftvip/mysqlcheck"
 	"github.com/raftvip/raftvip/notify"
 	"github.com/raftvip/raftvip/vip"
@@ -57,6 +58,13 @@ func runAgent(args []string, stdout, stderr io.Writer) int {
 	}).With("node", cfg.NodeID)
 	for _, w := range cfg.Warnings {
 		log.Warn("config: "+w.Msg, "at", fmt.Sprintf("%s:%d:%d", w.File, w.Line, w.Column))
+	}
+	// Before the cluster and the checker start their threads (they
+	// inherit it anyway, see internal/sched).
+	if err := sched.Apply(sched.Priority(cfg.CPUPriority)); err != nil {
+		log.Warn("could not raise the agent's CPU priority; running as started (a saturated host may starve lease renewals)", "cpu_priority", cfg.CPUPriority, "error", err)
+	} else if cfg.CPUPriority != string(sched.Normal) {
+		log.Debug("cpu priority raised", "cpu_priority", cfg.CPUPriority)
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)

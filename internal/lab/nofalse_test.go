@@ -58,6 +58,11 @@ func TestNoFalseFailover(t *testing.T) {
 		if acq := m.Acquisitions(other, t0); len(acq) != 0 {
 			t.Errorf("VIP moved: %s acquired it %v\n%s", other, acq, m.Timeline())
 		}
+		// Not moved but dropped and added again is an outage too (a
+		// starved lease renewal does that).
+		if acq := m.Acquisitions(holder, t0); len(acq) != 0 {
+			t.Errorf("VIP dropped and added again on %s %v\n%s", holder, acq, m.Timeline())
+		}
 		if h, ok := m.Holder(); !ok || h != holder {
 			t.Errorf("VIP on %v, want it to stay on %s\n%s", m.Holders(), holder, m.Timeline())
 		}
@@ -137,15 +142,17 @@ func TestNoFalseFailover(t *testing.T) {
 		c := l.Host("c")
 		lctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 		defer cancel()
-		// mariadb-slap's clients each run the query in a loop. At 140
-		// (what the default max_connections leaves room for) a fresh-clone
-		// CI run saw the holder's own lease renewals starve on this 2-core
-		// lab (servers, agents and slap share the cores): the proof came
-		// back later than renew_slack, the VIP dropped and came back on the
-		// same host three times in 60 s, and once moved (issue 11's open
-		// work: the agent's own CPU under load). 32 clients keep the server
-		// busy (about 2,000 queries/s) without starving the agents.
-		const concurrency = 32
+		// mariadb-slap's clients each run the query in a loop; 140 is what
+		// the default max_connections (151) leaves room for beside the
+		// agents and the lab's own connections. A fresh-clone CI run at
+		// 140 once saw the holder's own lease renewals starve on this
+		// 2-core lab (servers, agents and slap share the cores): the VIP
+		// dropped and came back three times, then moved. The agent now
+		// raises its CPU priority (cpu_priority, default high = nice -10;
+		// internal/sched). With cpu_priority = "normal" and the machine
+		// busy besides (load average 34), this subtest saw five drops and
+		// a move in 54 s; with the default, under load average 50, none.
+		const concurrency = 140
 		q0, err := questions(ctx, l.MariaDB(holder))
 		if err != nil {
 			t.Fatal(err)
