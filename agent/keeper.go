@@ -116,6 +116,12 @@ type keeper struct {
 	resume atomic.Uint64
 	// onErrant hands an errant check's result to the loop (health report).
 	onErrant func(epoch uint64, errant string)
+	pubMu    sync.Mutex // serialises publish
+	// errantBusy: an errant check runs (beside the loop: the holder's
+	// server may be unreachable, and its timeout must not delay this
+	// server's next wish); errantStop ends it (loop only).
+	errantBusy atomic.Bool
+	errantStop context.CancelFunc
 }
 
 // ResumeReplication allows a holder of epoch to start the replication it
@@ -149,6 +155,9 @@ func newKeeper(node string, db DB, remote func(string) (DB, error), opt DataOpti
 func (k *keeper) Status() DataStatus { return *k.st.Load() }
 
 func (k *keeper) publish(f func(*DataStatus)) {
+	// The errant check and the old server's fence run beside the loop.
+	k.pubMu.Lock()
+	defer k.pubMu.Unlock()
 	s := *k.st.Load()
 	f(&s)
 	k.st.Store(&s)
@@ -253,11 +262,22 @@ func (k *keeper) Run(ctx context.Context) {
 				k.enforceReadOnly(ctx)
 				lastEnforce = k.now()
 			}
-			if w.errantEpoch != 0 && w.source != "" && k.remote != nil && k.now().Sub(lastErrant) >= errantEvery {
-				k.checkErrant(ctx, w.errantEpoch, w.source)
+			if w.errantEpoch != 0 && w.source != "" && k.remote != nil && k.now().Sub(lastErrant) >= errantEvery && !k.errantBusy.Load() {
+				ectx, stop := context.WithCancel(ctx)
+				k.errantStop = stop
+				k.errantBusy.Store(true)
+				go func(epoch uint64, source string) {
+					defer k.errantBusy.Store(false)
+					defer stop()
+					k.checkErrant(ectx, epoch, source)
+				}(w.errantEpoch, w.source)
 				lastErrant = k.now()
 			}
 		case writableEpoch != w.epoch:
+			if k.errantStop != nil {
+				k.errantStop() // this node holds again: no errant check to finish
+				k.errantStop = nil
+			}
 			if k.catchUp(ctx, w, gen) {
 				writableEpoch = w.epoch
 				lastEnforce = k.now()
