@@ -86,6 +86,8 @@ func (r *reloader) reload() (applied, refused []string, err error) {
 		{"bind", cur.Bind, next.Bind}, {"admin", cur.Admin, next.Admin}, {"admin_group", cur.AdminGroup, next.AdminGroup}, {"peer", cur.Peers, next.Peers},
 		{"raft", cur.Raft, next.Raft}, {"vrrp", cur.VRRP, next.VRRP}, {"notify", cur.Notify, next.Notify},
 		{"vip.arp_watch", cur.ARPWatch, next.ARPWatch},
+		// Set up once at start: the listener, and every thread's priority.
+		{"metrics_addr", cur.MetricsAddr, next.MetricsAddr}, {"cpu_priority", cur.CPUPriority, next.CPUPriority},
 	}
 	if cur.VIP != nil && next.VIP != nil {
 		fixed = append(fixed,
@@ -202,6 +204,7 @@ func (r *reloader) reload() (applied, refused []string, err error) {
 	merged.TLS, merged.InsecurePlaintext = cur.TLS, cur.InsecurePlaintext
 	merged.Notify = cur.Notify     // the notifier runs with what it started with
 	merged.ARPWatch = cur.ARPWatch // and the ARP watch
+	merged.MetricsAddr, merged.CPUPriority = cur.MetricsAddr, cur.CPUPriority
 	merged.Failover = cur.Failover
 	merged.Failover.Preempt, merged.Failover.Preferred = next.Failover.Preempt, next.Failover.Preferred
 	if cur.VIP != nil && next.VIP != nil {

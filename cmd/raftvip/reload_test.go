@@ -98,6 +98,18 @@ func TestReload(t *testing.T) {
 		t.Errorf("running config after reload: failover %+v fence_table %q interval %s", r.cur.Failover, r.cur.MySQL.FenceTable, r.cur.MySQL.Interval)
 	}
 
+	// Set up once at start: reported as needing a restart (the metrics
+	// listener stayed on its old address before; issue 12's review).
+	b, _ := os.ReadFile(path)
+	os.WriteFile(path, append(b, []byte("metrics_addr = \"127.0.0.1:9273\"\ncpu_priority = \"realtime\"\n")...), 0o600)
+	applied, refused, _ = r.reload()
+	if got := strings.Join(refused, ","); !strings.HasPrefix(got, "metrics_addr,cpu_priority,") {
+		t.Errorf("metrics_addr and cpu_priority changed: not applied = %q, want both", got)
+	}
+	if r.cur.MetricsAddr != "" || r.cur.CPUPriority != "high" {
+		t.Errorf("running config after reload: metrics_addr %q cpu_priority %q, want the running values", r.cur.MetricsAddr, r.cur.CPUPriority)
+	}
+
 	// A broken file changes nothing.
 	os.WriteFile(path, []byte("node_id = \n"), 0o600)
 	before := r.cur
