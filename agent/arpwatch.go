@@ -107,7 +107,9 @@ func (a *Agent) ARPExpectation(ctx context.Context) arpwatch.Expectation {
 	case now.Sub(s.changed) < arpSettle:
 		return arpwatch.Expectation{Skip: fmt.Sprintf("epoch change in progress (epoch %d, holder %s, %s ago)", st.Epoch, orNobody(st.Holder), now.Sub(s.changed).Round(time.Millisecond))}
 	}
-	exp := arpwatch.Expectation{Holder: st.Holder, Epoch: st.Epoch}
+	// During a migration keepalived may serve the VIP while raftvip holds
+	// nothing; its answer alone is not a foreign holder there.
+	exp := arpwatch.Expectation{Holder: st.Holder, Epoch: st.Epoch, VRRP: a.opt.VRRPMode == VRRPObserve || a.opt.VRRPMode == VRRPActive}
 	if st.Holder == "" {
 		return exp
 	}

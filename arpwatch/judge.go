@@ -60,10 +60,13 @@ type Judgement struct {
 
 // Judge decides one round for one address: answers are the MACs that
 // answered ARP for it (duplicates and order do not matter; the asking
-// node's own MAC must already be left out), holder the node the replicated
-// state names ("" = nobody), holderMAC that node's interface MAC (nil when
-// it has not told).
-func Judge(answers []net.HardwareAddr, holder string, holderMAC net.HardwareAddr) Judgement {
+// node's own MAC must already be left out); exp says who should: the node
+// the replicated state names (Holder, "" = nobody), its interface MAC
+// (HolderMAC, nil when it has not told), and VRRP: while keepalived may
+// serve the VIP (a migration), one MAC answering while raftvip holds
+// nothing is keepalived's, not an alarm.
+func Judge(answers []net.HardwareAddr, exp Expectation) Judgement {
+	holder, holderMAC := exp.Holder, exp.HolderMAC
 	var macs []net.HardwareAddr
 	for _, m := range answers {
 		dup := false
@@ -82,6 +85,9 @@ func Judge(answers []net.HardwareAddr, holder string, holderMAC net.HardwareAddr
 	switch {
 	case len(macs) == 0:
 		j.Verdict, j.Detail = Silent, "nobody answers"
+		return j
+	case holder == "" && exp.VRRP && len(macs) == 1:
+		j.Verdict, j.Detail = Unverified, macs[0].String()+" answers while raftvip holds nothing (vrrp.mode is on: keepalived may serve the VIP)"
 		return j
 	case holder == "":
 		j.Foreign = macs

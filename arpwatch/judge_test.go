@@ -26,27 +26,32 @@ func TestJudge(t *testing.T) {
 		answers   []net.HardwareAddr
 		holder    string
 		holderMAC net.HardwareAddr
+		vrrp      bool
 		want      Verdict
 		foreign   []net.HardwareAddr
 		detail    []string // substrings of Detail
 	}{
-		{"holder answers", []net.HardwareAddr{macA}, "a", macA, OK, nil, []string{macA.String(), "holder a"}},
-		{"holder answers twice", []net.HardwareAddr{macA, macA}, "a", macA, OK, nil, nil},
-		{"nobody answers", nil, "a", macA, Silent, nil, []string{"nobody answers"}},
-		{"nobody answers, nobody holds", nil, "", nil, Silent, nil, nil},
-		{"another MAC answers", []net.HardwareAddr{macB}, "a", macA, Foreign, []net.HardwareAddr{macB}, []string{macB.String(), "not the holder", macA.String()}},
-		{"holder and another", []net.HardwareAddr{macB, macA}, "a", macA, TwoHolders, []net.HardwareAddr{macB}, []string{"2 MACs", macA.String() + " and " + macB.String()}},
-		{"two others", []net.HardwareAddr{macK, macB}, "a", macA, TwoHolders, []net.HardwareAddr{macB, macK}, nil},
-		{"three", []net.HardwareAddr{macK, macB, macA}, "a", macA, TwoHolders, []net.HardwareAddr{macB, macK}, []string{"3 MACs"}},
-		{"nobody holds, one answers", []net.HardwareAddr{macK}, "", nil, Foreign, []net.HardwareAddr{macK}, []string{"nobody holds the VIP", macK.String()}},
-		{"nobody holds, stale MAC ignored", []net.HardwareAddr{macA}, "", macA, Foreign, []net.HardwareAddr{macA}, nil},
-		{"nobody holds, two answer", []net.HardwareAddr{macA, macK}, "", nil, TwoHolders, []net.HardwareAddr{macA, macK}, nil},
-		{"holder MAC unknown, one answers", []net.HardwareAddr{macA}, "a", nil, Unverified, nil, []string{"has not published"}},
-		{"holder MAC unknown, two answer", []net.HardwareAddr{macA, macB}, "a", nil, TwoHolders, []net.HardwareAddr{macB}, nil},
-		{"empty MAC ignored", []net.HardwareAddr{{}, macA}, "a", macA, OK, nil, nil},
+		{"holder answers", []net.HardwareAddr{macA}, "a", macA, false, OK, nil, []string{macA.String(), "holder a"}},
+		{"holder answers twice", []net.HardwareAddr{macA, macA}, "a", macA, false, OK, nil, nil},
+		{"nobody answers", nil, "a", macA, false, Silent, nil, []string{"nobody answers"}},
+		{"nobody answers, nobody holds", nil, "", nil, false, Silent, nil, nil},
+		{"another MAC answers", []net.HardwareAddr{macB}, "a", macA, false, Foreign, []net.HardwareAddr{macB}, []string{macB.String(), "not the holder", macA.String()}},
+		{"holder and another", []net.HardwareAddr{macB, macA}, "a", macA, false, TwoHolders, []net.HardwareAddr{macB}, []string{"2 MACs", macA.String() + " and " + macB.String()}},
+		{"two others", []net.HardwareAddr{macK, macB}, "a", macA, false, TwoHolders, []net.HardwareAddr{macB, macK}, nil},
+		{"three", []net.HardwareAddr{macK, macB, macA}, "a", macA, false, TwoHolders, []net.HardwareAddr{macB, macK}, []string{"3 MACs"}},
+		{"nobody holds, one answers", []net.HardwareAddr{macK}, "", nil, false, Foreign, []net.HardwareAddr{macK}, []string{"nobody holds the VIP", macK.String()}},
+		{"nobody holds, stale MAC ignored", []net.HardwareAddr{macA}, "", macA, false, Foreign, []net.HardwareAddr{macA}, nil},
+		{"nobody holds, two answer", []net.HardwareAddr{macA, macK}, "", nil, false, TwoHolders, []net.HardwareAddr{macA, macK}, nil},
+		{"holder MAC unknown, one answers", []net.HardwareAddr{macA}, "a", nil, false, Unverified, nil, []string{"has not published"}},
+		{"holder MAC unknown, two answer", []net.HardwareAddr{macA, macB}, "a", nil, false, TwoHolders, []net.HardwareAddr{macB}, nil},
+		{"vrrp: keepalived serves while raftvip holds nothing", []net.HardwareAddr{macK}, "", nil, true, Unverified, nil, []string{"keepalived may serve"}},
+		{"vrrp: two answer while raftvip holds nothing", []net.HardwareAddr{macK, macB}, "", nil, true, TwoHolders, []net.HardwareAddr{macB, macK}, nil},
+		{"vrrp: keepalived beside raftvip's holder", []net.HardwareAddr{macA, macK}, "a", macA, true, TwoHolders, []net.HardwareAddr{macK}, nil},
+		{"vrrp: holder alone", []net.HardwareAddr{macA}, "a", macA, true, OK, nil, nil},
+		{"empty MAC ignored", []net.HardwareAddr{{}, macA}, "a", macA, false, OK, nil, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			j := Judge(tc.answers, tc.holder, tc.holderMAC)
+			j := Judge(tc.answers, Expectation{Holder: tc.holder, HolderMAC: tc.holderMAC, VRRP: tc.vrrp})
 			if j.Verdict != tc.want {
 				t.Fatalf("verdict %s (%s), want %s", j.Verdict, j.Detail, tc.want)
 			}

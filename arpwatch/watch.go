@@ -47,6 +47,10 @@ type Expectation struct {
 	// Epoch is the epoch of the replicated state: an alarm must persist
 	// within one epoch.
 	Epoch uint64
+	// VRRP: this node runs with vrrp.mode observe or active (a migration
+	// from keepalived), so keepalived may serve the VIP while raftvip
+	// holds nothing (see Judge).
+	VRRP bool
 }
 
 // Clock is the time the loop runs by (a fake in tests).
@@ -260,7 +264,7 @@ func (w *Watcher) round(ctx context.Context) {
 	}
 	for i, ip := range w.cfg.Addresses {
 		a := &w.rep.Addresses[i]
-		j := Judge(answers[ip], exp.Holder, exp.HolderMAC)
+		j := Judge(answers[ip], exp)
 		a.Verdict, a.Detail, a.Holder = j.Verdict, j.Detail, exp.Holder
 		a.HolderMAC = ""
 		if exp.HolderMAC != nil {
