@@ -147,6 +147,9 @@ func TestARPWatchInCluster(t *testing.T) {
 		t.Errorf("raftvip_vip_arp_alarm = %v, want 1", v)
 	}
 	checkMetricsDocumented(t, body)
+	if _, page := get(t, NewMetrics(w, MetricsOptions{}).Handler(), "/"); !strings.Contains(page, `<div class="warn">CRITICAL: TWO HOLDERS: 10.99.0.100`) {
+		t.Errorf("the status page does not show the alarm:\n%s", page)
+	}
 	tc.logMu.Lock()
 	logged := strings.Contains(tc.logs.String(), "[ERROR] witness.arpwatch: VIP answered from outside raftvip's control")
 	tc.logMu.Unlock()

@@ -128,6 +128,7 @@ h2{font-size:15px;margin:18px 0 8px}
 <div class="card"><div class="k">Maintenance</div><div class="v">{{if .S.Maintenance.On}}on{{else}}off{{end}}</div></div>
 </div>
 {{with .S.Note}}<div class="note">{{.}}</div>{{end}}
+{{range .S.ARPAlarms}}<div class="warn">CRITICAL: {{.}}</div>{{end}}
 {{range .S.Warnings}}<div class="warn">{{.}}</div>{{end}}
 <h2>Nodes</h2>
 <table><thead><tr><th>node</th><th>role</th><th>raft</th><th>mysql</th><th>vip</th><th>replication</th><th>server (data)</th><th>decision</th></tr></thead><tbody>
@@ -174,6 +175,7 @@ function render(s){
  cards.appendChild(card("Maintenance",s.maintenance&&s.maintenance.on?"on":"off"));
  m.appendChild(cards);
  if(s.note)m.appendChild(el("div","note",s.note));
+ (s.arp_alarms||[]).forEach(function(w){m.appendChild(el("div","warn","CRITICAL: "+w));});
  (s.warnings||[]).forEach(function(w){m.appendChild(el("div","warn",w));});
  m.appendChild(el("h2","","Nodes"));
  var t=el("table"),th=el("thead"),hr=el("tr");
