@@ -58,6 +58,8 @@ type Raft interface {
 	LastVouch(about string, timeout time.Duration) (cluster.Vouch, error)
 	// AnswerVouch answers a leader's OpVouch call.
 	AnswerVouch(about string) cluster.Response
+	// ElectionStarted is when this node last turned candidate.
+	ElectionStarted() time.Time
 	TransferTo(id string) error
 	Forward(ctx context.Context, cmd []byte) (cluster.Response, error)
 	Call(ctx context.Context, addr string, req cluster.Request) (cluster.Response, error)
@@ -778,8 +780,15 @@ func (a *Agent) execute(ctx context.Context, in owner.Input, d owner.Decision) (
 		return true, time.Time{}
 
 	case owner.Fence:
+		now := a.now()
+		// The election that made this node leader, for the timeline: it
+		// started when its heartbeat timer fired, before leaderSince.
+		var election time.Duration
+		if es := a.raft.ElectionStarted(); !es.IsZero() && !es.After(a.leaderSince) && a.leaderSince.Sub(es) < 10*time.Second {
+			election = now.Sub(es)
+		}
 		_, err := a.apply(fsm.Command{Type: fsm.CmdFence, Fence: &fsm.FenceCmd{
-			Epoch: st.Epoch, Holder: d.Target, By: a.opt.NodeID, Time: a.now(), Wait: d.Wait, Reason: d.Reason}})
+			Epoch: st.Epoch, Holder: d.Target, By: a.opt.NodeID, Time: now, Wait: d.Wait, Reason: d.Reason, Election: election}})
 		if err != nil {
 			a.log.Warn("could not commit fence", "holder", d.Target, "error", err)
 			return false, time.Time{}

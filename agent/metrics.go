@@ -53,6 +53,9 @@ const (
 	PhaseDetection = "detection" // release record: first sign of trouble to release
 	PhaseHandover  = "handover"  // acquire record: VIP held by nobody
 	PhaseFenceWait = "fence_wait"
+	// PhaseElection: fence record: from the fencer's heartbeat timer
+	// firing (no leader heard) to its fence, i.e. the election.
+	PhaseElection = "election"
 	PhaseCatchup   = "catchup" // writable record: the new holder's catch-up wait
 	// PhaseLeadership: acquire record: from the new holder becoming
 	// leader to its acquire.
@@ -174,6 +177,9 @@ func (m *Metrics) observe(e fsm.Event, hist []fsm.Event) {
 		m.fences.Inc()
 		if e.Wait > 0 {
 			m.phase.WithLabelValues(PhaseFenceWait).Observe(e.Wait.Seconds())
+		}
+		if e.Election > 0 {
+			m.phase.WithLabelValues(PhaseElection).Observe(e.Election.Seconds())
 		}
 	case fsm.OpWritable:
 		m.phase.WithLabelValues(PhaseCatchup).Observe(e.Wait.Seconds())

@@ -105,6 +105,10 @@ type Cluster struct {
 	// leaderChanges counts the leaders this node has seen elected (a
 	// LeaderObservation naming one), for raftvip_raft_leader_changes_total.
 	leaderChanges atomic.Uint64
+	// electionStarted is when this node last turned candidate (its
+	// heartbeat timer fired), in Unix ns; lastState is watch's own.
+	electionStarted atomic.Int64
+	lastState       raft.RaftState
 	// vouches: see vouch.go.
 	vouches vouchBook
 	stop    chan struct{}
@@ -317,6 +321,10 @@ func (c *Cluster) watch() {
 				if d != raft.Leader {
 					c.clearUnreachable()
 				}
+				if d == raft.Candidate && c.lastState != raft.Candidate {
+					c.electionStarted.Store(time.Now().UnixNano())
+				}
+				c.lastState = d
 			case raft.FailedHeartbeatObservation:
 				c.unreachMu.Lock()
 				if _, ok := c.unreachable[string(d.PeerID)]; !ok {
@@ -579,6 +587,16 @@ func (c *Cluster) AnswerProof() Response {
 	}
 	c.vouches.recordLocked(string(leader), last)
 	return Response{Proof: &ProofAnswer{Leader: string(leader), Term: term, SinceContact: time.Since(last)}}
+}
+
+// ElectionStarted is when this node last turned candidate: its heartbeat
+// timer fired without contact from a leader (zero if never). A failover's
+// "election started" phase (fsm.PhaseElection).
+func (c *Cluster) ElectionStarted() time.Time {
+	if ns := c.electionStarted.Load(); ns != 0 {
+		return time.Unix(0, ns)
+	}
+	return time.Time{}
 }
 
 // TransferTo hands leadership to node id (leader only).

@@ -132,6 +132,9 @@ type FenceCmd struct {
 	Time   time.Time     `json:"time"`
 	Wait   time.Duration `json:"wait_ns"`
 	Reason string        `json:"reason"`
+	// Election is how long before Time By's election began (its
+	// heartbeat timer fired); 0 when it came to lead otherwise.
+	Election time.Duration `json:"election_ns,omitempty"`
 }
 
 // MembersCmd upserts members (Remove lists ids to drop).

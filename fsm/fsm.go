@@ -223,7 +223,7 @@ func (f *FSM) applyChange(c Command) Result {
 		}
 		s.Fence = &Fence{Epoch: fc.Epoch, Holder: fc.Holder, By: fc.By, Time: fc.Time, Wait: fc.Wait}
 		f.fenceDeadline = f.now().Add(fc.Wait)
-		s.record(Event{Epoch: fc.Epoch, Op: OpFence, Node: fc.Holder, By: fc.By, Time: fc.Time, Reason: fc.Reason, Wait: fc.Wait})
+		s.record(Event{Epoch: fc.Epoch, Op: OpFence, Node: fc.Holder, By: fc.By, Time: fc.Time, Reason: fc.Reason, Wait: fc.Wait, Election: fc.Election})
 		return Result{Epoch: s.Epoch}
 
 	case CmdSwitchover:

@@ -109,6 +109,9 @@ type Event struct {
 	// Wait is, for a fence, how long the leader must wait from the fence's
 	// commit before the unreleased holder's kernel lease has surely run out.
 	Wait time.Duration `json:"wait_ns,omitempty"`
+	// Election is, for a fence, how long before it the fencer's election
+	// began (FenceCmd.Election).
+	Election time.Duration `json:"election_ns,omitempty"`
 	// Leader is, for an acquire, how long the new holder had been leader
 	// when it proposed it (AcquireCmd.Leader).
 	Leader time.Duration `json:"leader_ns,omitempty"`

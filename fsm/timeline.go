@@ -10,6 +10,7 @@ import (
 // derives the same timeline from the same history.
 const (
 	PhaseDetected = "detected"         // release time - Detection: the first sign of trouble
+	PhaseElection = "election started" // fence time - Election: the fencer's heartbeat timer fired
 	PhaseFenced   = "fenced"           // a leader found the holder unreleased
 	PhaseReleased = "released"         // the release committed (by the holder, or after the fence)
 	PhaseLeader   = "leadership moved" // acquire time - Leader: when the new holder became leader
@@ -125,6 +126,9 @@ func Failovers(history []Event) []Failover {
 			f.From = fc.Node
 			if f.Reason == "" || prev.release == nil || prev.release.By != prev.release.Node {
 				f.Reason = fc.Reason
+			}
+			if fc.Election > 0 {
+				add(PhaseElection, fc.By, fc.Time.Add(-fc.Election), "")
 			}
 			add(PhaseFenced, fc.Node, fc.Time, "by "+fc.By+", wait "+fc.Wait.Round(time.Millisecond).String())
 		}

@@ -43,6 +43,12 @@ func TestFailovers(t *testing.T) {
 			{Epoch: 1, Op: OpRelease, Node: "hosta", By: "hostb", Time: at(2900 * ms), Reason: "kernel lease expired (fenced)"},
 			{Epoch: 2, Op: OpAcquire, Node: "hostb", By: "hostb", Time: at(2910 * ms), Leader: 1000 * ms},
 		}, "1 hosta>2 hostb: leadership moved@0s fenced@90ms released@990ms acquired@1s\n"},
+		{"pulled cable, the witness won: its election starts the timeline", []Event{
+			first,
+			{Epoch: 1, Op: OpFence, Node: "hosta", By: "witness", Time: at(2000 * ms), Wait: 300 * ms, Election: 40 * ms},
+			{Epoch: 1, Op: OpRelease, Node: "hosta", By: "hostb", Time: at(2300 * ms), Reason: "kernel lease expired (fenced)"},
+			{Epoch: 2, Op: OpAcquire, Node: "hostb", By: "hostb", Time: at(2310 * ms), Leader: 200 * ms},
+		}, "1 hosta>2 hostb: election started@0s fenced@40ms leadership moved@150ms released@340ms acquired@350ms\n"},
 		{"older version: acquire without leader, no added", []Event{
 			first,
 			{Epoch: 1, Op: OpRelease, Node: "hosta", By: "hosta", Time: at(1000 * ms), Reason: "switchover to hostb"},

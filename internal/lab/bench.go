@@ -784,7 +784,7 @@ How to read it:
 }
 
 // benchPhases are the failover phases the per-phase table shows, in order.
-var benchPhases = []string{fsm.PhaseDetected, fsm.PhaseFenced, fsm.PhaseReleased, fsm.PhaseLeader,
+var benchPhases = []string{fsm.PhaseDetected, fsm.PhaseElection, fsm.PhaseFenced, fsm.PhaseReleased, fsm.PhaseLeader,
 	fsm.PhaseAcquired, fsm.PhaseAdded, fsm.PhaseGARP, fsm.PhaseWritable}
 
 // phaseTable renders raftvip's per-phase medians: where a failover's time
