@@ -56,7 +56,7 @@ const (
 	// PhaseElection: fence record: from the fencer's heartbeat timer
 	// firing (no leader heard) to its fence, i.e. the election.
 	PhaseElection = "election"
-	PhaseCatchup   = "catchup" // writable record: the new holder's catch-up wait
+	PhaseCatchup  = "catchup" // writable record: the new holder's catch-up wait
 	// PhaseLeadership: acquire record: from the new holder becoming
 	// leader to its acquire.
 	PhaseLeadership = "leadership"
