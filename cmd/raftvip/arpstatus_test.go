@@ -2,11 +2,17 @@ package main
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
+	"github.com/raftvip/raftvip/agent"
 	"github.com/raftvip/raftvip/arpwatch"
+	"github.com/raftvip/raftvip/config"
+	"github.com/raftvip/raftvip/fsm"
 )
 
 func TestCheckARPAlarmIsCritical(t *testing.T) {
@@ -55,5 +61,41 @@ func TestStatusShowsARPWatch(t *testing.T) {
 	printStatus(&b, healthyStatus())
 	if strings.Contains(b.String(), "ARP watch") || strings.Contains(b.String(), "CRITICAL") {
 		t.Errorf("no watcher, no alarm, but:\n%s", b.String())
+	}
+}
+
+// vip.arp_watch and its interval take a restart: a reload says so, and the
+// next reload compares against what runs.
+func TestReloadARPWatchNeedsRestart(t *testing.T) {
+	src, err := os.ReadFile(filepath.Join("..", "..", "config", "testdata", "example-db.hcl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "db.hcl")
+	if err := os.WriteFile(path, src, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := hclog.NewNullLogger()
+	a := agent.New(agent.Options{NodeID: cfg.NodeID, Role: cfg.Role}, nil, fsm.New(), nil, nil, nil, log)
+	r := &reloader{path: path, cur: cfg, log: log, agent: a}
+	next := strings.Replace(string(src), `arp_watch_interval = "2s"`, `arp_watch_interval = "5s"`, 1)
+	if next == string(src) {
+		t.Fatal("example-db.hcl has no arp_watch_interval = \"2s\"")
+	}
+	if err := os.WriteFile(path, []byte(next), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		_, refused, err := r.reload()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Join(refused, ","); got != "vip.arp_watch" {
+			t.Errorf("reload %d: not applied %q, want vip.arp_watch", i+1, got)
+		}
 	}
 }
