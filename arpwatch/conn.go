@@ -9,6 +9,7 @@ import (
 	"github.com/mdlayher/arp"
 	"github.com/mdlayher/ethernet"
 	"github.com/mdlayher/packet"
+	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 )
 
@@ -21,6 +22,23 @@ type packetConn struct {
 	buf     []byte
 	watched map[netip.Addr]bool
 }
+
+// repliesOnly is a socket filter that keeps ARP replies (the operation, 2
+// bytes after the 14-byte Ethernet header and 6 bytes of ARP header, is 2)
+// and drops the rest: requests, ours among them, are most of a LAN's ARP
+// traffic and the round would only skip them.
+var repliesOnly = func() []bpf.RawInstruction {
+	raw, err := bpf.Assemble([]bpf.Instruction{
+		bpf.LoadAbsolute{Off: 20, Size: 2},
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: uint32(arp.OperationReply), SkipFalse: 1},
+		bpf.RetConstant{Val: 1 << 16},
+		bpf.RetConstant{Val: 0},
+	})
+	if err != nil {
+		panic(fmt.Sprintf("arpwatch: assembling BPF filter: %v", err))
+	}
+	return raw
+}()
 
 // Open returns a Conn factory for iface: each call looks the interface up
 // again and opens a fresh socket. Requests carry as sender IP an IPv4
@@ -50,7 +68,7 @@ func Open(iface string, addrs []netip.Addr) func() (Conn, error) {
 				}
 			}
 		}
-		c, err := packet.Listen(ifi, packet.Raw, unix.ETH_P_ARP, nil)
+		c, err := packet.Listen(ifi, packet.Raw, unix.ETH_P_ARP, &packet.Config{Filter: repliesOnly})
 		if err != nil {
 			return nil, fmt.Errorf("arpwatch: open ARP socket on %s: %w", iface, err)
 		}
