@@ -120,6 +120,12 @@ type Options struct {
 	// VIPMAC is this db node's MAC on vip.interface, published in its
 	// status for the ARP watchers (arpwatch.go); nil on a witness.
 	VIPMAC func() string
+	// AfterPass, when set, is called on the loop goroutine after every
+	// pass (decisions run, VIP reconciled, View published) with that View;
+	// it must not block. systemd's notify hangs here: READY after the
+	// first pass, watchdog pings from the passes, so a stuck loop stops
+	// them (cmd/raftvip, internal/sdnotify).
+	AfterPass func(View)
 }
 
 // VRRP is what the agent needs of vrrpcompat.Speaker.
@@ -442,6 +448,9 @@ func (a *Agent) Run(ctx context.Context) {
 	for {
 		next := a.step(ctx)
 		a.publish()
+		if a.opt.AfterPass != nil {
+			a.opt.AfterPass(a.current())
+		}
 		var deadlineC <-chan time.Time
 		if !next.IsZero() {
 			if deadline != nil {

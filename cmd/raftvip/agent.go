@@ -23,6 +23,7 @@ import (
 	"github.com/raftvip/raftvip/fsm"
 	"github.com/raftvip/raftvip/internal/mtls"
 	"github.com/raftvip/raftvip/internal/sched"
+	"github.com/raftvip/raftvip/internal/sdnotify"
 	"github.com/raftvip/raftvip/mysqlcheck"
 	"github.com/raftvip/raftvip/notify"
 	"github.com/raftvip/raftvip/vip"
@@ -122,6 +123,25 @@ func serveAgent(ctx context.Context, cfg *config.Config, log hclog.Logger, join 
 		go checker.Run(checkCtx)
 	}
 
+	// systemd (Type=notify, dist/raftvip.service): READY=1 after the
+	// loop's first pass, watchdog pings from its passes, STOPPING=1 at
+	// shutdown; nothing when NOTIFY_SOCKET is unset.
+	sd, err := sdnotify.FromEnv()
+	if err != nil {
+		log.Warn("systemd notify", "error", err)
+	}
+	sdLoop := sd.Loop()
+	if sd != nil {
+		log.Info("systemd notify: READY after the first loop pass", "watchdog", sd.Watchdog())
+		failed := false // the loop's goroutine only
+		sdLoop.OnError = func(err error) {
+			if !failed {
+				failed = true
+				log.Warn("systemd notify failed (logged once)", "error", err)
+			}
+		}
+	}
+
 	f := fsm.New()
 	// The RPC server starts inside cluster.Open, before the agent exists;
 	// until it does, requests are answered with "starting".
@@ -172,6 +192,9 @@ func serveAgent(ctx context.Context, cfg *config.Config, log hclog.Logger, join 
 		SecurityWarnings: securityWarnings(certs, cfg.Bind), Data: dataOptions(cfg)}
 	if cfg.VIP != nil {
 		opt.VIPMAC = agent.InterfaceMAC(cfg.VIP.Interface)
+	}
+	if sdLoop != nil {
+		opt.AfterPass = func(v agent.View) { sdLoop.Pass(time.Now(), systemdStatus(v)) }
 	}
 	var health agent.Health
 	if checker != nil {
@@ -268,6 +291,9 @@ wait:
 	}
 	start := time.Now()
 	log.Info("shutting down")
+	if err := sdLoop.Stop(); err != nil {
+		log.Warn("systemd notify", "error", err)
+	}
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownBudget)
 	defer cancel()
 	stopLoop()
@@ -295,6 +321,19 @@ wait:
 	log.Info("stopped", "took", time.Since(start).Round(time.Millisecond))
 	_ = os.Stderr.Sync()
 	return nil
+}
+
+// systemdStatus is the STATUS= line systemctl status shows: coarse, so it
+// changes only when the node's part does.
+func systemdStatus(v agent.View) string {
+	switch {
+	case v.Serving:
+		return fmt.Sprintf("holds the VIP, epoch %d", v.Epoch)
+	case v.LeaderReady:
+		return "raft leader, VIP not held here (" + v.Decision.Action.String() + ")"
+	default:
+		return "raft follower, VIP not held here"
+	}
 }
 
 // serveMetrics starts the metrics_addr listener (nil when unset): metrics,
