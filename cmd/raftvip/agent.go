@@ -271,13 +271,17 @@ func serveAgent(ctx context.Context, cfg *config.Config, log hclog.Logger, join 
 		return err
 	}
 
+	// SIGHUP is caught before the loop runs: its first pass sends READY=1,
+	// and from then on systemctl reload may send one (uncaught, it would
+	// end the process).
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
 	loopCtx, stopLoop := context.WithCancel(context.Background())
 	loopDone := make(chan struct{})
 	go func() { defer close(loopDone); a.Run(loopCtx) }()
 
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 	rl := &reloader{path: cfg.File, cur: cfg, log: log, checker: checker, agent: a, certs: certs, db: sdb}
 wait:
 	for {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -72,6 +73,17 @@ func TestAgentNotifiesSystemd(t *testing.T) {
 	// Up means serving: the admin socket answers at once.
 	if code, stdout, stderr := runCLI("status", "-admin", cfg.Admin, "-json"); code != exitOK || !strings.Contains(stdout, `"node": "witness"`) {
 		t.Fatalf("status right after READY=1: exit %d\n%s%s", code, stdout, stderr)
+	}
+	// systemctl reload (ExecReload=/bin/kill -HUP $MAINPID) right after
+	// READY=1: the agent reloads, it does not die of the signal.
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(logs.String(), "reloaded config"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("no reload within 5s of SIGHUP:\n%s", logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	if os.Getenv("NOTIFY_SOCKET") != "" {
 		t.Error("NOTIFY_SOCKET left in the agent's environment (notify scripts would inherit it)")
