@@ -25,6 +25,13 @@ nproc               coreutils
 groupadd            passwd        # admin_group test: a temporary group
 groupdel            passwd
 chromium            chromium      # status page test: headless, in the client namespace
+make                make          # make deb, in the package test
+bash                bash
+dpkg-deb            dpkg          # make deb; the package test installs it with dpkg
+dpkg                dpkg
+dpkg-query          dpkg
+adduser             adduser       # postinst of the package (and its Depends)
+setpriv             util-linux    # package test: validate as the user of the unit
 '
 
 # have PROGRAM: on PATH or in an sbin directory (sudo and some CI shells
