@@ -7,11 +7,15 @@ package dist
 import (
 	"bufio"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/raftvip/raftvip/config"
 )
@@ -179,6 +183,46 @@ func TestServiceUnit(t *testing.T) {
 		if !strings.HasPrefix(cfg.Admin, "/run/raftvip/") {
 			t.Errorf("%s: admin socket %s is not under RuntimeDirectory /run/raftvip", ex, cfg.Admin)
 		}
+	}
+}
+
+// The watchdog kills a stuck agent with SIGABRT, and Restart=on-failure
+// should start it again; but a Go program exits with status 2 after
+// SIGABRT (or a panic), which RestartPreventExitStatus=2 (a bad config)
+// exempts from restarts. Under the unit's Environment= the runtime must die
+// of the signal instead. The test binary plays the agent: same runtime.
+func TestWatchdogAbortIsRestarted(t *testing.T) {
+	if os.Getenv("RAFTVIP_UNIT_TEST_SLEEP") != "" {
+		time.Sleep(time.Minute)
+		return
+	}
+	u := parseUnit(t, "raftvip.service")
+	prevent := u.words("Service", "RestartPreventExitStatus")
+	signal := "SIGABRT" // systemd's default
+	if v := u["Service"]["WatchdogSignal"]; len(v) > 0 {
+		signal = v[len(v)-1]
+	}
+	if signal != "SIGABRT" {
+		t.Skipf("WatchdogSignal=%s: this test knows SIGABRT", signal)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestWatchdogAbortIsRestarted$")
+	cmd.Env = append(os.Environ(), "RAFTVIP_UNIT_TEST_SLEEP=1")
+	cmd.Env = append(cmd.Env, u["Service"]["Environment"]...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond) // let the runtime install its handlers
+	if err := cmd.Process.Signal(syscall.SIGABRT); err != nil {
+		t.Fatal(err)
+	}
+	err := cmd.Wait()
+	ee, ok := err.(*exec.ExitError)
+	if !ok {
+		t.Fatalf("after SIGABRT: %v", err)
+	}
+	ws := ee.Sys().(syscall.WaitStatus)
+	if ws.Exited() && contains(prevent, strconv.Itoa(ws.ExitStatus())) {
+		t.Fatalf("after the watchdog's SIGABRT the agent exits %d, which RestartPreventExitStatus=%v keeps systemd from restarting (set Environment=GOTRACEBACK=crash)", ws.ExitStatus(), prevent)
 	}
 }
 
