@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/raftvip/raftvip/config"
+	"github.com/raftvip/raftvip/internal/sched"
 )
 
 // unit is a parsed unit file: section → key → values in order (a key may
@@ -155,6 +156,12 @@ func TestServiceUnit(t *testing.T) {
 	wd := u.one(t, "Service", "WatchdogSec")
 	if d, ok := seconds(wd); !ok || d < 4 || d > 30 {
 		t.Errorf("WatchdogSec=%q, want 4s to 30s", wd)
+	}
+	// cpu_priority's default "high" (internal/sched) lowers every thread's
+	// nice value; without CAP_SYS_NICE that works only down to where the
+	// process started, so systemd must start it there.
+	if n, err := strconv.Atoi(u.one(t, "Service", "Nice")); err != nil || n > sched.HighNice {
+		t.Errorf("Nice=%q: want at most %d (cpu_priority \"high\"), or the agent warns at every start", u["Service"]["Nice"], sched.HighNice)
 	}
 	stop := u.one(t, "Service", "TimeoutStopSec")
 	if d, ok := seconds(stop); !ok || d <= 5 {
