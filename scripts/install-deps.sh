@@ -22,6 +22,7 @@ timeout             coreutils     # in the keepalived check script of the lab
 cp                  coreutils
 uname               coreutils
 nproc               coreutils
+sleep               coreutils     # internal/sched test: a child process
 groupadd            passwd        # admin_group test: a temporary group
 groupdel            passwd
 chromium            chromium      # status page test: headless, in the client namespace
