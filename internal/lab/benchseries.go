@@ -27,9 +27,9 @@ const (
 const (
 	benchWriteNote = "a probe INSERT every %s (1 s timeout), rolled back: it fails where read_only refuses it " +
 		"and leaves no transaction behind"
-	raftvipWritableNote    = "raftvip sets read_only itself"
-	keepalivedWritableNote = "read_only OFF on each host holding the VIP, ON on the others, set by the lab as " +
-		"keepalived notify_master / notify_backup scripts would"
+	raftvipWritableNote    = "sets read_only itself (OFF on the new holder once it has applied what it received)"
+	keepalivedWritableNote = "the lab sets read_only OFF on each host holding the VIP and ON on the others, as " +
+		"notify_master / notify_backup scripts would"
 )
 
 // startBenchWriter starts the bench's probe writer for sys (nil when
@@ -157,9 +157,9 @@ func (l *Lab) recordSeries(ctx context.Context, tr *TrialResult, c *Client, w *W
 		}
 	}
 	if w != nil {
-		s.WritesNote = fmt.Sprintf(benchWriteNote, w.opts.Interval) + "; " + raftvipWritableNote
+		s.WritesNote, s.WritableNote = fmt.Sprintf(benchWriteNote, w.opts.Interval), raftvipWritableNote
 		if tr.System == SystemKeepalived {
-			s.WritesNote = fmt.Sprintf(benchWriteNote, w.opts.Interval) + "; " + keepalivedWritableNote
+			s.WritableNote = keepalivedWritableNote
 		}
 		for _, x := range w.Writes() {
 			if in(x.Start, x.End) {
@@ -221,5 +221,5 @@ func benchWriterSetting(opts BenchOptions) string {
 		return "none"
 	}
 	return "beside the client, for the pictures only (failover-*.svg): " + fmt.Sprintf(benchWriteNote, opts.WriteInterval) +
-		"; " + raftvipWritableNote + "; for keepalived " + keepalivedWritableNote
+		"; raftvip " + raftvipWritableNote + "; for keepalived " + keepalivedWritableNote
 }

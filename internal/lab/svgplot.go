@@ -37,8 +37,10 @@ type FailoverSeries struct {
 	VIP    []HeldSpan   `json:"vip"`
 	Reads  []Mark       `json:"reads"`
 	Writes []Mark       `json:"writes,omitempty"`
-	// WritesNote says how writes were made (empty: no writer ran).
-	WritesNote string `json:"writes_note,omitempty"`
+	// WritesNote says how writes were made (empty: no writer ran),
+	// WritableNote who made the holder writable.
+	WritesNote   string `json:"writes_note,omitempty"`
+	WritableNote string `json:"writable_note,omitempty"`
 }
 
 // SeriesHost is a lane of the picture.
@@ -56,14 +58,24 @@ type HeldSpan struct {
 }
 
 // Mark is one read or write of the client: sent at SentMS, answered (or
-// failed) at AtMS. The pictures place it at SentMS: a write that timed out
-// after 1 s belongs to the moment it was tried.
+// failed) at AtMS.
 type Mark struct {
 	SentMS   float64 `json:"sent_ms"`
 	AtMS     float64 `json:"at_ms"`
 	OK       bool    `json:"ok"`
 	ServerID int     `json:"server_id,omitempty"` // who answered (0: not known)
 	Err      string  `json:"err,omitempty"`
+}
+
+// drawAt is where the pictures put a mark: an answer when it came (the
+// client was served then; the downtime counts between answers), a failure
+// when it was tried (a write that timed out after 1 s belongs to the moment
+// the client could not write, not to when it gave up).
+func (m Mark) drawAt() float64 {
+	if m.OK {
+		return m.AtMS
+	}
+	return m.SentMS
 }
 
 // FailoverFile is the sidecar the bench writes next to results.json
@@ -188,7 +200,9 @@ func RenderFailoverSVG(w io.Writer, f Fault, panels []FailoverSeries) error {
 		return panelHead + float64(len(p.Hosts)+1)*(laneHeight+laneGap) + panelAxis
 	}
 	caption := captionLines(panels)
-	captionTop := plotTop
+	subtitle := wrap(f.Describe(), 190)
+	top := plotTop + float64(len(subtitle)-1)*13
+	captionTop := top
 	for _, p := range panels {
 		captionTop += panelH(p) + panelGap
 	}
@@ -228,10 +242,12 @@ func RenderFailoverSVG(w io.Writer, f Fault, panels []FailoverSeries) error {
 	}
 	fmt.Fprintf(&b, `<text x="%.0f" y="24" font-size="16" font-weight="bold">%s</text>`+"\n", plotLeft-130,
 		esc(fmt.Sprintf("%s: downtime %s", f, strings.Join(downs, ", "))))
-	fmt.Fprintf(&b, `<text x="%.0f" y="42" class="small">%s</text>`+"\n", plotLeft-130, esc(f.Describe()))
-	legend(&b, plotLeft-130, 62)
+	for i, line := range subtitle {
+		fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" class="small">%s</text>`+"\n", plotLeft-130, 42+float64(i)*13, esc(line))
+	}
+	legend(&b, plotLeft-130, top-16)
 
-	y := plotTop
+	y := top
 	for _, p := range panels {
 		drawPanel(&b, p, y, from, to, x, inWin)
 		y += panelH(p) + panelGap
@@ -247,19 +263,26 @@ func RenderFailoverSVG(w io.Writer, f Fault, panels []FailoverSeries) error {
 // captionLines says what the marks are and how each system's writes were
 // made, wrapped to the picture's width.
 func captionLines(panels []FailoverSeries) []string {
-	text := "Each mark is one request through the VIP on a new connection, placed when it was sent: reads (SELECT @@server_id every 20 ms, " +
-		"300 ms timeout) in the upper half of a lane, writes in the lower half. The green band: the netlink monitor saw the host hold the VIP. " +
+	text := "Each mark is one request through the VIP on a new connection, an answer where it came, a failure where it was tried: " +
+		"reads (SELECT @@server_id every 20 ms, 300 ms timeout) in the upper half of a lane, writes in the lower half. The green band: the netlink monitor saw the host hold the VIP. " +
 		"The downtime: from the last answer before the fault to the first answer after it (the bench's measure)."
 	lines := wrap(text, 195)
-	var wn []string
+	var how, who []string
+	seen := map[string]bool{}
 	for _, p := range panels {
 		note := p.WritesNote
 		if note == "" {
-			note = "no writer ran"
+			note = string(p.System) + ": no writer ran"
 		}
-		wn = append(wn, fmt.Sprintf("%s: %s.", p.System, note))
+		if !seen[note] {
+			seen[note] = true
+			how = append(how, note+".")
+		}
+		if p.WritableNote != "" {
+			who = append(who, fmt.Sprintf("%s: %s.", p.System, p.WritableNote))
+		}
 	}
-	return append(lines, wrap("Writes, "+strings.Join(wn, " "), 195)...)
+	return append(lines, wrap("Writes: "+strings.Join(append(how, who...), " "), 195)...)
 }
 
 // wrap breaks text into lines of at most width bytes at spaces.
@@ -371,7 +394,8 @@ func drawPanel(b *strings.Builder, p FailoverSeries, top, from, to float64, x fu
 	// Reads in the upper half of a lane, writes in the lower half.
 	marks := func(ms []Mark, kind string, yOff float64) {
 		for _, m := range ms {
-			if !inWin(m.SentMS) {
+			at := m.drawAt()
+			if !inWin(at) {
 				continue
 			}
 			ly, class := failedY, kind+"-failed"
@@ -382,9 +406,9 @@ func drawPanel(b *strings.Builder, p FailoverSeries, top, from, to float64, x fu
 				}
 				ly, class = l, kind+"-ok"
 			}
-			fmt.Fprintf(b, `<rect class="%s" x="%.1f" y="%.1f" width="1.6" height="%.1f">`, class, x(m.SentMS)-0.8, ly+yOff, laneHeight/2-5)
+			fmt.Fprintf(b, `<rect class="%s" x="%.1f" y="%.1f" width="1.6" height="%.1f">`, class, x(at)-0.8, ly+yOff, laneHeight/2-5)
 			if m.OK {
-				fmt.Fprintf(b, "<title>%s sent %+.0f ms, answered by server_id %d</title></rect>\n", kind, m.SentMS, m.ServerID)
+				fmt.Fprintf(b, "<title>%s answered %+.0f ms by server_id %d</title></rect>\n", kind, m.AtMS, m.ServerID)
 			} else {
 				fmt.Fprintf(b, "<title>%s</title></rect>\n", esc(fmt.Sprintf("%s sent %+.0f ms failed %+.0f ms: %s", kind, m.SentMS, m.AtMS, m.Err)))
 			}

@@ -3,6 +3,7 @@ package lab
 import (
 	"encoding/xml"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -36,7 +37,7 @@ func synthSeries(sys System, hold, gain float64) FailoverSeries {
 	for t := -2000.0; t < 8000; t += 50 {
 		s.Writes = append(s.Writes, mk(t, gain+250))
 	}
-	s.WritesNote = "probe INSERT, rolled back"
+	s.WritesNote, s.WritableNote = "probe INSERT, rolled back", "by "+string(sys)
 	s.OutageFromMS, s.OutageToMS = -20, gain+60
 	s.DowntimeMS = s.OutageToMS - s.OutageFromMS
 	return s
@@ -115,6 +116,7 @@ func TestRenderFailoverSVG(t *testing.T) {
 	count := map[string]map[string]int{} // panel -> class -> elements
 	type bar struct{ x, w, y float64 }
 	vipBars := map[string][]bar{}
+	firstX := map[string]float64{} // panel/class -> leftmost mark
 	texts := ""
 	num := func(e svgElem, a string) float64 {
 		v, err := strconv.ParseFloat(e.attrs[a], 64)
@@ -138,6 +140,12 @@ func TestRenderFailoverSVG(t *testing.T) {
 		if e.attrs["class"] == "vip" {
 			vipBars[p] = append(vipBars[p], bar{num(e, "x"), num(e, "width"), num(e, "y")})
 		}
+		if c := e.attrs["class"]; c == "read-failed" || c == "write-ok" {
+			k := p + "/" + c
+			if v, ok := firstX[k]; !ok || num(e, "x") < v {
+				firstX[k] = num(e, "x")
+			}
+		}
 	}
 	if strings.Join(panels, ",") != "raftvip,keepalived" {
 		t.Fatalf("panels %v, want raftvip then keepalived", panels)
@@ -149,7 +157,7 @@ func TestRenderFailoverSVG(t *testing.T) {
 	want := func(ms []Mark, ok bool) int {
 		n := 0
 		for _, m := range ms {
-			if m.OK == ok && m.SentMS >= -1000 && m.SentMS <= 6000 {
+			if at := m.drawAt(); m.OK == ok && at >= -1000 && at <= 6000 {
 				n++
 			}
 		}
@@ -165,6 +173,20 @@ func TestRenderFailoverSVG(t *testing.T) {
 			if c[class] != n {
 				t.Errorf("%s: %d elements of class %s, want %d", s.System, c[class], class, n)
 			}
+		}
+		// A failure is drawn where it was sent, an answer where it came.
+		firstFailed := math.Inf(1)
+		for _, m := range s.Reads {
+			if !m.OK && m.SentMS >= -1000 {
+				firstFailed = math.Min(firstFailed, m.SentMS)
+			}
+		}
+		if got, want := firstX[string(s.System)+"/read-failed"]+0.8, xOf(firstFailed); math.Abs(got-want) > 0.2 {
+			t.Errorf("%s: first failed read at x=%.1f, want %.1f (sent %+.0f ms)", s.System, got, want, firstFailed)
+		}
+		// The write sent at -1002 ms and answered at -1000 ms is in.
+		if got, want := firstX[string(s.System)+"/write-ok"]+0.8, xOf(-1000); math.Abs(got-want) > 0.2 {
+			t.Errorf("%s: first answered write at x=%.1f, want %.1f (answered -1000 ms)", s.System, got, want)
 		}
 		// One bar per host, hosta's lane above hostb's: hosta's ends when
 		// it lost the VIP, hostb's starts when it got it.
