@@ -25,10 +25,13 @@ func TestParse(t *testing.T) {
 }
 
 // stat returns a task's nice value and scheduling policy from
-// /proc/<path>/stat (fields 19 and 41).
-func stat(t *testing.T, path string) (nice, policy int) {
+// /proc/<path>/stat (fields 19 and 41); ok is false when the task is gone.
+func statOK(t *testing.T, path string) (nice, policy int, ok bool) {
 	t.Helper()
 	b, err := os.ReadFile("/proc/" + path + "/stat")
+	if os.IsNotExist(err) {
+		return 0, 0, false
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +39,16 @@ func stat(t *testing.T, path string) (nice, policy int) {
 	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
 	nice, _ = strconv.Atoi(f[19-3])
 	policy, _ = strconv.Atoi(f[41-3])
-	return nice, policy
+	return nice, policy, true
+}
+
+func stat(t *testing.T, path string) (nice, policy int) {
+	t.Helper()
+	n, p, ok := statOK(t, path)
+	if !ok {
+		t.Fatalf("/proc/%s: gone", path)
+	}
+	return n, p
 }
 
 func allThreads(t *testing.T, want func(nice, policy int) bool) {
@@ -46,8 +58,8 @@ func allThreads(t *testing.T, want func(nice, policy int) bool) {
 		t.Fatal(err)
 	}
 	for _, tid := range tids {
-		n, p := stat(t, "self/task/"+strconv.Itoa(tid))
-		if !want(n, p) {
+		n, p, ok := statOK(t, "self/task/"+strconv.Itoa(tid))
+		if ok && !want(n, p) {
 			t.Errorf("thread %d: nice %d policy %d", tid, n, p)
 		}
 	}
