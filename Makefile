@@ -66,6 +66,7 @@ bench: build
 	@set -o pipefail; { echo "# make bench: $$(date -u +%FT%TZ), $$(go version)"; \
 	   echo "# go test -run '^$$' -bench . -benchmem ./fsm/ ./owner/ ./vrrpcompat/"; \
 	   $(GO) test -run '^$$' -bench . -benchmem ./fsm/ ./owner/ ./vrrpcompat/; } | tee docs/bench/micro.txt
+	$(BIN)/raftvip-lab scaling -raftvip $(BIN)/raftvip -out docs/bench
 
 # The binary, the systemd unit (ExecStart pointed at BINDIR), the docs and
 # example configs, and /etc/raftvip/raftvip.hcl from the db example only

@@ -81,20 +81,9 @@ func cmdDataBench(ctx context.Context, args []string) error {
 	res, err := l.RunDataSafety(ctx, opts)
 	if res != nil && len(res.Runs) > 0 {
 		res.Command = command
-		js, jerr := json.MarshalIndent(res, "", "  ")
-		if jerr != nil {
-			return jerr
-		}
-		if werr := os.WriteFile(filepath.Join(*out, *name+".json"), append(js, '\n'), 0o644); werr != nil {
+		if werr := writeReport(*out, *name, res, res.Markdown()); werr != nil {
 			return werr
 		}
-		md := res.Markdown()
-		if werr := os.WriteFile(filepath.Join(*out, *name+".md"), []byte(md), 0o644); werr != nil {
-			return werr
-		}
-		fmt.Println()
-		fmt.Print(md)
-		fmt.Printf("\nwrote %s and %s\n", filepath.Join(*out, *name+".json"), filepath.Join(*out, *name+".md"))
 		if *keep {
 			fmt.Printf("lab files kept in %s\n", l.Dir)
 		}

@@ -6,6 +6,7 @@
 //	raftvip-lab bench -raftvip PATH -out DIR raftvip vs keepalived, same faults
 //	raftvip-lab bench-plot -in FILE -out DIR draw the bench's failover pictures again
 //	raftvip-lab data-bench -raftvip PATH     a writer through the VIP during faults: data safety
+//	raftvip-lab scaling -raftvip PATH        cost and failover time vs VIP count and check interval
 //	raftvip-lab up    [-raftvip PATH]        bring a lab up for manual use
 //	raftvip-lab down  -prefix PREFIX         remove a leftover lab
 //
@@ -36,6 +37,9 @@ commands:
   data-bench -raftvip PATH -out DIR [-name data-safety] [-trials 5] [-faults ...] [-modes async,semi-sync] [-lag 2s]
         a writer through the VIP while faults hit the holder; check what the servers kept
         (missing rows, counters, rows on a non-holder, replication); write DIR/NAME.{json,md}
+  scaling -raftvip PATH -out DIR [-vips 1,8,32] [-intervals 100ms,500ms,1s] [-trials 5] [-hung-trials 5] [-idle 20s]
+        idle CPU/RSS and failover time with N VIP addresses in one group, idle CPU and
+        hung-server detection per check interval; write DIR/scaling.{json,md}
   up    [-raftvip PATH | -keepalived] [-k]
         bring a lab up, print how to use it, and wait for Ctrl-C
   down  -prefix PREFIX
@@ -68,6 +72,8 @@ func main() {
 		err = cmdBenchPlot(args)
 	case "data-bench":
 		err = cmdDataBench(ctx, args)
+	case "scaling":
+		err = cmdScaling(ctx, args)
 	case "up":
 		err = cmdUp(ctx, args)
 	case "down":

@@ -445,14 +445,8 @@ func (l *Lab) runTrial(ctx context.Context, sys System, f Fault, n int, c *Clien
 	if f == FaultCablePulled {
 		tr.MaxHoldersConnected, _, _ = l.monitor.HolderCountsBetween(connectedFrom, end)
 	}
-	for _, iv := range l.monitor.Intervals() {
-		if iv.Host == holder && !iv.To.IsZero() && iv.To.After(t0) && tr.VIPGoneMS == 0 {
-			tr.VIPGoneMS = ms(iv.To.Sub(t0))
-		}
-		if iv.Host == other && iv.From.After(t0) && tr.VIPNewMS == 0 {
-			tr.VIPNewMS = ms(iv.From.Sub(t0))
-		}
-	}
+	gone, added := l.monitor.MoveAfter(t0, holder, other)
+	tr.VIPGoneMS, tr.VIPNewMS = ms(gone), ms(added)
 	s := c.SummaryBetween(t0, end)
 	tr.ReadsOK, tr.ReadsFailed = s.OK, s.Failed
 	if sys == SystemRaftvip && epoch > 0 && f.movesVIP() {

@@ -33,6 +33,10 @@ type Options struct {
 	RaftvipBin string
 	// Agent tunes the generated raftvip configs; zero fields take defaults.
 	Agent AgentSettings
+	// ExtraVIPs are more addresses (IPs) MariaDB listens on beside the
+	// host's and the VIP: the other addresses of a multi-address vip block
+	// (the scaling run's, ScalingAddresses).
+	ExtraVIPs []string
 	// SemiSync starts both MariaDB servers with semi-synchronous
 	// replication (SetSemiSync switches it later).
 	SemiSync bool

@@ -223,7 +223,7 @@ func (l *Lab) newMariaDB(ctx context.Context, h *Host, template string) (*MariaD
 		return nil, fmt.Errorf("mariadb %s: %w", h.NodeID, err)
 	}
 	m.cnf = myCnfParams{DataDir: m.DataDir, Socket: m.Socket, PidFile: m.PidFile, ServerID: h.ServerID,
-		Bind: h.IP + "," + VIP, InitFile: initSQL, Replication: true, SemiSync: l.opts.SemiSync}
+		Bind: strings.Join(append([]string{h.IP, VIP}, l.opts.ExtraVIPs...), ","), InitFile: initSQL, Replication: true, SemiSync: l.opts.SemiSync}
 	if err := os.WriteFile(m.Config, []byte(myCnf(m.cnf)), 0o644); err != nil {
 		return nil, fmt.Errorf("mariadb %s: %w", h.NodeID, err)
 	}

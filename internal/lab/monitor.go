@@ -61,17 +61,9 @@ const maxMonitorEvents = 100000
 // StartMonitor subscribes to address events in each namespace (host name ->
 // namespace name) and seeds its state from an initial dump of addresses.
 func StartMonitor(namespaces map[string]string, vip string, log hclog.Logger) (*Monitor, error) {
-	ip := net.ParseIP(vip)
-	if ip == nil {
-		return nil, fmt.Errorf("monitor: bad VIP %q", vip)
-	}
-	m := &Monitor{
-		vip:      ip,
-		log:      log.Named("monitor"),
-		done:     make(chan struct{}),
-		since:    map[string]time.Time{},
-		renewals: map[string]int{},
-		changed:  make(chan struct{}),
+	m, err := newMonitor(vip, log)
+	if err != nil {
+		return nil, err
 	}
 	for host, ns := range namespaces {
 		if err := m.subscribe(host, ns); err != nil {
@@ -82,42 +74,71 @@ func StartMonitor(namespaces map[string]string, vip string, log hclog.Logger) (*
 	return m, nil
 }
 
+// newMonitor makes a Monitor of vip that follows no namespace yet: it
+// records what its subscriptions (or a group's, scaling.go) feed it.
+func newMonitor(vip string, log hclog.Logger) (*Monitor, error) {
+	ip := net.ParseIP(vip)
+	if ip == nil {
+		return nil, fmt.Errorf("monitor: bad VIP %q", vip)
+	}
+	return &Monitor{
+		vip:      ip,
+		log:      log.Named("monitor"),
+		done:     make(chan struct{}),
+		since:    map[string]time.Time{},
+		renewals: map[string]int{},
+		changed:  make(chan struct{}),
+	}, nil
+}
+
 func (m *Monitor) subscribe(host, ns string) error {
+	return subscribeAddrs(ns, m.done, &m.wg, func(u netlink.AddrUpdate, at time.Time, initial bool) {
+		if u.LinkAddress.IP.Equal(m.vip) {
+			m.record(host, u.NewAddr, u.ValidLft, at, initial)
+		}
+	}, func(err error) {
+		m.mu.Lock()
+		m.errs = append(m.errs, fmt.Errorf("monitor %s (%s): %w", host, ns, err))
+		m.mu.Unlock()
+	})
+}
+
+// subscribeAddrs calls fn, on one goroutine counted in wg, for every address
+// event in namespace ns until done is closed, with the time it arrived and
+// whether it came with the dump of the addresses present at the start;
+// onErr receives the subscription's failures (for example a buffer
+// overrun: events may have been missed).
+func subscribeAddrs(ns string, done chan struct{}, wg *sync.WaitGroup, fn func(u netlink.AddrUpdate, at time.Time, initial bool), onErr func(error)) error {
 	h, err := netns.GetFromName(ns)
 	if err != nil {
 		return fmt.Errorf("monitor: open namespace %s: %w", ns, err)
 	}
 	defer h.Close() // the socket stays in the namespace once created
 	ch := make(chan netlink.AddrUpdate, 256)
-	err = netlink.AddrSubscribeWithOptions(ch, m.done, netlink.AddrSubscribeOptions{
+	err = netlink.AddrSubscribeWithOptions(ch, done, netlink.AddrSubscribeOptions{
 		Namespace:         &h,
 		ListExisting:      true,
 		ReceiveBufferSize: 1 << 20,
 		ErrorCallback: func(err error) {
 			select {
-			case <-m.done: // closing the socket on shutdown ends Receive
+			case <-done: // closing the socket on shutdown ends Receive
 				return
 			default:
 			}
-			m.mu.Lock()
-			m.errs = append(m.errs, fmt.Errorf("monitor %s (%s): %w", host, ns, err))
-			m.mu.Unlock()
+			onErr(err)
 		},
 	})
 	if err != nil {
 		return fmt.Errorf("monitor: subscribe to addresses in %s: %w", ns, err)
 	}
-	m.wg.Add(1)
+	wg.Add(1)
 	go func() {
-		defer m.wg.Done()
+		defer wg.Done()
 		// The dump (ListExisting) arrives first; until its end marker we
 		// cannot tell it apart, so the first burst is tagged by time.
 		start := time.Now()
 		for u := range ch {
-			if !u.LinkAddress.IP.Equal(m.vip) {
-				continue
-			}
-			m.record(host, u.NewAddr, u.ValidLft, time.Now(), time.Since(start) < 50*time.Millisecond)
+			fn(u, time.Now(), time.Since(start) < 50*time.Millisecond)
 		}
 	}()
 	return nil
@@ -262,6 +283,20 @@ func (m *Monitor) LastLoss(host string) (time.Time, bool) {
 		}
 	}
 	return t, !t.IsZero()
+}
+
+// MoveAfter says when, after t0, the VIP first left from and first arrived
+// on to (0: not seen).
+func (m *Monitor) MoveAfter(t0 time.Time, from, to string) (gone, added time.Duration) {
+	for _, iv := range m.Intervals() {
+		if iv.Host == from && !iv.To.IsZero() && iv.To.After(t0) && gone == 0 {
+			gone = iv.To.Sub(t0)
+		}
+		if iv.Host == to && iv.From.After(t0) && added == 0 {
+			added = iv.From.Sub(t0)
+		}
+	}
+	return gone, added
 }
 
 // WaitFor blocks until cond(holders) is true or ctx ends.

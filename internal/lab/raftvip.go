@@ -28,6 +28,10 @@ type AgentSettings struct {
 	Fall, Rise    int    // default 2, 2
 	Preempt       bool
 	LogLevel      string // default "debug"
+	// VIPs is vip.addresses (CIDRs), default [VIPCIDR]. The monitor and
+	// the client follow VIPCIDR only, so a list should start with it
+	// (ScalingAddresses makes such lists).
+	VIPs []string
 	// VRRP adds a vrrp block to the DB nodes' configs (nil: none, VRRP off).
 	VRRP *VRRPSettings
 }
@@ -78,23 +82,24 @@ func (v VRRPSettings) hcl() string {
 	if v.Version == 2 {
 		fmt.Fprintf(&b, "  auth_pass         = %q\n", v.AuthPass)
 	}
-	quoted := make([]string, len(v.UnicastPeers))
-	for i, p := range v.UnicastPeers {
-		quoted[i] = strconv.Quote(p)
-	}
-	fmt.Fprintf(&b, "  unicast_peers     = [%s]\n", strings.Join(quoted, ", "))
+	fmt.Fprintf(&b, "  unicast_peers     = [%s]\n", quotedList(v.UnicastPeers))
 	if v.TrustedRouters != nil {
-		quoted = quoted[:0]
-		for _, p := range v.TrustedRouters {
-			quoted = append(quoted, strconv.Quote(p))
-		}
-		fmt.Fprintf(&b, "  trusted_routers   = [%s]\n", strings.Join(quoted, ", "))
+		fmt.Fprintf(&b, "  trusted_routers   = [%s]\n", quotedList(v.TrustedRouters))
 	}
 	if v.UntrustedBlockMax != "" {
 		fmt.Fprintf(&b, "  untrusted_block_max = %q\n", v.UntrustedBlockMax)
 	}
 	b.WriteString("}\n")
 	return b.String()
+}
+
+// quotedList renders ss as the inside of an HCL list of strings.
+func quotedList(ss []string) string {
+	quoted := make([]string, len(ss))
+	for i, p := range ss {
+		quoted[i] = strconv.Quote(p)
+	}
+	return strings.Join(quoted, ", ")
 }
 
 func (s AgentSettings) withDefaults() AgentSettings {
@@ -108,6 +113,9 @@ func (s AgentSettings) withDefaults() AgentSettings {
 	def(&s.CheckInterval, "500ms")
 	def(&s.CheckTimeout, "1s")
 	def(&s.LogLevel, "debug")
+	if len(s.VIPs) == 0 {
+		s.VIPs = []string{VIPCIDR}
+	}
 	if s.GARPCount == 0 {
 		s.GARPCount = 5
 	}
@@ -166,7 +174,7 @@ func (l *Lab) AgentConfigWith(host *Host, dir string, s AgentSettings) string {
 		fmt.Fprintf(&b, `
 vip {
   interface     = "eth0"
-  addresses     = [%q]
+  addresses     = [%s]
   lease         = %q
   garp_count    = %d
   garp_interval = %q
@@ -179,7 +187,7 @@ mysql {
   fall     = %d
   rise     = %d
 }
-`, VIPCIDR, s.Lease, s.GARPCount, s.GARPInterval, CheckUser, CheckPassword, host.IP, MySQLPort,
+`, quotedList(s.VIPs), s.Lease, s.GARPCount, s.GARPInterval, CheckUser, CheckPassword, host.IP, MySQLPort,
 			s.CheckInterval, s.CheckTimeout, s.Fall, s.Rise)
 		if s.VRRP != nil {
 			b.WriteString(s.VRRP.hcl())
