@@ -97,6 +97,9 @@ type BenchOptions struct {
 	// WriteInterval paces the probe writer that runs beside the client
 	// for the pictures (benchseries.go); default 50ms, negative: none.
 	WriteInterval time.Duration
+	// noSeries skips each trial's timeline for the pictures and its wait
+	// until seriesPost after the fault (the scaling run draws none).
+	noSeries bool
 }
 
 func (o BenchOptions) withDefaults() BenchOptions {
@@ -452,7 +455,9 @@ func (l *Lab) runTrial(ctx context.Context, sys System, f Fault, n int, c *Clien
 	if sys == SystemRaftvip && epoch > 0 && f.movesVIP() {
 		tr.PhasesMS = l.failoverPhases(ctx, epoch, t0)
 	}
-	l.recordSeries(ctx, &tr, c, w, t0, end, outage, haveOutage)
+	if !opts.noSeries {
+		l.recordSeries(ctx, &tr, c, w, t0, end, outage, haveOutage)
+	}
 	return tr
 }
 

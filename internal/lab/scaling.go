@@ -300,7 +300,7 @@ func (l *Lab) scalingRun(ctx context.Context, opts ScalingOptions, run ScalingRu
 		return fail("client: %v", err)
 	}
 	defer c.Stop()
-	bopts := BenchOptions{Systems: []System{SystemRaftvip}, Jitter: opts.Jitter, Progress: opts.Progress}.withDefaults()
+	bopts := BenchOptions{Systems: []System{SystemRaftvip}, Jitter: opts.Jitter, Progress: opts.Progress, noSeries: true}.withDefaults()
 	faults, trials := []Fault{FaultMySQLHung}, opts.IntervalTrials
 	var moves *addrMoves
 	if run.Sweep == SweepVIPs {
@@ -321,7 +321,7 @@ func (l *Lab) scalingRun(ctx context.Context, opts ScalingOptions, run ScalingRu
 			if ctx.Err() != nil {
 				return fail("%v", ctx.Err())
 			}
-			t := ScalingTrial{TrialResult: l.runTrial(ctx, SystemRaftvip, f, i, c, bopts)}
+			t := ScalingTrial{TrialResult: l.runTrial(ctx, SystemRaftvip, f, i, c, nil, bopts)}
 			if moves != nil {
 				moves.fill(ctx, &t)
 			}
