@@ -50,7 +50,7 @@ var DefaultTiming = Timing{
 	HeartbeatTimeout:   500 * time.Millisecond,
 	ElectionTimeout:    500 * time.Millisecond,
 	LeaderLeaseTimeout: 250 * time.Millisecond,
-	CommitTimeout:      50 * time.Millisecond,
+	CommitTimeout:      500 * time.Millisecond, // followers learn commits from nudges (nudge.go)
 	SnapshotInterval:   120 * time.Second,
 	SnapshotThreshold:  8192,
 	TrailingLogs:       10240,
@@ -111,10 +111,18 @@ type Cluster struct {
 	lastState       raft.RaftState
 	// vouches: see vouch.go.
 	vouches vouchBook
-	stop    chan struct{}
-	wg      sync.WaitGroup
-	closeMu sync.Mutex
-	closed  bool
+	// nudgeCh asks for a barrier after a commit; lastNudge is the last
+	// one's index (nudge.go).
+	nudgeCh chan struct{}
+	nudgeAt atomic.Uint64 // the highest committed index a nudge was asked for
+	// appliedHere is the highest index whose Apply or Barrier returned
+	// here: applied, whatever raft's own applied index says yet.
+	appliedHere atomic.Uint64
+	lastNudge   atomic.Uint64
+	stop        chan struct{}
+	wg          sync.WaitGroup
+	closeMu     sync.Mutex
+	closed      bool
 }
 
 // Open starts a node with the real transport (TCP mux on cfg.Bind) and
@@ -276,6 +284,7 @@ func start(cfg Config, fsm raft.FSM, trans raft.Transport, logs raft.LogStore, s
 		cfg: cfg, log: log, raft: r, trans: trans, caller: caller,
 		obsCh:       make(chan raft.Observation, 64),
 		leaderCh:    make(chan struct{}, 1),
+		nudgeCh:     make(chan struct{}, 1),
 		stop:        make(chan struct{}),
 		unreachable: map[string]time.Time{},
 		resumed:     map[string]uint64{},
@@ -298,8 +307,9 @@ func start(cfg Config, fsm raft.FSM, trans raft.Transport, logs raft.LogStore, s
 		return false
 	})
 	r.RegisterObserver(c.observer)
-	c.wg.Add(1)
+	c.wg.Add(2)
 	go c.watch()
+	go c.nudger()
 	return c, nil
 }
 
@@ -395,7 +405,8 @@ func (c *Cluster) IsLeader() bool { return c.raft.State() == raft.Leader }
 func (c *Cluster) State() string { return c.raft.State().String() }
 
 // AppliedIndex is the last log index applied to the FSM on this node.
-func (c *Cluster) AppliedIndex() uint64 { return c.raft.AppliedIndex() }
+// A trailing nudge (nudge.go) is not counted: it changes nothing.
+func (c *Cluster) AppliedIndex() uint64 { return c.appliedIndex() }
 
 // Term is the current Raft term.
 func (c *Cluster) Term() uint64 { return c.raft.CurrentTerm() }
@@ -432,13 +443,21 @@ func (c *Cluster) Apply(cmd []byte, timeout time.Duration) (interface{}, error) 
 	if err := f.Error(); err != nil {
 		return nil, err
 	}
+	c.nudge(f.Index())
 	return f.Response(), nil
 }
 
 // Barrier waits until every entry committed before it is applied to the FSM;
 // a new leader calls it before trusting its FSM view.
 func (c *Cluster) Barrier(timeout time.Duration) error {
-	return c.raft.Barrier(timeout).Error()
+	f := c.raft.Barrier(timeout)
+	if err := f.Error(); err != nil {
+		return err
+	}
+	if i, ok := f.(raft.IndexFuture); ok {
+		c.nudge(i.Index())
+	}
+	return nil
 }
 
 // VerifyLeader asks a quorum whether this node still leads; it fails when
@@ -619,16 +638,28 @@ var ErrNotInConfiguration = errors.New("not in the raft configuration")
 // AddServer adds a voter (or non-voter) to the Raft configuration (leader only).
 func (c *Cluster) AddServer(id, addr string, nonVoter bool, timeout time.Duration) error {
 	c.forgetUnreachable(id) // a new replication stream starts; judge it afresh
+	var f raft.IndexFuture
 	if nonVoter {
-		return c.raft.AddNonvoter(raft.ServerID(id), raft.ServerAddress(addr), 0, timeout).Error()
+		f = c.raft.AddNonvoter(raft.ServerID(id), raft.ServerAddress(addr), 0, timeout)
+	} else {
+		f = c.raft.AddVoter(raft.ServerID(id), raft.ServerAddress(addr), 0, timeout)
 	}
-	return c.raft.AddVoter(raft.ServerID(id), raft.ServerAddress(addr), 0, timeout).Error()
+	if err := f.Error(); err != nil {
+		return err
+	}
+	c.nudge(f.Index())
+	return nil
 }
 
 // RemoveServer removes a server from the Raft configuration (leader only).
 func (c *Cluster) RemoveServer(id string, timeout time.Duration) error {
 	defer c.forgetUnreachable(id)
-	return c.raft.RemoveServer(raft.ServerID(id), 0, timeout).Error()
+	f := c.raft.RemoveServer(raft.ServerID(id), 0, timeout)
+	if err := f.Error(); err != nil {
+		return err
+	}
+	c.nudge(f.Index())
+	return nil
 }
 
 // Forward sends an encoded command to the leader (or applies it here if this

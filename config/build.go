@@ -45,7 +45,7 @@ const (
 	DefaultHeartbeatTimeout   = 500 * time.Millisecond
 	DefaultElectionTimeout    = 500 * time.Millisecond
 	DefaultLeaderLeaseTimeout = 250 * time.Millisecond
-	DefaultCommitTimeout      = 50 * time.Millisecond
+	DefaultCommitTimeout      = 500 * time.Millisecond
 	DefaultSnapshotInterval   = 120 * time.Second
 	DefaultSnapshotThreshold  = 8192
 	DefaultTrailingLogs       = 10240

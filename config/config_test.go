@@ -33,7 +33,7 @@ var defaultRaft = Raft{
 	HeartbeatTimeout:   500 * time.Millisecond,
 	ElectionTimeout:    500 * time.Millisecond,
 	LeaderLeaseTimeout: 250 * time.Millisecond,
-	CommitTimeout:      50 * time.Millisecond,
+	CommitTimeout:      500 * time.Millisecond,
 	SnapshotInterval:   120 * time.Second,
 	SnapshotThreshold:  8192,
 	TrailingLogs:       10240,

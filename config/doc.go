@@ -277,7 +277,7 @@
 //	heartbeat_timeout    duration, default "500ms", >= 5ms.
 //	election_timeout     duration, default "500ms", >= 5ms, >= heartbeat_timeout.
 //	leader_lease_timeout duration, default "250ms", >= 5ms, <= heartbeat_timeout.
-//	commit_timeout       duration, default "50ms", >= 1ms.
+//	commit_timeout       duration, default "500ms", >= 1ms.
 //	snapshot_threshold   number >= 0, default 8192.
 //	snapshot_interval    duration, default "120s", >= 5ms.
 //	trailing_logs        number >= 0, default 10240.

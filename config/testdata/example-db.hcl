@@ -98,7 +98,7 @@ raft {
   heartbeat_timeout    = "600ms"      # default "500ms"
   election_timeout     = "700ms"      # default "500ms"; must be >= heartbeat_timeout
   leader_lease_timeout = "300ms"      # default "250ms"; must be <= heartbeat_timeout
-  commit_timeout       = "40ms"       # default "50ms"
+  commit_timeout       = "40ms"       # default "500ms"
   snapshot_threshold   = 4096         # default 8192
   snapshot_interval    = "60s"        # default "120s"
   trailing_logs        = 2048         # default 10240
