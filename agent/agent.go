@@ -1119,7 +1119,7 @@ func (a *Agent) renew() {
 // the release is not committed: the FSM must never say "free" while the VIP
 // may still be up here.
 func (a *Agent) release(st fsm.State, d owner.Decision) bool {
-	gtid := a.fenceWrites(d.Target != "", d.Reason)
+	gtid, fenced := a.fenceWrites(d.Target != "", d.Reason)
 	a.stopAnnouncing()
 	if !a.removeNow("release") {
 		return false // not recording a release while an address may be up
@@ -1142,7 +1142,7 @@ func (a *Agent) release(st fsm.State, d owner.Decision) bool {
 		epoch = st.Epoch
 	}
 	_, err := a.apply(fsm.Command{Type: fsm.CmdRelease, Release: &fsm.ReleaseCmd{
-		Epoch: epoch, Node: a.opt.NodeID, By: a.opt.NodeID, Time: a.now(), Reason: d.Reason, Detection: detection, GTID: gtid}})
+		Epoch: epoch, Node: a.opt.NodeID, By: a.opt.NodeID, Time: a.now(), Reason: d.Reason, Detection: detection, GTID: gtid, Fenced: fenced}})
 	if err != nil {
 		a.log.Warn("VIP removed but release not committed (the next leader will fence)", "epoch", epoch, "error", err)
 		return true
@@ -1433,8 +1433,9 @@ func (a *Agent) Shutdown(ctx context.Context) {
 	defer a.publishFinal()
 	holding, epoch := a.holding, a.epoch
 	var gtid string
+	var fenced bool
 	if holding {
-		gtid = a.fenceWrites(true, "agent shutting down")
+		gtid, fenced = a.fenceWrites(true, "agent shutting down")
 	}
 	a.stopAnnouncing()
 	released := true
@@ -1463,7 +1464,7 @@ func (a *Agent) Shutdown(ctx context.Context) {
 			epoch = st.Epoch
 		}
 		if _, err := a.apply(fsm.Command{Type: fsm.CmdRelease, Release: &fsm.ReleaseCmd{
-			Epoch: epoch, Node: a.opt.NodeID, By: a.opt.NodeID, Time: a.now(), Reason: "agent shutting down", GTID: gtid}}); err != nil {
+			Epoch: epoch, Node: a.opt.NodeID, By: a.opt.NodeID, Time: a.now(), Reason: "agent shutting down", GTID: gtid, Fenced: fenced}}); err != nil {
 			a.log.Warn("shutdown: release not committed; not transferring (the next leader will fence)", "error", err)
 			a.announceWG.Wait()
 			return

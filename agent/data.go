@@ -66,6 +66,9 @@ type DataOptions struct {
 	KillSessions bool
 	// FenceTable is "db.table" for the (epoch, node, time) rows; "" = off.
 	FenceTable string
+	// StateDir keeps what must outlive the agent process (a replication
+	// hold, keeper.go); "" keeps it in memory only (tests).
+	StateDir string
 }
 
 // Fence budgets: how long a release waits for read_only ON before it
@@ -82,9 +85,9 @@ const (
 // fenceWrites makes this node's server read-only before the VIP leaves
 // (docs/safety.md, rule 9). It returns the handoff position of a planned
 // move ("" when unplanned or when any step failed).
-func (a *Agent) fenceWrites(planned bool, why string) string {
+func (a *Agent) fenceWrites(planned bool, why string) (gtid string, handoff bool) {
 	if a.keeper == nil {
-		return ""
+		return "", false
 	}
 	budget := unplannedFenceBudget
 	if planned {
@@ -97,17 +100,18 @@ func (a *Agent) fenceWrites(planned bool, why string) string {
 		// successor's catch-up carry the safety (docs/safety.md, rule 11).
 		a.keeper.ReadOnlyWanted()
 		a.log.Info("not waiting to fence a server that does not answer; the VIP goes first", "why", why)
-		return ""
+		return "", false
 	}
 	gtid, err := a.keeper.Fence(budget, why)
 	if err != nil {
 		a.log.Warn("could not fence this node's server before releasing the VIP; releasing anyway (the lease bounds the VIP, the successor's catch-up the data)", "error", err, "budget", budget)
-		return ""
+		return "", false
 	}
 	if !planned {
-		return ""
+		return "", false
 	}
-	return gtid
+	// Fenced: gtid is the handoff, also when empty (nothing written yet).
+	return gtid, true
 }
 
 // openWrites tells the keeper this node now holds epoch (VIP added at
@@ -131,6 +135,7 @@ func (a *Agent) openWrites(epoch uint64, added time.Time) {
 	// transactions this server never received: take nothing more from it
 	// until it has compared (steerKeeper, keeper.checkErrant).
 	w.holdReplication = !w.planned && st.TakenFrom != "" && st.TakenFrom != a.opt.NodeID && (r == nil || r.Configured)
+	w.takenFrom = st.TakenFrom
 	a.keeper.Want(w)
 }
 
@@ -148,7 +153,7 @@ func (a *Agent) steerKeeper() {
 		}
 		return
 	}
-	w := dataWant{}
+	w := dataWant{holder: st.Holder}
 	if st.Holder != "" && st.Holder != a.opt.NodeID && st.TakenFrom == a.opt.NodeID {
 		w.errantEpoch = st.Epoch
 		if r := a.localHealth().Replication; r != nil {

@@ -2,9 +2,13 @@ package agent
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
+	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -82,6 +86,11 @@ type dataWant struct {
 	// master before turning writable (it may come back with transactions
 	// this server never received, which must not arrive silently).
 	holdReplication bool
+	// takenFrom is the node the VIP was taken from (the old master), for
+	// a hold: lifted when that node holds the VIP again.
+	takenFrom string
+	// holder is, on a read-only wish, who holds the VIP now ("" nobody).
+	holder string
 	// errantEpoch, when set on a read-only wish, asks this replaced holder
 	// to compare its own transactions with the holder's server at source.
 	errantEpoch uint64
@@ -122,6 +131,9 @@ type keeper struct {
 	// server's next wish); errantStop ends it (loop only).
 	errantBusy atomic.Bool
 	errantStop context.CancelFunc
+	// held is the replication this keeper stopped (loop only), also kept
+	// in StateDir: an agent restarted meanwhile must still lift it.
+	held replicationHold
 }
 
 // ResumeReplication allows a holder of epoch to start the replication it
@@ -168,9 +180,10 @@ func (k *keeper) publish(f func(*DataStatus)) {
 func (k *keeper) Want(w dataWant) {
 	k.mu.Lock()
 	same := k.want.writable == w.writable && k.want.epoch == w.epoch
-	if same && !w.writable && (k.want.errantEpoch != w.errantEpoch || k.want.source != w.source) {
-		// Not a change of mode: no catch-up to end, no kick needed.
-		k.want.errantEpoch, k.want.source = w.errantEpoch, w.source
+	if same && !w.writable && (k.want.errantEpoch != w.errantEpoch || k.want.source != w.source || k.want.holder != w.holder) {
+		// Not a change of mode: no catch-up to end, no kick needed (a
+		// new holder is seen at the next pass, within every).
+		k.want.errantEpoch, k.want.source, k.want.holder = w.errantEpoch, w.source, w.holder
 	}
 	if !same {
 		k.want = w
@@ -252,12 +265,17 @@ func (k *keeper) Fence(budget time.Duration, why string) (gtid string, err error
 func (k *keeper) Run(ctx context.Context) {
 	var lastEnforce, lastErrant time.Time
 	var writableEpoch uint64 // the epoch whose catch-up has finished (read_only OFF)
-	var heldEpoch uint64     // the epoch whose catch-up stopped replication
+	k.loadHold()
 	for ctx.Err() == nil {
 		w, gen := k.wanted()
 		switch {
 		case !w.writable:
 			writableEpoch = 0
+			if k.held.Epoch != 0 && w.holder != "" && w.holder == k.held.From {
+				// The old master holds the VIP again: what it has is the
+				// holder's data now, and this server is its standby.
+				k.startHeld(ctx, "the old holder "+w.holder+" holds the VIP again")
+			}
 			if k.now().Sub(lastEnforce) >= k.every || k.Status().Mode != DataReadOnly {
 				k.enforceReadOnly(ctx)
 				lastEnforce = k.now()
@@ -281,22 +299,10 @@ func (k *keeper) Run(ctx context.Context) {
 			if k.catchUp(ctx, w, gen) {
 				writableEpoch = w.epoch
 				lastEnforce = k.now()
-				if w.holdReplication {
-					heldEpoch = w.epoch
-				}
 			}
 			continue // look at the wish again at once
-		case heldEpoch == w.epoch && k.resume.Load() == w.epoch:
-			cctx, cancel := context.WithTimeout(ctx, keeperDBTimeout)
-			err := k.db.StartReplication(cctx)
-			cancel()
-			if err != nil {
-				k.publish(func(s *DataStatus) { s.Error = "starting replication again: " + err.Error() })
-				break
-			}
-			heldEpoch = 0
-			k.publish(func(s *DataStatus) { s.ReplicationHeld = false })
-			k.log.Info("replication from the old holder started again: it has no transaction this server lacks", "epoch", w.epoch)
+		case k.held.Epoch == w.epoch && k.held.Epoch != 0 && k.resume.Load() == w.epoch:
+			k.startHeld(ctx, "it has no transaction this server lacks")
 		default:
 			// Holding and caught up: a server restarted under us comes up
 			// read-only from its my.cnf; turn it back.
@@ -460,8 +466,8 @@ func (k *keeper) catchUp(ctx context.Context, w dataWant, gen uint64) bool {
 		if err := k.db.StopReplication(lctx); err != nil {
 			k.log.Warn("could not stop replication from the old holder; its late transactions may arrive unchecked", "error", err)
 		} else {
-			k.publish(func(s *DataStatus) { s.ReplicationHeld = true })
-			k.log.Info("replication from the old holder stopped until it reports nothing this server lacks", "epoch", w.epoch)
+			k.setHold(replicationHold{Epoch: w.epoch, From: w.takenFrom, Source: w.source})
+			k.log.Info("replication from the old holder stopped until it reports nothing this server lacks", "epoch", w.epoch, "old_holder", w.takenFrom)
 		}
 	}
 	// The fence row goes in before read_only goes off, so no write of the
@@ -639,4 +645,76 @@ func (k *keeper) sleep(ctx context.Context) bool {
 	case <-t.C:
 	}
 	return false
+}
+
+// replicationHold is replication this keeper stopped after an unplanned
+// move: taken over in Epoch from node From (its server at Source).
+type replicationHold struct {
+	Epoch  uint64 `json:"epoch"`
+	From   string `json:"from"`
+	Source string `json:"source,omitempty"`
+}
+
+// holdFile is where a hold outlives the process (DataOptions.StateDir).
+const holdFile = "replication-held.json"
+
+func (k *keeper) setHold(h replicationHold) {
+	k.held = h
+	k.publish(func(s *DataStatus) { s.ReplicationHeld = true })
+	if k.opt.StateDir == "" {
+		return
+	}
+	b, _ := json.Marshal(h)
+	path := filepath.Join(k.opt.StateDir, holdFile)
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
+		k.log.Warn("could not record the replication hold; a restarted agent will not know to lift it", "path", path, "error", err)
+		return
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		k.log.Warn("could not record the replication hold; a restarted agent will not know to lift it", "path", path, "error", err)
+	}
+}
+
+// loadHold reads a hold an earlier run of the agent left.
+func (k *keeper) loadHold() {
+	if k.opt.StateDir == "" {
+		return
+	}
+	path := filepath.Join(k.opt.StateDir, holdFile)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return
+	}
+	var h replicationHold
+	if err == nil {
+		err = json.Unmarshal(b, &h)
+	}
+	if err != nil || h.Epoch == 0 {
+		k.log.Warn("unreadable replication hold record; ignored (check this server's replication by hand)", "path", path, "error", err)
+		return
+	}
+	k.held = h
+	k.publish(func(s *DataStatus) { s.ReplicationHeld = true })
+	k.log.Info("replication stopped by an earlier run (after an unplanned move) stays stopped until it can be lifted", "epoch", h.Epoch, "old_holder", h.From)
+}
+
+// startHeld starts the replication the hold stopped and forgets the hold.
+func (k *keeper) startHeld(ctx context.Context, why string) {
+	cctx, cancel := context.WithTimeout(ctx, keeperDBTimeout)
+	err := k.db.StartReplication(cctx)
+	cancel()
+	if err != nil {
+		k.publish(func(s *DataStatus) { s.Error = "starting replication again: " + err.Error() })
+		return
+	}
+	h := k.held
+	k.held = replicationHold{}
+	k.publish(func(s *DataStatus) { s.ReplicationHeld = false })
+	if k.opt.StateDir != "" {
+		if err := os.Remove(filepath.Join(k.opt.StateDir, holdFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			k.log.Warn("could not remove the replication hold record", "error", err)
+		}
+	}
+	k.log.Info("replication from the old holder started again", "why", why, "epoch", h.Epoch, "old_holder", h.From)
 }

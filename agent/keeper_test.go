@@ -76,3 +76,62 @@ func TestErrantCheckDoesNotDelayWritable(t *testing.T) {
 		t.Fatal("reported writable, server still read-only")
 	}
 }
+
+// After an unplanned move the new holder stops its replication from the old
+// master until that one reports nothing errant. When this node stops
+// holding and the old master holds the VIP again, the hold has no purpose
+// (what the old master has is the holder's data now) and this node must
+// replicate from it as any standby: kept stopped, it stayed stale for good
+// and no failover could pick it (a lab run: "hostb is stale: replication
+// from hosta was down for 3m11s"). The hold must also survive an agent
+// restart, which forgot it.
+func TestHeldReplicationLiftedWhenTheOldMasterHoldsAgain(t *testing.T) {
+	for _, restart := range []bool{false, true} {
+		name := map[bool]string{false: "same agent", true: "agent restarted"}[restart]
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			db := newFakeDB(&dbWorld{}, "hostb")
+			opt := DataOptions{StateDir: dir}
+			start := func() (*keeper, context.CancelFunc, chan struct{}) {
+				k := newKeeper("hostb", db, nil, opt, 20*time.Millisecond, hclog.NewNullLogger(), time.Now, func(fsm.WritableCmd) {})
+				ctx, cancel := context.WithCancel(context.Background())
+				done := make(chan struct{})
+				go func() { defer close(done); k.Run(ctx) }()
+				return k, cancel, done
+			}
+			k, cancel, done := start()
+			defer func() { cancel(); <-done }()
+			k.Want(dataWant{writable: true, epoch: 2, since: time.Now(), source: "10.99.0.11:3306", holdReplication: true, takenFrom: "hosta"})
+			waitFor(t, "replication held", func() bool { s, _ := db.replState(); return s && !db.isReadOnly() })
+			if restart {
+				cancel()
+				<-done
+				k, cancel, done = start()
+			}
+			// Nobody holds (the VIP between owners): the hold stays.
+			k.Want(dataWant{holder: ""})
+			time.Sleep(100 * time.Millisecond)
+			if s, _ := db.replState(); !s {
+				t.Fatal("replication started while nobody holds the VIP")
+			}
+			// The old master holds again: replicate from it.
+			k.Want(dataWant{holder: "hosta"})
+			waitFor(t, "replication started again", func() bool { s, n := db.replState(); return !s && n == 1 })
+			if st := k.Status(); st.ReplicationHeld {
+				t.Fatalf("status still says replication held: %+v", st)
+			}
+		})
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if cond() {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("timed out waiting for: %s", what)
+}

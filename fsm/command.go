@@ -100,6 +100,10 @@ type ReleaseCmd struct {
 	// server read-only and its sessions killed ("" otherwise): the
 	// successor applies it before turning writable (State.Handoff).
 	GTID string `json:"gtid,omitempty"`
+	// Fenced: the holder set its server read-only and read GTID before it
+	// released, so GTID is the handoff even when empty (a server that has
+	// written nothing yet).
+	Fenced bool `json:"fenced,omitempty"`
 }
 
 // WritableCmd records how a holder's catch-up ended: writable, or staying

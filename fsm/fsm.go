@@ -202,7 +202,7 @@ func (f *FSM) applyChange(c Command) Result {
 		s.LastHolder = r.Node
 		s.Fence = nil
 		s.Handoff = nil
-		if r.GTID != "" && r.By == r.Node {
+		if (r.GTID != "" || r.Fenced) && r.By == r.Node {
 			s.Handoff = &Handoff{Epoch: r.Epoch, From: r.Node, GTID: r.GTID, Time: r.Time}
 		}
 		f.fenceDeadline = time.Time{}

@@ -478,3 +478,37 @@ func TestTimelineFields(t *testing.T) {
 		t.Fatalf("added changed the state: holder %q epoch %d", st.Holder, st.Epoch)
 	}
 }
+
+// A holder that fenced its server before releasing hands over even when
+// its server has written nothing yet (gtid_binlog_pos empty, a fresh
+// cluster): the move is planned, its successor holds no replication. It
+// used to count as unplanned, and the successor stopped its replication
+// from the shut-down node.
+func TestFencedReleaseWithAnEmptyPositionIsAHandoff(t *testing.T) {
+	f := New()
+	at := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	for _, c := range []Command{
+		{Type: CmdAcquire, Acquire: &AcquireCmd{Node: "hosta", By: "hosta", Time: at}},
+		{Type: CmdRelease, Release: &ReleaseCmd{Epoch: 1, Node: "hosta", By: "hosta", Time: at, Reason: "agent shutting down", Fenced: true}},
+	} {
+		if r := f.ApplyCommand(c); r.Err != nil {
+			t.Fatal(r.Err)
+		}
+	}
+	if h := f.State().Handoff; h == nil || h.GTID != "" || h.From != "hosta" {
+		t.Fatalf("handoff after a fenced release at an empty position: %+v", h)
+	}
+	if r := f.ApplyCommand(Command{Type: CmdAcquire, Acquire: &AcquireCmd{Node: "hostb", By: "hostb", Time: at}}); r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	if st := f.State(); !st.Planned || st.TakenFrom != "hosta" {
+		t.Fatalf("hostb after the handoff: planned %v taken from %q, want planned from hosta", st.Planned, st.TakenFrom)
+	}
+	// A release that did not fence (hosta's server dead) is no handoff.
+	f2 := New()
+	f2.ApplyCommand(Command{Type: CmdAcquire, Acquire: &AcquireCmd{Node: "hosta", By: "hosta", Time: at}})
+	f2.ApplyCommand(Command{Type: CmdRelease, Release: &ReleaseCmd{Epoch: 1, Node: "hosta", By: "hosta", Time: at}})
+	if h := f2.State().Handoff; h != nil {
+		t.Fatalf("handoff after an unfenced release: %+v", h)
+	}
+}

@@ -16,6 +16,8 @@ func dataOptions(cfg *config.Config) agent.DataOptions {
 		CatchupTimeout:   f.CatchupTimeout,
 		OnCatchupTimeout: onCatchupTimeout(f.OnCatchupTimeout),
 		KillSessions:     f.KillSessions,
+		// A replication hold must outlive a restart (agent/keeper.go).
+		StateDir: cfg.DataDir,
 	}
 	if cfg.MySQL != nil {
 		d.FenceTable = cfg.MySQL.FenceTable

@@ -34,7 +34,7 @@ func TestDataOptionsFromConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := agent.DataOptions{MaxLag: 5 * time.Second, PromoteStale: true, CatchupTimeout: 20 * time.Second,
-		OnCatchupTimeout: agent.OnCatchupStayReadOnly, KillSessions: false, FenceTable: "raftvip.fence"}
+		OnCatchupTimeout: agent.OnCatchupStayReadOnly, KillSessions: false, FenceTable: "raftvip.fence", StateDir: cfg.DataDir}
 	if got := dataOptions(cfg); got != want {
 		t.Errorf("dataOptions(example-db with overrides) = %+v\nwant %+v", got, want)
 	}
@@ -45,7 +45,7 @@ func TestDataOptionsFromConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	want = agent.DataOptions{MaxLag: 10 * time.Second, CatchupTimeout: 10 * time.Second,
-		OnCatchupTimeout: agent.OnCatchupWritable, KillSessions: true}
+		OnCatchupTimeout: agent.OnCatchupWritable, KillSessions: true, StateDir: w.DataDir}
 	if got := dataOptions(w); got != want {
 		t.Errorf("dataOptions(witness, defaults) = %+v\nwant %+v", got, want)
 	}
