@@ -26,6 +26,7 @@ sleep               coreutils     # internal/sched test: a child process
 groupadd            passwd        # admin_group test: a temporary group
 groupdel            passwd
 chromium            chromium      # status page test: headless, in the client namespace
+curl                curl          # status page test: /metrics as an operator fetches it
 make                make          # make deb, in the package test
 bash                bash
 dpkg-deb            dpkg          # make deb; the package test installs it with dpkg

@@ -107,8 +107,17 @@ func TestStatusPageInChromium(t *testing.T) {
 	if !strings.Contains(dom, "acquire") || !strings.Contains(dom, "release") {
 		t.Errorf("the page's timeline has no release and acquire:\n%s", dom)
 	}
-	metrics := chromium(ctx, t, client, fmt.Sprintf("http://%s:%d/metrics", l.Host(other).IP, metricsPort), "")
-	for _, s := range []string{`raftvip_failover_phase_seconds_count{phase="detection"} 1`, `raftvip_failover_phase_seconds_count{phase="handover"} 1`, "raftvip_holding 1"} {
+	// /metrics as an operator (or Prometheus) fetches it: curl.
+	cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(cctx, "ip", "netns", "exec", client, "curl", "-sSf", "--max-time", "10",
+		fmt.Sprintf("http://%s:%d/metrics", l.Host(other).IP, metricsPort)).CombinedOutput()
+	if err != nil {
+		t.Fatalf("curl %s's /metrics: %v\n%s", newID, err, out)
+	}
+	metrics := string(out)
+	for _, s := range []string{`raftvip_failover_phase_seconds_count{phase="detection"} 1`, `raftvip_failover_phase_seconds_count{phase="handover"} 1`,
+		`raftvip_failover_phase_seconds_bucket{phase="handover",le="0.1"} 1`, "raftvip_holding 1"} {
 		if !strings.Contains(metrics, s) {
 			t.Errorf("%s's /metrics has no %q:\n%s", newID, s, metrics)
 		}
