@@ -85,17 +85,7 @@ func TestARPWatchSeesVIPAddedByHand(t *testing.T) {
 		}
 		configs[h.Name] = cfg
 	}
-	if err := l.StartRaftvipConfigs(ctx, configs); err != nil {
-		t.Fatal(err)
-	}
-	holder, err := l.WaitStableHolder(within(t, 45*time.Second), time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := l.WaitAllHealthy(within(t, 30*time.Second)); err != nil {
-		t.Fatal(err)
-	}
-	other := l.Other(holder)
+	holder, other := startAgentsWith(ctx, t, l, configs)
 	holderMAC, otherMAC := l.Host(holder).MAC, l.Host(other).MAC
 	w := l.Agent("w")
 	client := l.Host("c").NS

@@ -90,3 +90,21 @@ func eventually(t *testing.T, d time.Duration, what string, cond func() error) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// startAgentsWith starts the agents with configs (by host), waits for a
+// stable holder and every node healthy, and returns the holder and the
+// other DB host.
+func startAgentsWith(ctx context.Context, t *testing.T, l *Lab, configs map[string]string) (holder, other string) {
+	t.Helper()
+	if err := l.StartRaftvipConfigs(ctx, configs); err != nil {
+		t.Fatal(err)
+	}
+	holder, err := l.WaitStableHolder(within(t, 45*time.Second), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.WaitAllHealthy(within(t, 30*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	return holder, l.Other(holder)
+}

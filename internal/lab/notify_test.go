@@ -43,17 +43,7 @@ func TestNotifyScriptSeesMasterOnNewHolder(t *testing.T) {
 		configs[h.Name] = l.AgentConfig(h, filepath.Dir(p.Config)) +
 			fmt.Sprintf("\nnotify {\n  instance      = \"VI_1\"\n  notify_master = \"%s master\"\n  notify_stop   = %q\n  notify        = %q\n}\n", masterSh, stopSh, notifySh)
 	}
-	if err := l.StartRaftvipConfigs(ctx, configs); err != nil {
-		t.Fatal(err)
-	}
-	holder, err := l.WaitStableHolder(within(t, 45*time.Second), time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := l.WaitAllHealthy(within(t, 30*time.Second)); err != nil {
-		t.Fatal(err)
-	}
-	other := l.Other(holder)
+	holder, other := startAgentsWith(ctx, t, l, configs)
 	oldID, newID := l.Host(holder).NodeID, l.Host(other).NodeID
 	last := func(file string) string {
 		b, _ := os.ReadFile(filepath.Join(dir, file))

@@ -65,17 +65,7 @@ func TestStatusPageInChromium(t *testing.T) {
 		}
 		configs[h.Name] = l.AgentConfig(h, filepath.Dir(p.Config)) + fmt.Sprintf("\nmetrics_addr = \"%s:%d\"\n", h.IP, metricsPort)
 	}
-	if err := l.StartRaftvipConfigs(ctx, configs); err != nil {
-		t.Fatal(err)
-	}
-	holder, err := l.WaitStableHolder(within(t, 45*time.Second), time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := l.WaitAllHealthy(within(t, 30*time.Second)); err != nil {
-		t.Fatal(err)
-	}
-	other := l.Other(holder)
+	holder, other := startAgentsWith(ctx, t, l, configs)
 	oldID, newID := l.Host(holder).NodeID, l.Host(other).NodeID
 	client := l.Host("c").NS
 	page := fmt.Sprintf("http://%s:%d/", l.Host("w").IP, metricsPort)
