@@ -205,11 +205,13 @@ func (c *countedConn) PeerID() string { return c.id }
 // refuse closes c and logs why, at most once per remote host and reason in
 // refusedLogWindow.
 func (m *Mux) refuse(c net.Conn, reason string, err error) {
-	c.Close()
-	host := remoteHost(c)
+	// Counted before the close: whoever sees the connection end (a test,
+	// a probe reading the metrics next) sees the refusal counted.
 	m.refusedMu.Lock()
 	m.refused[reason]++
 	m.refusedMu.Unlock()
+	c.Close()
+	host := remoteHost(c)
 	m.refusedLog.mu.Lock()
 	if len(m.refusedLog.seen) > 4096 { // many sources: forget, rather than grow
 		clear(m.refusedLog.seen)
