@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
-	"github.com/raftvip/raftvip/admin"
 	"github.com/raftvip/raftvip/agent"
 	"github.com/raftvip/raftvip/fsm"
 	"github.com/raftvip/raftvip/mysqlcheck"
@@ -115,12 +113,7 @@ func TestCheckStatus(t *testing.T) {
 func TestCheckCommand(t *testing.T) {
 	st := healthyStatus()
 	st.Time = time.Now()
-	sock := filepath.Join(t.TempDir(), "admin.sock")
-	srv, err := admin.Serve(sock, fakeBackend{st: st}, hclog.NewNullLogger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
+	sock := serveFakeStatus(t, st)
 	code, stdout, stderr := runCLI("check", "-admin", sock)
 	if code != nagiosOK || stdout != "RAFTVIP OK - hosta holds the VIP (epoch 7, leader hosta), 3/3 voters reachable | epoch=7 holders=1;;1:1;0 voters_reachable=3;3:;2:;0;3 'lag_hostb'=0s;;;0\n" {
 		t.Errorf("check: %d %q %q", code, stdout, stderr)

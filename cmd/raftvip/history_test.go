@@ -2,13 +2,10 @@ package main
 
 import (
 	"encoding/json"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
-	"github.com/raftvip/raftvip/admin"
 	"github.com/raftvip/raftvip/agent"
 	"github.com/raftvip/raftvip/fsm"
 )
@@ -27,12 +24,7 @@ func TestHistoryShowsFailoverTimeline(t *testing.T) {
 		{Epoch: 2, Op: fsm.OpAdded, Node: "hostb", By: "hostb", Time: t0.Add(10052 * ms), GARP: 2 * ms},
 		{Epoch: 2, Op: fsm.OpWritable, Node: "hostb", By: "hostb", Time: t0.Add(10070 * ms), Reason: "writable", Wait: 18 * ms},
 	}}
-	sock := filepath.Join(t.TempDir(), "admin.sock")
-	srv, err := admin.Serve(sock, fakeBackend{st: st}, hclog.NewNullLogger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
+	sock := serveFakeStatus(t, st)
 
 	code, stdout, stderr := runCLI("history", "-admin", sock)
 	if code != exitOK {

@@ -204,12 +204,7 @@ func TestStatus(t *testing.T) {
 			{Epoch: 1, Op: fsm.OpRelease, Node: "hostb", By: "hostb", Time: now.Add(-time.Second), Reason: "mysql unhealthy", Detection: 30 * time.Millisecond},
 			{Epoch: 2, Op: fsm.OpAcquire, Node: "hosta", By: "hosta", Time: now, Reason: "leader, db, mysql healthy, VIP free", Handover: 7 * time.Millisecond},
 		}}
-	sock := filepath.Join(t.TempDir(), "admin.sock")
-	srv, err := admin.Serve(sock, fakeBackend{st: st}, hclog.NewNullLogger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
+	sock := serveFakeStatus(t, st)
 
 	code, stdout, stderr := runCLI("status", "-admin", sock)
 	if code != exitOK {
@@ -327,4 +322,17 @@ func TestStatusShowsMaintenanceTimeLeft(t *testing.T) {
 	if want := "no automatic VIP moves; ends 2026-12-01T10:30:00Z (1h30m0s left)"; !strings.Contains(b.String(), want) {
 		t.Fatalf("status output lacks %q:\n%s", want, b.String())
 	}
+}
+
+// serveFakeStatus serves st on a fresh admin socket for the test's length
+// and returns the socket's path.
+func serveFakeStatus(t *testing.T, st agent.Status) string {
+	t.Helper()
+	sock := filepath.Join(t.TempDir(), "admin.sock")
+	srv, err := admin.Serve(sock, fakeBackend{st: st}, hclog.NewNullLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	return sock
 }
