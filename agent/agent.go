@@ -31,6 +31,10 @@ import (
 	"github.com/raftvip/raftvip/vrrpcompat"
 )
 
+// The cluster's applied index waits for the FSM only if the FSM reports its
+// own (cluster/applied.go); status and switchover compare those indices.
+var _ cluster.AppliedReporter = (*fsm.FSM)(nil)
+
 // Health is what the agent needs of a MySQL checker (mysqlcheck.Checker).
 type Health interface {
 	Current() mysqlcheck.Status

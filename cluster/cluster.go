@@ -119,6 +119,10 @@ type Cluster struct {
 	// here: applied, whatever raft's own applied index says yet.
 	appliedHere atomic.Uint64
 	lastNudge   atomic.Uint64
+	// logs and fsmIndex check raft's applied index against the FSM's own
+	// (applied.go); fsmIndex is nil for an FSM that does not report one.
+	logs     raft.LogStore
+	fsmIndex AppliedReporter
 	stop        chan struct{}
 	wg          sync.WaitGroup
 	closeMu     sync.Mutex
@@ -281,7 +285,7 @@ func start(cfg Config, fsm raft.FSM, trans raft.Transport, logs raft.LogStore, s
 	}
 
 	c := &Cluster{
-		cfg: cfg, log: log, raft: r, trans: trans, caller: caller,
+		cfg: cfg, log: log, raft: r, trans: trans, caller: caller, logs: logs,
 		obsCh:       make(chan raft.Observation, 64),
 		leaderCh:    make(chan struct{}, 1),
 		nudgeCh:     make(chan struct{}, 1),
@@ -289,6 +293,7 @@ func start(cfg Config, fsm raft.FSM, trans raft.Transport, logs raft.LogStore, s
 		unreachable: map[string]time.Time{},
 		resumed:     map[string]uint64{},
 	}
+	c.fsmIndex, _ = fsm.(AppliedReporter)
 	// Before any proof can be answered: a vouch this process gave is
 	// never older than this.
 	c.vouches.start(time.Now())

@@ -104,6 +104,9 @@ func (c *Cluster) nudger() {
 // asking follower an index below the entry it just committed for it.
 func (c *Cluster) appliedIndex() uint64 {
 	a := max(c.raft.AppliedIndex(), c.appliedHere.Load())
+	if done, behind := c.fsmBehind(a); behind {
+		return done
+	}
 	if a > 0 && a == c.lastNudge.Load() {
 		return a - 1
 	}

@@ -42,8 +42,14 @@ type FSM struct {
 	// switchoverDeadline is local like fenceDeadline: when the pending
 	// switchover's window ends, counted from when this node applied it.
 	switchoverDeadline time.Time
-	now                func() time.Time
-	changed            chan struct{}
+	// lastIndex is the raft index of the last command applied, or of the
+	// last one before the snapshot restored; indexUnknown is set by a
+	// restore from a snapshot written before snapshots recorded it (see
+	// LastApplied).
+	lastIndex    uint64
+	indexUnknown bool
+	now          func() time.Time
+	changed      chan struct{}
 }
 
 // New returns an empty FSM.
@@ -105,14 +111,29 @@ func (f *FSM) Apply(l *raft.Log) interface{} {
 		return Result{}
 	}
 	cmd, err := Decode(l.Data)
+	f.mu.Lock()
+	if l.Index > f.lastIndex {
+		f.lastIndex, f.indexUnknown = l.Index, false
+	}
 	if err != nil {
+		f.mu.Unlock()
 		return Result{Err: err}
 	}
-	f.mu.Lock()
 	res := f.applyLocked(cmd)
 	f.mu.Unlock()
 	f.notify()
 	return res
+}
+
+// LastApplied is the raft index of the last command this FSM applied (a
+// malformed one included: it was handled), so the cluster can tell raft's
+// applied index, which runs ahead of the FSM, from the FSM's own. known is
+// false only after a restore from a snapshot that predates the record,
+// until the next command.
+func (f *FSM) LastApplied() (index uint64, known bool) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.lastIndex, !f.indexUnknown
 }
 
 // ApplyCommand applies a command directly (tests and tools); the same code
@@ -314,12 +335,22 @@ func (f *FSM) applyChange(c Command) Result {
 type snapshotFile struct {
 	Version int   `json:"version"`
 	State   State `json:"state"`
+	// Index is LastApplied when the snapshot was taken; absent in
+	// snapshots written before it was recorded.
+	Index *uint64 `json:"index,omitempty"`
 }
 
 // Snapshot implements raft.FSM. The copy is taken under the lock; writing it
 // out happens later, off the apply path.
 func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
-	return &snapshot{state: f.State()}, nil
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	s := &snapshot{state: f.state.clone()}
+	if !f.indexUnknown {
+		index := f.lastIndex
+		s.index = &index
+	}
+	return s, nil
 }
 
 // Restore implements raft.FSM.
@@ -344,6 +375,10 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	}
 	f.mu.Lock()
 	f.state = st
+	f.lastIndex, f.indexUnknown = 0, sf.Index == nil
+	if sf.Index != nil {
+		f.lastIndex = *sf.Index
+	}
 	f.fenceDeadline = time.Time{}
 	if st.Fence != nil {
 		// The proposer's clock is not ours; start the full wait now, which
@@ -361,10 +396,13 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	return nil
 }
 
-type snapshot struct{ state State }
+type snapshot struct {
+	state State
+	index *uint64
+}
 
 func (s *snapshot) Persist(sink raft.SnapshotSink) error {
-	if err := json.NewEncoder(sink).Encode(snapshotFile{Version: 1, State: s.state}); err != nil {
+	if err := json.NewEncoder(sink).Encode(snapshotFile{Version: 1, State: s.state, Index: s.index}); err != nil {
 		_ = sink.Cancel()
 		return fmt.Errorf("fsm: persist snapshot: %w", err)
 	}

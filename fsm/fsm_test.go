@@ -512,3 +512,52 @@ func TestFencedReleaseWithAnEmptyPositionIsAHandoff(t *testing.T) {
 		t.Fatalf("handoff after an unfenced release: %+v", h)
 	}
 }
+
+// LastApplied follows the raft index of applied commands and survives a
+// snapshot; a snapshot from before it was recorded restores as unknown
+// until the next command.
+func TestLastAppliedSurvivesSnapshot(t *testing.T) {
+	f := New()
+	if i, known := f.LastApplied(); i != 0 || !known {
+		t.Fatalf("new FSM: LastApplied %d %v, want 0 true", i, known)
+	}
+	cmd, err := Encode(acquire("hosta", t0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Apply(&raft.Log{Index: 7, Type: raft.LogCommand, Data: cmd})
+	f.Apply(&raft.Log{Index: 9, Type: raft.LogCommand, Data: []byte{1, 'x'}}) // malformed: handled all the same
+	if i, known := f.LastApplied(); i != 9 || !known {
+		t.Fatalf("after entries 7 and 9: LastApplied %d %v", i, known)
+	}
+	snap, err := f.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s sink
+	if err := snap.Persist(&s); err != nil {
+		t.Fatal(err)
+	}
+	g := New()
+	if err := g.Restore(io.NopCloser(bytes.NewReader(s.Bytes()))); err != nil {
+		t.Fatal(err)
+	}
+	if i, known := g.LastApplied(); i != 9 || !known {
+		t.Fatalf("restored: LastApplied %d %v, want 9 true", i, known)
+	}
+
+	old := bytes.Replace(s.Bytes(), []byte(`,"index":9`), nil, 1)
+	if bytes.Equal(old, s.Bytes()) {
+		t.Fatalf("snapshot does not record the index: %s", s.Bytes())
+	}
+	if err := g.Restore(io.NopCloser(bytes.NewReader(old))); err != nil {
+		t.Fatal(err)
+	}
+	if _, known := g.LastApplied(); known {
+		t.Fatal("a snapshot without the index restored as known")
+	}
+	g.Apply(&raft.Log{Index: 12, Type: raft.LogCommand, Data: cmd})
+	if i, known := g.LastApplied(); i != 12 || !known {
+		t.Fatalf("after a command: LastApplied %d %v, want 12 true", i, known)
+	}
+}
