@@ -123,10 +123,10 @@ type Cluster struct {
 	// (applied.go); fsmIndex is nil for an FSM that does not report one.
 	logs     raft.LogStore
 	fsmIndex AppliedReporter
-	stop        chan struct{}
-	wg          sync.WaitGroup
-	closeMu     sync.Mutex
-	closed      bool
+	stop     chan struct{}
+	wg       sync.WaitGroup
+	closeMu  sync.Mutex
+	closed   bool
 }
 
 // Open starts a node with the real transport (TCP mux on cfg.Bind) and
