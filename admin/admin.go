@@ -10,12 +10,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/raftvip/raftvip/internal/osgroup"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
-	"os/user"
 	"path/filepath"
 	"strconv"
 	"syscall"
@@ -87,12 +87,9 @@ func ServeOptions(o Options, b Backend, log hclog.Logger) (*Server, error) {
 	path := o.Path
 	gid := -1
 	if o.Group != "" {
-		g, err := user.LookupGroup(o.Group)
-		if err != nil {
-			return nil, fmt.Errorf("admin_group %q: %w", o.Group, err)
-		}
-		if gid, err = strconv.Atoi(g.Gid); err != nil {
-			return nil, fmt.Errorf("admin_group %q: gid %q: %w", o.Group, g.Gid, err)
+		var err error
+		if gid, err = osgroup.GID(o.Group); err != nil {
+			return nil, fmt.Errorf("admin_group: %w", err)
 		}
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {

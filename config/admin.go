@@ -2,11 +2,9 @@ package config
 
 import (
 	"errors"
-	"fmt"
+	"github.com/raftvip/raftvip/internal/osgroup"
 	"io/fs"
 	"os"
-	"os/user"
-	"strconv"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
@@ -59,15 +57,6 @@ func buildAdminGroup(c *collector, a *hcl.Attribute) string {
 	return name
 }
 
-// GroupID looks up a group's gid by name.
-func GroupID(name string) (int, error) {
-	g, err := user.LookupGroup(name)
-	if err != nil {
-		return -1, fmt.Errorf("no group %q on this host (create it, e.g. groupadd %s, or fix the name)", name, name)
-	}
-	gid, err := strconv.Atoi(g.Gid)
-	if err != nil {
-		return -1, fmt.Errorf("group %q: gid %q is not a number", name, g.Gid)
-	}
-	return gid, nil
-}
+// GroupID is the gid of the group called name, or name as a number
+// (internal/osgroup says why both).
+func GroupID(name string) (int, error) { return osgroup.GID(name) }
