@@ -10,10 +10,10 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/raftvip/raftvip/arpwatch"
 	"github.com/raftvip/raftvip/cluster"
 	"github.com/raftvip/raftvip/fsm"
+	"github.com/raftvip/raftvip/internal/promtext"
 )
 
 // arpSettle is how long after the replicated holder or epoch changed the
@@ -198,7 +198,7 @@ func arpAlarms(views []NodeView) []string {
 }
 
 // collectARP adds the ARP watch's series (with a watcher only).
-func (a *Agent) collectARP(ch chan<- prometheus.Metric) {
+func (a *Agent) collectARP(ch *promtext.Scrape) {
 	r := a.arpReport()
 	if r == nil {
 		return

@@ -8,9 +8,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/raftvip/raftvip/fsm"
+	"github.com/raftvip/raftvip/internal/promtext"
 )
 
 // MetricsOptions are what the metrics know besides the agent.
@@ -23,8 +22,10 @@ type MetricsOptions struct {
 	NotifyCounts func() (runs, failures uint64)
 }
 
-// Metrics is the agent's Prometheus view, on a registry of its own (so
-// tests and several agents in one process do not share the global one).
+// Metrics is one agent's Prometheus view; it shares nothing with other
+// agents in the process (tests run several). It is written with
+// internal/promtext rather than client_golang, whose registry, protobuf
+// model and procfs cost the binary, and so every agent's RSS, over 2 MB.
 // Nearly everything is read when scraped, from what the loop publishes
 // (View), the FSM and the checker, never from inside the loop: a scrape
 // costs the loop nothing. Two things are observed as they happen: every
@@ -34,15 +35,14 @@ type MetricsOptions struct {
 type Metrics struct {
 	a     *Agent
 	opt   MetricsOptions
-	reg   *prometheus.Registry
 	start time.Time
 
-	phase        *prometheus.HistogramVec
-	acquisitions *prometheus.CounterVec
-	releases     *prometheus.CounterVec
-	fences       prometheus.Counter
-	checkLatency prometheus.Histogram
-	checks       *prometheus.CounterVec
+	phase        *promtext.HistogramVec
+	acquisitions *promtext.CounterVec
+	releases     *promtext.CounterVec
+	fences       *promtext.Counter
+	checkLatency *promtext.Histogram
+	checks       *promtext.CounterVec
 
 	mu   sync.Mutex // guards seen (scrapes may run in parallel)
 	seen *fsm.Event // the newest history event already counted
@@ -69,41 +69,26 @@ const (
 
 // NewMetrics makes the agent's metrics; serve them with Handler.
 func NewMetrics(a *Agent, opt MetricsOptions) *Metrics {
-	m := &Metrics{a: a, opt: opt, reg: prometheus.NewRegistry(), start: a.now()}
-	m.phase = prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Name: "raftvip_failover_phase_seconds",
-		Help: "Durations of failover phases, from the replicated history: detection (first failed check or lost leadership to release), handover (VIP held by nobody, release or fence to acquire), fence_wait (a fence's wait for the unreleased holder's kernel lease), leadership (new holder leader to its acquire), vip_add (acquire to the VIP on the interface), first_garp (VIP added to its first gratuitous ARP), catchup (the new holder's wait for its server to apply the old master's writes).",
+	m := &Metrics{a: a, opt: opt, start: a.now()}
+	m.phase = promtext.NewHistogramVec("raftvip_failover_phase_seconds",
+		"Durations of failover phases, from the replicated history: detection (first failed check or lost leadership to release), handover (VIP held by nobody, release or fence to acquire), fence_wait (a fence's wait for the unreleased holder's kernel lease), leadership (new holder leader to its acquire), vip_add (acquire to the VIP on the interface), first_garp (VIP added to its first gratuitous ARP), catchup (the new holder's wait for its server to apply the old master's writes).",
+		"phase",
 		// From a fast in-process handover (ms) to a fenced one (lease +
 		// margins, seconds) and a catch-up bounded by catchup_timeout.
-		Buckets: []float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 8, 13, 20, 30, 60, 120},
-	}, []string{"phase"})
-	m.acquisitions = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "raftvip_acquisitions_total", Help: "VIP acquisitions recorded in the replicated history, by reason class.",
-	}, []string{"reason"})
-	m.releases = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "raftvip_releases_total", Help: "VIP releases recorded in the replicated history, by reason class.",
-	}, []string{"reason"})
-	m.fences = prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "raftvip_fences_total", Help: "Fences recorded in the replicated history (a holder that did not release).",
-	})
-	m.checkLatency = prometheus.NewHistogram(prometheus.HistogramOpts{
-		Name: "raftvip_mysql_check_duration_seconds", Help: "Duration of this node's MySQL health checks.",
-		Buckets: []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5},
-	})
-	m.checks = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "raftvip_mysql_checks_total", Help: "This node's MySQL health checks by result class (ok, refused, timeout, auth, ...).",
-	}, []string{"class"})
-	m.reg.MustRegister(m.phase, m.acquisitions, m.releases, m.fences, m.checkLatency, m.checks, stateCollector{m})
+		[]float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 8, 13, 20, 30, 60, 120})
+	m.acquisitions = promtext.NewCounterVec("raftvip_acquisitions_total", "VIP acquisitions recorded in the replicated history, by reason class.", "reason")
+	m.releases = promtext.NewCounterVec("raftvip_releases_total", "VIP releases recorded in the replicated history, by reason class.", "reason")
+	m.fences = promtext.NewCounter("raftvip_fences_total", "Fences recorded in the replicated history (a holder that did not release).")
+	m.checkLatency = promtext.NewHistogram("raftvip_mysql_check_duration_seconds", "Duration of this node's MySQL health checks.",
+		[]float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5})
+	m.checks = promtext.NewCounterVec("raftvip_mysql_checks_total", "This node's MySQL health checks by result class (ok, refused, timeout, auth, ...).", "class")
 	return m
 }
-
-// Registry is the metrics' own registry.
-func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 
 // ObserveCheck records one MySQL check (mysqlcheck.Checker.SetObserver).
 func (m *Metrics) ObserveCheck(class string, latency time.Duration) {
 	m.checkLatency.Observe(latency.Seconds())
-	m.checks.WithLabelValues(class).Inc()
+	m.checks.Inc(class)
 }
 
 // sync counts the history events not counted yet. Events older than the
@@ -149,40 +134,40 @@ func sameEvent(a, b fsm.Event) bool {
 func (m *Metrics) observe(e fsm.Event, hist []fsm.Event) {
 	switch e.Op {
 	case fsm.OpRelease:
-		m.releases.WithLabelValues(ReasonClass(e.Op, e.Reason)).Inc()
+		m.releases.Inc(ReasonClass(e.Op, e.Reason))
 		if e.Detection > 0 {
-			m.phase.WithLabelValues(PhaseDetection).Observe(e.Detection.Seconds())
+			m.phase.Observe(PhaseDetection, e.Detection.Seconds())
 		}
 	case fsm.OpAcquire:
-		m.acquisitions.WithLabelValues(ReasonClass(e.Op, e.Reason)).Inc()
+		m.acquisitions.Inc(ReasonClass(e.Op, e.Reason))
 		if e.Handover > 0 {
-			m.phase.WithLabelValues(PhaseHandover).Observe(e.Handover.Seconds())
+			m.phase.Observe(PhaseHandover, e.Handover.Seconds())
 		}
 		if e.Leader > 0 {
-			m.phase.WithLabelValues(PhaseLeadership).Observe(e.Leader.Seconds())
+			m.phase.Observe(PhaseLeadership, e.Leader.Seconds())
 		}
 	case fsm.OpAdded:
 		for i := len(hist) - 1; i >= 0; i-- {
 			if a := hist[i]; a.Op == fsm.OpAcquire && a.Epoch == e.Epoch && a.Via == "" {
 				if d := e.Time.Sub(a.Time); d >= 0 && a.Node == e.Node {
-					m.phase.WithLabelValues(PhaseVIPAdd).Observe(d.Seconds())
+					m.phase.Observe(PhaseVIPAdd, d.Seconds())
 				}
 				break
 			}
 		}
 		if e.GARP > 0 {
-			m.phase.WithLabelValues(PhaseFirstGARP).Observe(e.GARP.Seconds())
+			m.phase.Observe(PhaseFirstGARP, e.GARP.Seconds())
 		}
 	case fsm.OpFence:
 		m.fences.Inc()
 		if e.Wait > 0 {
-			m.phase.WithLabelValues(PhaseFenceWait).Observe(e.Wait.Seconds())
+			m.phase.Observe(PhaseFenceWait, e.Wait.Seconds())
 		}
 		if e.Election > 0 {
-			m.phase.WithLabelValues(PhaseElection).Observe(e.Election.Seconds())
+			m.phase.Observe(PhaseElection, e.Election.Seconds())
 		}
 	case fsm.OpWritable:
-		m.phase.WithLabelValues(PhaseCatchup).Observe(e.Wait.Seconds())
+		m.phase.Observe(PhaseCatchup, e.Wait.Seconds())
 	}
 }
 
@@ -224,27 +209,22 @@ var (
 	dataModes  = []string{DataReadOnly, DataCatchingUp, DataWritable, DataStuckReadOnly, DataFencing}
 )
 
-// stateCollector reads the current state at scrape time. It is unchecked
-// (Describe sends nothing): the series it has depend on the node (witness,
-// VRRP on or off).
-type stateCollector struct{ m *Metrics }
-
-func (stateCollector) Describe(chan<- *prometheus.Desc) {}
-
-func gauge(ch chan<- prometheus.Metric, name, help string, v float64, labels ...string) {
-	var keys, vals []string
-	for i := 0; i+1 < len(labels); i += 2 {
-		keys, vals = append(keys, labels[i]), append(vals, labels[i+1])
-	}
-	ch <- prometheus.MustNewConstMetric(prometheus.NewDesc(name, help, keys, nil), prometheus.GaugeValue, v, vals...)
+// gauge and counter add a series read at scrape time; labels are name,
+// value pairs.
+func gauge(s *promtext.Scrape, name, help string, v float64, labels ...string) {
+	s.Gauge(name, help, v, pairs(labels)...)
 }
 
-func counter(ch chan<- prometheus.Metric, name, help string, v float64, labels ...string) {
-	var keys, vals []string
+func counter(s *promtext.Scrape, name, help string, v float64, labels ...string) {
+	s.Counter(name, help, v, pairs(labels)...)
+}
+
+func pairs(labels []string) []promtext.Label {
+	var l []promtext.Label
 	for i := 0; i+1 < len(labels); i += 2 {
-		keys, vals = append(keys, labels[i]), append(vals, labels[i+1])
+		l = append(l, promtext.Label{Name: labels[i], Value: labels[i+1]})
 	}
-	ch <- prometheus.MustNewConstMetric(prometheus.NewDesc(name, help, keys, nil), prometheus.CounterValue, v, vals...)
+	return l
 }
 
 func b2f(b bool) float64 {
@@ -254,8 +234,22 @@ func b2f(b bool) float64 {
 	return 0
 }
 
-func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
-	m := c.m
+// scrape gathers every series: the live metrics, and the current state
+// read now (which series there are depends on the node: witness, VRRP on
+// or off).
+func (m *Metrics) scrape() *promtext.Scrape {
+	var ch promtext.Scrape
+	m.phase.Collect(&ch)
+	m.acquisitions.Collect(&ch)
+	m.releases.Collect(&ch)
+	m.fences.Collect(&ch)
+	m.checkLatency.Collect(&ch)
+	m.checks.Collect(&ch)
+	m.collectState(&ch)
+	return &ch
+}
+
+func (m *Metrics) collectState(ch *promtext.Scrape) {
 	a := m.a
 	state := a.raft.State()
 	for _, s := range raftStates {
@@ -344,10 +338,9 @@ func (a *Agent) Ready() (ok bool, why string) {
 // /status.json, see web.go).
 func (m *Metrics) Handler() http.Handler {
 	mux := http.NewServeMux()
-	prom := promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
 		m.sync()
-		prom.ServeHTTP(w, r)
+		m.scrape().ServeHTTP(w, r)
 	})
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
