@@ -101,8 +101,12 @@ type Options struct {
 	// KernelMargin covers the kernel's expiry granularity (an address with
 	// valid_lft 2 went away after 2.08 s here). Default 300ms.
 	KernelMargin time.Duration
-	// Tick is how often the loop looks again when nothing wakes it. Default 100ms.
+	// Tick is how often the loop looks again when nothing wakes it while
+	// anything is in flight (see quiet). Default 100ms.
 	Tick time.Duration
+	// IdleTick is that pace on a quiet node (idle.go). Default 1s; a db
+	// node runs at its check interval so every reading is judged.
+	IdleTick time.Duration
 	// SuspectFor is the longest a peer that failed a transfer probe stays
 	// barred as a target. Default 3s.
 	SuspectFor time.Duration
@@ -169,6 +173,12 @@ func (o Options) WithDefaults() Options {
 	}
 	if o.Tick == 0 {
 		o.Tick = 100 * time.Millisecond
+	}
+	if o.IdleTick == 0 {
+		o.IdleTick = time.Second
+	}
+	if o.IdleTick < o.Tick {
+		o.IdleTick = o.Tick
 	}
 	return o
 }
@@ -264,6 +274,10 @@ type Agent struct {
 	removeErrLogged   bool
 	lastTimingsReport time.Time
 	peerCheck         peerCheck
+	// reportPending: the FSM does not show this node's health or timings
+	// as they are here yet (a report is rate-limited, failed, or not yet
+	// applied), so the loop keeps its busy pace (idle.go).
+	reportPending bool
 	// keeper drives this node's server (read_only, catch-up); nil until
 	// SetDB, and on a witness.
 	keeper *keeper
@@ -448,12 +462,17 @@ func (a *Agent) Run(ctx context.Context) {
 	}
 	tick := time.NewTicker(a.opt.Tick)
 	defer tick.Stop()
+	pace := a.opt.Tick
 	var deadline *time.Timer
 	for {
 		next := a.step(ctx)
 		a.publish()
 		if a.opt.AfterPass != nil {
 			a.opt.AfterPass(a.current())
+		}
+		if p := a.pace(a.now()); p != pace {
+			pace = p
+			tick.Reset(p)
 		}
 		var deadlineC <-chan time.Time
 		if !next.IsZero() {
@@ -529,6 +548,7 @@ func (a *Agent) step(ctx context.Context) time.Time {
 	if a.keeper != nil {
 		a.steerKeeper()
 	}
+	a.reportPending = false
 	a.reportHealth(ctx)
 	a.reportTimings(ctx)
 	a.checkPeers()
@@ -1304,6 +1324,7 @@ func (a *Agent) reportTimings(ctx context.Context) {
 	if cur, ok := a.fsm.Current().Timings[a.opt.NodeID]; ok && cur == want {
 		return
 	}
+	a.reportPending = true
 	if a.now().Sub(a.lastTimingsReport) < time.Second {
 		return
 	}
@@ -1403,6 +1424,7 @@ func (a *Agent) reportHealth(ctx context.Context) {
 		cur.Errant == a.errant.text && cur.ErrantEpoch == a.errant.epoch {
 		return
 	}
+	a.reportPending = true
 	if a.now().Sub(a.lastReport) < 200*time.Millisecond {
 		return
 	}

@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 )
 
 // A typo in one host's peer list is silent in Raft: every node bootstraps
@@ -152,10 +153,27 @@ func verb(n int) string {
 type peerCheck struct {
 	mu   sync.Mutex
 	last string
+	// Loop-owned: the FSM entry the last comparison saw, and when the
+	// next one is due even if no entry came.
+	applied uint64
+	next    time.Time
 }
+
+// peerCheckEvery spaces the comparisons while the FSM does not change:
+// comparing on every pass was a twentieth of an idle witness's CPU. Member
+// lists change with FSM entries, which are compared at once; the raft
+// configuration of a starting node arrives without one and is compared
+// within this.
+const peerCheckEvery = 2 * time.Second
 
 // checkPeers logs the peer address mismatches when they change.
 func (a *Agent) checkPeers() {
+	now := a.now()
+	applied, _ := a.fsm.LastApplied()
+	if applied == a.peerCheck.applied && now.Before(a.peerCheck.next) {
+		return
+	}
+	a.peerCheck.applied, a.peerCheck.next = applied, now.Add(peerCheckEvery)
 	ms := a.peerMismatches()
 	var keys []string
 	for _, m := range ms {

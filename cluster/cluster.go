@@ -39,17 +39,22 @@ type Timing struct {
 	HeartbeatTimeout   time.Duration
 	ElectionTimeout    time.Duration
 	LeaderLeaseTimeout time.Duration
-	CommitTimeout      time.Duration
-	SnapshotInterval   time.Duration
-	SnapshotThreshold  uint64
-	TrailingLogs       uint64
+	// HeartbeatPace is the leader's heartbeat spacing (every pace to
+	// 2·pace) in place of raft's HeartbeatTimeout/10 (pace.go); 0 keeps
+	// raft's.
+	HeartbeatPace     time.Duration
+	CommitTimeout     time.Duration
+	SnapshotInterval  time.Duration
+	SnapshotThreshold uint64
+	TrailingLogs      uint64
 }
 
 // DefaultTiming is what raftvip runs with unless the config says otherwise.
 var DefaultTiming = Timing{
 	HeartbeatTimeout:   500 * time.Millisecond,
 	ElectionTimeout:    500 * time.Millisecond,
-	LeaderLeaseTimeout: 250 * time.Millisecond,
+	LeaderLeaseTimeout: 400 * time.Millisecond,
+	HeartbeatPace:      100 * time.Millisecond, // heartbeats every 100–200 ms (pace.go)
 	CommitTimeout:      500 * time.Millisecond, // followers learn commits from nudges (nudge.go)
 	SnapshotInterval:   120 * time.Second,
 	SnapshotThreshold:  8192,
@@ -328,6 +333,7 @@ func (c *Cluster) watch() {
 			switch d := o.Data.(type) {
 			case raft.LeaderObservation:
 				c.log.Info("leader changed", "leader", d.LeaderID, "address", d.LeaderAddr)
+				c.paceHeartbeats()
 				if d.LeaderID != "" {
 					c.leaderChanges.Add(1)
 				}
@@ -336,6 +342,7 @@ func (c *Cluster) watch() {
 				if d != raft.Leader {
 					c.clearUnreachable()
 				}
+				c.paceHeartbeats()
 				if d == raft.Candidate && c.lastState != raft.Candidate {
 					c.electionStarted.Store(time.Now().UnixNano())
 				}

@@ -44,11 +44,16 @@ const (
 
 	DefaultHeartbeatTimeout   = 500 * time.Millisecond
 	DefaultElectionTimeout    = 500 * time.Millisecond
-	DefaultLeaderLeaseTimeout = 250 * time.Millisecond
-	DefaultCommitTimeout      = 500 * time.Millisecond
-	DefaultSnapshotInterval   = 120 * time.Second
-	DefaultSnapshotThreshold  = 8192
-	DefaultTrailingLogs       = 10240
+	DefaultLeaderLeaseTimeout = 400 * time.Millisecond
+	// The default heartbeat_interval is the largest that leaves a follower
+	// five heartbeats per timeout and the leader's lease check four per
+	// lease: min(heartbeat_timeout/5, leader_lease_timeout/4), 100ms.
+	heartbeatsPerTimeout     = 5
+	heartbeatsPerLease       = 4
+	DefaultCommitTimeout     = 500 * time.Millisecond
+	DefaultSnapshotInterval  = 120 * time.Second
+	DefaultSnapshotThreshold = 8192
+	DefaultTrailingLogs      = 10240
 )
 
 // DefaultAdmin is the admin socket path used when admin is not set.
@@ -690,6 +695,12 @@ func buildRaft(c *collector, r *rawRaft) Raft {
 	out.HeartbeatTimeout, hbSt = timeout(r.HeartbeatTimeout, "heartbeat_timeout", DefaultHeartbeatTimeout, 5*time.Millisecond)
 	out.ElectionTimeout, elSt = timeout(r.ElectionTimeout, "election_timeout", DefaultElectionTimeout, 5*time.Millisecond)
 	out.LeaderLeaseTimeout, llSt = timeout(r.LeaderLeaseTimeout, "leader_lease_timeout", DefaultLeaderLeaseTimeout, 5*time.Millisecond)
+	var hiSt state
+	out.HeartbeatInterval, hiSt = c.duration(r.HeartbeatInterval, "raft.heartbeat_interval")
+	if hiSt == valid && out.HeartbeatInterval < time.Millisecond {
+		c.at(r.HeartbeatInterval.Range, "raft.heartbeat_interval = %q is too low; at least 1ms", out.HeartbeatInterval)
+		hiSt = invalid
+	}
 	out.CommitTimeout, _ = timeout(r.CommitTimeout, "commit_timeout", DefaultCommitTimeout, time.Millisecond)
 	out.SnapshotInterval, _ = timeout(r.SnapshotInterval, "snapshot_interval", DefaultSnapshotInterval, 5*time.Millisecond)
 
@@ -710,6 +721,22 @@ func buildRaft(c *collector, r *rawRaft) Raft {
 		c.at(first(r.LeaderLeaseTimeout, r.HeartbeatTimeout),
 			"raft.leader_lease_timeout (%s) must be <= raft.heartbeat_timeout (%s): hashicorp/raft refuses to start otherwise",
 			out.LeaderLeaseTimeout, out.HeartbeatTimeout)
+	}
+	if hiSt == absent && hbSt != invalid && llSt != invalid {
+		out.HeartbeatInterval = min(out.HeartbeatTimeout/heartbeatsPerTimeout, out.LeaderLeaseTimeout/heartbeatsPerLease)
+	}
+	// The leader sends a heartbeat every interval to 2·interval (raft's
+	// spacing, cluster/pace.go): the longest gap must leave a follower
+	// more than one heartbeat per timeout and the lease check one per lease.
+	if hiSt == valid && hbSt != invalid && 4*out.HeartbeatInterval > out.HeartbeatTimeout {
+		c.at(r.HeartbeatInterval.Range,
+			"raft.heartbeat_interval (%s) must be <= raft.heartbeat_timeout/4 (%s): the leader's heartbeats come every interval to 2·interval, and a follower needs more than one per timeout",
+			out.HeartbeatInterval, out.HeartbeatTimeout/4)
+	}
+	if hiSt == valid && llSt != invalid && 2*out.HeartbeatInterval >= out.LeaderLeaseTimeout {
+		c.at(r.HeartbeatInterval.Range,
+			"raft.heartbeat_interval (%s) must be < raft.leader_lease_timeout/2 (%s): the leader steps down when no quorum answered a heartbeat within its lease",
+			out.HeartbeatInterval, out.LeaderLeaseTimeout/2)
 	}
 	if hbSt != invalid && elSt != invalid && out.ElectionTimeout < out.HeartbeatTimeout {
 		c.at(first(r.ElectionTimeout, r.HeartbeatTimeout),

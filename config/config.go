@@ -174,10 +174,13 @@ type Raft struct {
 	HeartbeatTimeout   time.Duration
 	ElectionTimeout    time.Duration
 	LeaderLeaseTimeout time.Duration
-	CommitTimeout      time.Duration
-	SnapshotInterval   time.Duration
-	SnapshotThreshold  uint64
-	TrailingLogs       uint64
+	// HeartbeatInterval is the leader's heartbeat spacing (every interval
+	// to 2·interval); see cluster/pace.go.
+	HeartbeatInterval time.Duration
+	CommitTimeout     time.Duration
+	SnapshotInterval  time.Duration
+	SnapshotThreshold uint64
+	TrailingLogs      uint64
 }
 
 // Load reads and validates the config file at path. On any problem it

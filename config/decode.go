@@ -118,6 +118,7 @@ type rawRaft struct {
 	HeartbeatTimeout   *hcl.Attribute
 	ElectionTimeout    *hcl.Attribute
 	LeaderLeaseTimeout *hcl.Attribute
+	HeartbeatInterval  *hcl.Attribute
 	CommitTimeout      *hcl.Attribute
 	SnapshotThreshold  *hcl.Attribute
 	SnapshotInterval   *hcl.Attribute

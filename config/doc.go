@@ -276,7 +276,12 @@
 //
 //	heartbeat_timeout    duration, default "500ms", >= 5ms.
 //	election_timeout     duration, default "500ms", >= 5ms, >= heartbeat_timeout.
-//	leader_lease_timeout duration, default "250ms", >= 5ms, <= heartbeat_timeout.
+//	leader_lease_timeout duration, default "400ms", >= 5ms, <= heartbeat_timeout.
+//	heartbeat_interval   duration, >= 1ms, <= heartbeat_timeout/4,
+//	                     < leader_lease_timeout/2; default the smaller of
+//	                     heartbeat_timeout/5 and leader_lease_timeout/4
+//	                     ("100ms"). The leader heartbeats every interval to
+//	                     2·interval (hashicorp/raft's own: HT/10 to HT/5).
 //	commit_timeout       duration, default "500ms", >= 1ms.
 //	snapshot_threshold   number >= 0, default 8192.
 //	snapshot_interval    duration, default "120s", >= 5ms.

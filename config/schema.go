@@ -101,10 +101,10 @@ func decodeFile(c *collector, body hcl.Body) *rawFile {
 			raw.TLS = append(raw.TLS, rawTLS{DefRange: b.DefRange, CAFile: a["ca_file"], CertFile: a["cert_file"], KeyFile: a["key_file"]})
 		case "raft":
 			a, _ := c.content(b.Body, []string{"heartbeat_timeout", "election_timeout", "leader_lease_timeout",
-				"commit_timeout", "snapshot_threshold", "snapshot_interval", "trailing_logs"})
+				"heartbeat_interval", "commit_timeout", "snapshot_threshold", "snapshot_interval", "trailing_logs"})
 			raw.Raft = append(raw.Raft, rawRaft{
 				DefRange: b.DefRange, HeartbeatTimeout: a["heartbeat_timeout"], ElectionTimeout: a["election_timeout"],
-				LeaderLeaseTimeout: a["leader_lease_timeout"], CommitTimeout: a["commit_timeout"],
+				LeaderLeaseTimeout: a["leader_lease_timeout"], HeartbeatInterval: a["heartbeat_interval"], CommitTimeout: a["commit_timeout"],
 				SnapshotThreshold: a["snapshot_threshold"], SnapshotInterval: a["snapshot_interval"],
 				TrailingLogs: a["trailing_logs"],
 			})

@@ -37,6 +37,7 @@ func (c *Config) Summary() map[string]any {
 			"heartbeat_timeout":    c.Raft.HeartbeatTimeout.String(),
 			"election_timeout":     c.Raft.ElectionTimeout.String(),
 			"leader_lease_timeout": c.Raft.LeaderLeaseTimeout.String(),
+			"heartbeat_interval":   c.Raft.HeartbeatInterval.String(),
 			"commit_timeout":       c.Raft.CommitTimeout.String(),
 			"snapshot_threshold":   c.Raft.SnapshotThreshold,
 			"snapshot_interval":    c.Raft.SnapshotInterval.String(),

@@ -38,7 +38,12 @@ func gate(in Input, d Decision) Decision {
 // RenewDue reports whether a holder should renew now: every lease/3, so a
 // renewal can miss twice before the kernel lifetime runs out.
 func RenewDue(now, lastRenew time.Time, lease time.Duration) bool {
-	return now.Sub(lastRenew) >= lease/3
+	return !now.Before(RenewAt(lastRenew, lease))
+}
+
+// RenewAt is when the renewal after lastRenew is due (RenewDue).
+func RenewAt(lastRenew time.Time, lease time.Duration) time.Time {
+	return lastRenew.Add(lease / 3)
 }
 
 // HandoverTarget is where a leader that shuts down hands leadership: a

@@ -160,7 +160,7 @@ func serveAgent(ctx context.Context, cfg *config.Config, log hclog.Logger, join 
 	}
 	timing := cluster.Timing{
 		HeartbeatTimeout: cfg.Raft.HeartbeatTimeout, ElectionTimeout: cfg.Raft.ElectionTimeout,
-		LeaderLeaseTimeout: cfg.Raft.LeaderLeaseTimeout, CommitTimeout: cfg.Raft.CommitTimeout,
+		LeaderLeaseTimeout: cfg.Raft.LeaderLeaseTimeout, HeartbeatPace: cfg.Raft.HeartbeatInterval, CommitTimeout: cfg.Raft.CommitTimeout,
 		SnapshotInterval: cfg.Raft.SnapshotInterval, SnapshotThreshold: cfg.Raft.SnapshotThreshold, TrailingLogs: cfg.Raft.TrailingLogs,
 	}
 	// A restarted voter stays out of Raft for the largest heartbeat timeout
@@ -192,6 +192,11 @@ func serveAgent(ctx context.Context, cfg *config.Config, log hclog.Logger, join 
 		SecurityWarnings: securityWarnings(certs, cfg.Bind), Data: dataOptions(cfg)}
 	if cfg.VIP != nil {
 		opt.VIPMAC = agent.InterfaceMAC(cfg.VIP.Interface)
+	}
+	if cfg.MySQL != nil {
+		// A quiet db node still judges every replication reading
+		// (agent/idle.go): it looks again once per check.
+		opt.IdleTick = min(cfg.MySQL.Interval, time.Second)
 	}
 	if sdLoop != nil {
 		opt.AfterPass = func(v agent.View) { sdLoop.Pass(time.Now(), systemdStatus(v)) }

@@ -97,7 +97,8 @@ vrrp {
 raft {
   heartbeat_timeout    = "600ms"      # default "500ms"
   election_timeout     = "700ms"      # default "500ms"; must be >= heartbeat_timeout
-  leader_lease_timeout = "300ms"      # default "250ms"; must be <= heartbeat_timeout
+  leader_lease_timeout = "300ms"      # default "400ms"; must be <= heartbeat_timeout
+  heartbeat_interval   = "50ms"       # default the smaller of heartbeat_timeout/5 and leader_lease_timeout/4
   commit_timeout       = "40ms"       # default "500ms"
   snapshot_threshold   = 4096         # default 8192
   snapshot_interval    = "60s"        # default "120s"
