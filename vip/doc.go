@@ -13,12 +13,14 @@
 // After the addresses are added, GARP sends gratuitous ARP so that switches
 // and neighbours update their caches to this host's MAC address.
 //
-// Network namespaces: every operation acts in the network namespace of the
-// calling OS thread (netlink and packet sockets are opened per call, on that
-// thread). The agent is started inside its namespace by `ip netns exec`, so all
-// its threads already live there and callers need nothing special. Only code
-// that switches a single thread into another namespace (as the integration
-// tests do) must call this package from that locked thread.
+// Network namespaces: Netlink opens its netlink socket at its first call and
+// keeps it, so all its operations act in the network namespace of the OS
+// thread that made that first call; GARP opens its packet socket per
+// announcement, on the calling thread. The agent is started inside its
+// namespace by `ip netns exec`, so all its threads already live there and
+// callers need nothing special. Only code that switches a single thread into
+// another namespace (as the integration tests do) must call this package from
+// that locked thread.
 //
 // Package vip/viptest provides recording fakes of Addresser and Announcer for
 // unit tests of other packages.

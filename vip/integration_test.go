@@ -96,7 +96,7 @@ func kernelAddrs(t *testing.T, ns string) map[netip.Prefix]netlink.Addr {
 			return err
 		}
 		for _, a := range addrs {
-			if p, ok := prefixOf(a); ok {
+			if p, ok := vvPrefix(a); ok {
 				out[p] = a
 			}
 		}
@@ -240,7 +240,7 @@ func TestNamespaceIntegration(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			return netlink.AddrDel(link, nlAddr(vip11))
+			return netlink.AddrDel(link, vvAddr(vip11))
 		})
 		if held(t, l.a, n2) {
 			t.Fatal("Held() = true with only one of two addresses on eth0")
@@ -438,7 +438,7 @@ func TestReleaseOfARenamedInterfaceIsNoRelease(t *testing.T) {
 		}
 		addrs, err := netlink.AddrList(link, netlink.FAMILY_V4)
 		for _, a := range addrs {
-			if p, ok := prefixOf(a); ok && p == vipAddr {
+			if p, ok := vvPrefix(a); ok && p == vipAddr {
 				still = true
 			}
 		}

@@ -1,25 +1,34 @@
 package vip
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
-	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/raftvip/raftvip/internal/rtnl"
 )
 
-// Netlink is the kernel Addresser: it manages the VIPs through rtnetlink in
-// the calling thread's network namespace.
+// Netlink is the kernel Addresser: it manages the VIPs through rtnetlink.
+// Its socket is opened at the first call, in the network namespace of the
+// calling thread, and reused by every later call (from any thread): an idle
+// leader renews several times a second, and a socket per call was most of
+// that cost.
 type Netlink struct {
 	iface string
 	addrs []netip.Prefix
 	log   hclog.Logger
+
+	mu sync.Mutex // conn
+	// conn is nil until the first call, and again after Close.
+	conn *rtnl.Conn
 }
 
 var _ Addresser = (*Netlink)(nil)
@@ -68,15 +77,17 @@ func (n *Netlink) replace(verb string, lease time.Duration) error {
 	if err != nil {
 		return fmt.Errorf("vip: %s %s on %s: %w", verb, strings.Join(addrStrings(n.addrs), ","), n.iface, err)
 	}
-	link, err := n.link()
+	c, link, err := n.link()
 	if err != nil {
 		return err
 	}
 	for _, p := range n.addrs {
-		a := nlAddr(p)
-		a.ValidLft = secs
-		a.PreferedLft = secs
-		if err := netlink.AddrReplace(link, a); err != nil {
+		a := nlAddr(link, p)
+		if secs > 0 {
+			// Left out, the kernel would make the address permanent.
+			a.CacheInfo = &rtnl.CacheInfo{Valid: uint32(secs), Preferred: uint32(secs)}
+		}
+		if err := c.ReplaceAddr(a); err != nil {
 			// Stop at the first failure: the addresses already added carry the
 			// lease and expire on their own; the caller decides whether to
 			// Release.
@@ -96,13 +107,13 @@ var ErrInterfaceGone = errors.New("interface is gone; its addresses may live on 
 // (for example expired by the kernel) count as released; a missing interface
 // does not (ErrInterfaceGone).
 func (n *Netlink) Release() error {
-	link, err := netlink.LinkByName(n.iface)
+	c, link, err := n.link()
 	if err != nil {
-		var notFound netlink.LinkNotFoundError
+		var notFound *rtnl.LinkNotFoundError
 		if errors.As(err, &notFound) {
 			return fmt.Errorf("vip: release %s on %s: %w", strings.Join(addrStrings(n.addrs), ","), n.iface, ErrInterfaceGone)
 		}
-		return fmt.Errorf("vip: find interface %s: %w", n.iface, err)
+		return err
 	}
 	var (
 		errs    []error
@@ -111,7 +122,7 @@ func (n *Netlink) Release() error {
 	for _, p := range n.addrs {
 		// Keep going after a failure: leaving one VIP behind is bad, leaving
 		// all of them behind is worse.
-		err := netlink.AddrDel(link, nlAddr(p))
+		err := c.DeleteAddr(nlAddr(link, p))
 		switch {
 		case err == nil:
 			removed = append(removed, p.String())
@@ -133,23 +144,20 @@ func (n *Netlink) Release() error {
 	return nil
 }
 
-// foreverLft is the kernel's "infinite" address lifetime.
-const foreverLft = 0xFFFFFFFF
-
 // ReleaseLeftovers removes configured addresses that carry a finite
 // lifetime — a raftvip agent's leftover after a crash — and leaves alone
 // those with an infinite one, which another owner added (keepalived beside
 // raftvip during a migration, or an operator). It returns what it kept.
 func (n *Netlink) ReleaseLeftovers() (kept []netip.Prefix, err error) {
-	link, err := n.link()
+	c, link, err := n.link()
 	if err != nil {
-		var notFound netlink.LinkNotFoundError
+		var notFound *rtnl.LinkNotFoundError
 		if errors.As(err, &notFound) {
 			return nil, fmt.Errorf("vip: release leftovers on %s: %w", n.iface, ErrInterfaceGone)
 		}
 		return nil, err
 	}
-	addrs, err := netlink.AddrList(link, netlink.FAMILY_V4)
+	addrs, err := c.Addrs(unix.AF_INET, link)
 	if err != nil {
 		return nil, fmt.Errorf("vip: list addresses on %s: %w", n.iface, err)
 	}
@@ -163,11 +171,11 @@ func (n *Netlink) ReleaseLeftovers() (kept []netip.Prefix, err error) {
 		if !ok || !want[p] {
 			continue
 		}
-		if uint32(a.ValidLft) == foreverLft {
+		if validLft(a) == rtnl.Forever {
 			kept = append(kept, p)
 			continue
 		}
-		if err := netlink.AddrDel(link, nlAddr(p)); err != nil && !isAbsent(err) {
+		if err := c.DeleteAddr(nlAddr(link, p)); err != nil && !isAbsent(err) {
 			errs = append(errs, fmt.Errorf("vip: delete %s on %s: %w", p, n.iface, err))
 		} else {
 			n.log.Warn("removed a VIP left by a previous agent (finite lifetime)", "iface", n.iface, "addr", p.String())
@@ -180,17 +188,17 @@ func (n *Netlink) ReleaseLeftovers() (kept []netip.Prefix, err error) {
 // lifetime: put there by another owner (a keepalived on this host), never
 // by raftvip, whose addresses always carry the lease.
 func (n *Netlink) Foreign() ([]netip.Prefix, error) {
-	link, err := n.link()
+	c, link, err := n.link()
 	if err != nil {
 		return nil, err
 	}
-	addrs, err := netlink.AddrList(link, netlink.FAMILY_V4)
+	addrs, err := c.Addrs(unix.AF_INET, link)
 	if err != nil {
 		return nil, fmt.Errorf("vip: list addresses on %s: %w", n.iface, err)
 	}
 	var out []netip.Prefix
 	for _, a := range addrs {
-		if p, ok := prefixOf(a); ok && slices.Contains(n.addrs, p) && uint32(a.ValidLft) == foreverLft {
+		if p, ok := prefixOf(a); ok && slices.Contains(n.addrs, p) && validLft(a) == rtnl.Forever {
 			out = append(out, p)
 		}
 	}
@@ -206,11 +214,11 @@ func isAbsent(err error) bool {
 // Held reports whether every configured address (same IP and prefix length)
 // is on the interface right now.
 func (n *Netlink) Held() (bool, error) {
-	link, err := n.link()
+	c, link, err := n.link()
 	if err != nil {
 		return false, err
 	}
-	present, err := n.list(link)
+	present, err := n.list(c, link)
 	if err != nil {
 		return false, err
 	}
@@ -226,14 +234,14 @@ func (n *Netlink) Held() (bool, error) {
 // as interrupted (the address list changed while it was being read).
 const dumpRetries = 3
 
-func (n *Netlink) list(link netlink.Link) (map[netip.Prefix]bool, error) {
+func (n *Netlink) list(c *rtnl.Conn, link int) (map[netip.Prefix]bool, error) {
 	var (
-		addrs []netlink.Addr
+		addrs []rtnl.AddrMessage
 		err   error
 	)
 	for range dumpRetries {
-		addrs, err = netlink.AddrList(link, netlink.FAMILY_V4)
-		if !errors.Is(err, netlink.ErrDumpInterrupted) {
+		addrs, err = c.Addrs(unix.AF_INET, link)
+		if !errors.Is(err, rtnl.ErrDumpInterrupted) {
 			break
 		}
 	}
@@ -249,31 +257,92 @@ func (n *Netlink) list(link netlink.Link) (map[netip.Prefix]bool, error) {
 	return present, nil
 }
 
-func (n *Netlink) link() (netlink.Link, error) {
-	link, err := netlink.LinkByName(n.iface)
+// link returns the socket and the interface's index, looked up by name now:
+// an interface that was deleted and created again (a new index) or renamed
+// (its index now has another name) is followed by name, never by a cached
+// index.
+func (n *Netlink) link() (*rtnl.Conn, int, error) {
+	c, err := n.dial()
 	if err != nil {
-		return nil, fmt.Errorf("vip: find interface %s: %w", n.iface, err)
+		return nil, 0, fmt.Errorf("vip: find interface %s: %w", n.iface, err)
 	}
-	return link, nil
+	index, err := c.LinkIndex(n.iface)
+	if err != nil {
+		return nil, 0, fmt.Errorf("vip: find interface %s: %w", n.iface, err)
+	}
+	return c, index, nil
 }
 
-// nlAddr keeps the host bits: 10.99.0.10/24 must stay 10.99.0.10, not become
-// the network 10.99.0.0.
-func nlAddr(p netip.Prefix) *netlink.Addr {
-	return &netlink.Addr{IPNet: &net.IPNet{
-		IP:   net.IP(p.Addr().AsSlice()),
-		Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen()),
-	}}
+// dial opens the socket on first use; a failed attempt is tried again at
+// the next call.
+func (n *Netlink) dial() (*rtnl.Conn, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.conn == nil {
+		c, err := rtnl.Dial()
+		if err != nil {
+			return nil, err
+		}
+		n.conn = c
+	}
+	return n.conn, nil
 }
 
-func prefixOf(a netlink.Addr) (netip.Prefix, bool) {
-	if a.IPNet == nil {
-		return netip.Prefix{}, false
+// Close closes the netlink socket. A later call opens a new one, in the
+// namespace of the thread calling then.
+func (n *Netlink) Close() error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.conn == nil {
+		return nil
 	}
-	ip, ok := netip.AddrFromSlice(a.IP)
-	if !ok {
-		return netip.Prefix{}, false
+	err := n.conn.Close()
+	n.conn = nil
+	return err
+}
+
+// nlAddr is what `ip addr add P brd + dev LINK` sends, as vishvananda/netlink
+// did before: the host bits kept (10.99.0.10/24 must stay 10.99.0.10, not
+// become the network 10.99.0.0), IFA_ADDRESS equal to IFA_LOCAL, and the
+// subnet's broadcast address for prefixes up to /30 (RFC 3021: /31 and /32
+// have none).
+func nlAddr(link int, p netip.Prefix) rtnl.AddrMessage {
+	a := rtnl.AddrMessage{
+		Family:    unix.AF_INET,
+		PrefixLen: uint8(p.Bits()),
+		Index:     uint32(link),
+		Local:     p.Addr(),
+		Address:   p.Addr(),
 	}
-	ones, _ := a.Mask.Size()
-	return netip.PrefixFrom(ip.Unmap(), ones), true
+	if p.Addr().Is4() && p.Bits() < 31 {
+		ip := p.Addr().As4()
+		host := ^uint32(0) >> p.Bits()
+		binary.BigEndian.PutUint32(ip[:], binary.BigEndian.Uint32(ip[:])|host)
+		a.Broadcast = netip.AddrFrom4(ip)
+	}
+	return a
+}
+
+// prefixOf is the address as vishvananda/netlink reported it, which the
+// configured VIPs are compared with: with a peer (IFA_ADDRESS other than
+// IFA_LOCAL) the prefix length belongs to the peer and the local address
+// counts as a /32.
+func prefixOf(a rtnl.AddrMessage) (netip.Prefix, bool) {
+	switch {
+	case a.Local.IsValid() && a.Address == a.Local:
+		return netip.PrefixFrom(a.Local.Unmap(), int(a.PrefixLen)), true
+	case a.Local.IsValid():
+		return netip.PrefixFrom(a.Local.Unmap(), a.Local.BitLen()), true
+	case a.Address.IsValid():
+		return netip.PrefixFrom(a.Address.Unmap(), int(a.PrefixLen)), true
+	}
+	return netip.Prefix{}, false
+}
+
+// validLft is the address's valid lifetime; none given means forever.
+func validLft(a rtnl.AddrMessage) uint32 {
+	if a.CacheInfo == nil {
+		return rtnl.Forever
+	}
+	return a.CacheInfo.Valid
 }

@@ -13,9 +13,10 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
-	"github.com/vishvananda/netlink"
 	"golang.org/x/net/ipv4"
 	"golang.org/x/sys/unix"
+
+	"github.com/raftvip/raftvip/internal/rtnl"
 )
 
 // Config says where a Conn speaks VRRP.
@@ -62,7 +63,7 @@ type Conn struct {
 	log     hclog.Logger
 
 	mu      sync.Mutex // nl and lastSrc
-	nl      *netlink.Handle
+	nl      *rtnl.Conn
 	lastSrc netip.Addr
 
 	undelivered atomic.Uint64
@@ -130,7 +131,7 @@ func Open(cfg Config) (*Conn, error) {
 	if !cfg.Source.IsValid() {
 		// A netlink socket opened now lives in this namespace, so the
 		// source can be looked up later from any thread.
-		if c.nl, err = netlink.NewHandle(unix.NETLINK_ROUTE); err != nil {
+		if c.nl, err = rtnl.Dial(); err != nil {
 			c.ip.Close()
 			return nil, fmt.Errorf("vrrp on %s: netlink: %w", cfg.Interface, err)
 		}
@@ -213,18 +214,31 @@ func (c *Conn) Source() (netip.Addr, error) {
 	if c.nl == nil {
 		return netip.Addr{}, fmt.Errorf("vrrp on %s: %w", c.cfg.Interface, net.ErrClosed)
 	}
-	link := &netlink.Device{LinkAttrs: netlink.LinkAttrs{Index: c.ifindex}}
-	addrs, err := c.nl.AddrList(link, netlink.FAMILY_V4)
+	var (
+		addrs []rtnl.AddrMessage
+		err   error
+	)
+	// An address added or removed during the dump interrupts it; the next
+	// one is whole.
+	for range 3 {
+		addrs, err = c.nl.Addrs(unix.AF_INET, c.ifindex)
+		if !errors.Is(err, rtnl.ErrDumpInterrupted) {
+			break
+		}
+	}
 	if err != nil {
 		return netip.Addr{}, fmt.Errorf("vrrp on %s: list addresses: %w", c.cfg.Interface, err)
 	}
 	var fallback netip.Addr
 	for _, a := range addrs {
-		if a.IPNet == nil {
-			continue
+		// IFA_LOCAL is the address itself (IFA_ADDRESS is the peer on a
+		// point-to-point link).
+		ip := a.Local
+		if !ip.IsValid() {
+			ip = a.Address
 		}
-		ip, ok := netip.AddrFromSlice(a.IP.To4())
-		if !ok || slices.Contains(c.cfg.Exclude, ip) {
+		ip = ip.Unmap()
+		if !ip.Is4() || slices.Contains(c.cfg.Exclude, ip) {
 			continue
 		}
 		if a.Flags&unix.IFA_F_SECONDARY == 0 {
