@@ -50,6 +50,9 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzDecode$$' -fuzztime=10s -parallel=2 ./vrrpcompat/
 	$(GO) test -run='^$$' -fuzz='^FuzzMuxFirstBytes$$' -fuzztime=5s -parallel=2 ./cluster/
 	$(GO) test -run='^$$' -fuzz='^FuzzDecodeRequest$$' -fuzztime=5s -parallel=2 ./cluster/
+	$(GO) test -run='^$$' -fuzz='^FuzzAddrMessage$$' -fuzztime=5s -parallel=2 ./internal/rtnl/
+	$(GO) test -run='^$$' -fuzz='^FuzzLinkMessage$$' -fuzztime=5s -parallel=2 ./internal/rtnl/
+	$(GO) test -run='^$$' -fuzz='^FuzzMessages$$' -fuzztime=5s -parallel=2 ./internal/rtnl/
 
 lint:
 	@fmt=$$(gofmt -l .); if [ -n "$$fmt" ]; then echo "gofmt needed:"; echo "$$fmt"; exit 1; fi
