@@ -26,6 +26,9 @@ const (
 	// DefaultFailAfter is how long a server may go without answering a
 	// check before it is unhealthy (see the package doc: why 1 s).
 	DefaultFailAfter = time.Second
+	// DefaultFreshEvery is how long the checks reuse one connection before
+	// a check logs in afresh (see the package doc: why 10 s).
+	DefaultFreshEvery = 10 * time.Second
 )
 
 const (
@@ -59,6 +62,11 @@ type Config struct {
 	// Query must be (as text) for the check to succeed; anything else
 	// (another value, NULL, no row) is class "unexpected".
 	Expect string
+	// FreshEvery is how long periodic checks run on the same kept-open
+	// connection; the first periodic check after that logs in on a new
+	// one (which is then kept). A value not above Interval makes every
+	// check open a fresh connection. Default 10s; see the package doc.
+	FreshEvery time.Duration
 }
 
 // Status is the checker's verdict and the outcome of its last check.
@@ -184,7 +192,8 @@ func New(cfg Config, log hclog.Logger) (*Checker, error) {
 		name string
 		d    *time.Duration
 		def  time.Duration
-	}{{"Interval", &cfg.Interval, DefaultInterval}, {"Timeout", &cfg.Timeout, DefaultTimeout}, {"FailAfter", &cfg.FailAfter, DefaultFailAfter}} {
+	}{{"Interval", &cfg.Interval, DefaultInterval}, {"Timeout", &cfg.Timeout, DefaultTimeout}, {"FailAfter", &cfg.FailAfter, DefaultFailAfter},
+		{"FreshEvery", &cfg.FreshEvery, DefaultFreshEvery}} {
 		if *f.d < 0 {
 			return nil, fmt.Errorf("mysqlcheck: %s %v is negative", f.name, *f.d)
 		}
@@ -229,15 +238,16 @@ func (c *Checker) conf() Config {
 }
 
 // Reconfigure changes a running checker (SIGHUP reload). A new DSN (a
-// rotated password, another address) is used from the next check on, and
-// the watched connection is reopened with it; a check runs at once. Zero
+// rotated password, another address) is used from the next check on: the
+// kept connection is dropped, the watched connection is reopened with it,
+// and a check runs at once on a fresh connection. Zero
 // values keep the current setting, except Expect, which is a condition and
 // not a tunable: it is taken as given ("" removes it). It logs only what
 // changed, and never the password.
 func (c *Checker) Reconfigure(n Config) error {
 	c.cfgMu.Lock()
 	defer c.cfgMu.Unlock()
-	if n.Interval < 0 || n.Timeout < 0 || n.Fall < 0 || n.Rise < 0 || n.FailAfter < 0 {
+	if n.Interval < 0 || n.Timeout < 0 || n.Fall < 0 || n.Rise < 0 || n.FailAfter < 0 || n.FreshEvery < 0 {
 		return errors.New("mysqlcheck: negative setting")
 	}
 	var changed []any
@@ -274,6 +284,7 @@ func (c *Checker) Reconfigure(n Config) error {
 	set("interval", &c.cfg.Interval, n.Interval)
 	set("timeout", &c.cfg.Timeout, n.Timeout)
 	set("fail_after", &c.cfg.FailAfter, n.FailAfter)
+	set("fresh_every", &c.cfg.FreshEvery, n.FreshEvery)
 	if n.Expect != c.cfg.Expect {
 		c.cfg.Expect = n.Expect
 		changed = append(changed, "expect", n.Expect)
@@ -328,16 +339,21 @@ func (c *Checker) Run(ctx context.Context) {
 		return
 	}
 	db := sql.OpenDB(switching{c})
-	// No idle connections: every check makes a fresh one (see package doc).
+	// The pool keeps nothing: the checks hold their connection themselves
+	// (kept, below), so that when to log in afresh is decided here and not
+	// by database/sql (see the package doc). Two: a fresh connection is
+	// opened while the kept one is still held (checkHealth).
 	db.SetMaxIdleConns(0)
-	db.SetMaxOpenConns(1)
+	db.SetMaxOpenConns(2)
 	defer db.Close()
+	var kept *keptConn // the connection periodic checks reuse; nil when none
+	defer func() { kept.close() }()
 
 	c.mu.Lock()
 	c.status.Since = time.Now()
 	c.mu.Unlock()
 	c.log.Info("starting", "server", c.target().addr, "interval", c.conf().Interval, "timeout", c.conf().Timeout,
-		"fall", c.conf().Fall, "rise", c.conf().Rise, "fail_after", c.conf().FailAfter)
+		"fall", c.conf().Fall, "rise", c.conf().Rise, "fail_after", c.conf().FailAfter, "fresh_every", c.conf().FreshEvery)
 
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -368,24 +384,28 @@ func (c *Checker) Run(ctx context.Context) {
 			c.settling = true
 			c.mu.Unlock()
 		}
+		// Only a periodic check while all is well reuses the kept
+		// connection; follow-ups, requested checks and the watcher's
+		// want what a new client would see now.
+		reuse := trigger == "timer"
 		start := time.Now()
-		conn, err := c.checkHealth(ctx, db, c.checkBound(start))
+		var err error
+		kept, err = c.checkHealth(ctx, db, c.checkBound(start), kept, reuse)
 		latency := time.Since(start)
 		if ctx.Err() != nil {
 			// Shutdown cut the check short; its outcome says nothing
 			// about the server.
-			if conn != nil {
-				conn.Close()
-			}
 			c.log.Info("stopping", "server", c.target().addr)
 			return
 		}
 		// The verdict is recorded (and a flip published) before
 		// replication is read: a slow SHOW SLAVE STATUS never delays it.
 		next := c.record(err, time.Now(), latency, trigger)
-		if conn != nil {
-			repl := c.readReplicationOn(ctx, conn)
-			conn.Close()
+		if kept != nil {
+			// A failure here (a replication read that timed out closes
+			// the connection) costs the next check nothing: a kept
+			// connection that fails is replaced at once (checkHealth).
+			repl := c.readReplicationOn(ctx, kept.conn)
 			if ctx.Err() != nil {
 				c.log.Info("stopping", "server", c.target().addr)
 				return
@@ -396,9 +416,29 @@ func (c *Checker) Run(ctx context.Context) {
 			c.mu.Lock()
 			c.status.Replication = repl
 			c.mu.Unlock()
+			if cfg := c.conf(); cfg.Interval >= cfg.FreshEvery {
+				// The next periodic check would find it too old: it
+				// would only hold a session.
+				kept.close()
+				kept = nil
+			}
 		}
 		// Go ≥1.23 timers: Reset discards a pending expiry, no drain needed.
 		timer.Reset(next)
+	}
+}
+
+// keptConn is the connection the periodic checks reuse (package doc:
+// "What a check is").
+type keptConn struct {
+	conn   *sql.Conn
+	opened time.Time
+	tgt    *target // the target it was opened with: a new DSN drops it
+}
+
+func (k *keptConn) close() {
+	if k != nil {
+		k.conn.Close()
 	}
 }
 
@@ -409,14 +449,15 @@ func (c *Checker) check(ctx context.Context, db *sql.DB) error {
 	return runQuery(ctx, db, c.conf().Query, c.conf().Expect)
 }
 
-// checkAll is checkHealth followed by readReplicationOn; tests use it.
+// checkAll is checkHealth on a fresh connection followed by
+// readReplicationOn; tests use it.
 func (c *Checker) checkAll(ctx context.Context, db *sql.DB) (*Replication, error) {
-	conn, err := c.checkHealth(ctx, db, c.conf().Timeout)
+	k, err := c.checkHealth(ctx, db, c.conf().Timeout, nil, false)
 	if err != nil {
 		return nil, err
 	}
-	defer conn.Close()
-	return c.readReplicationOn(ctx, conn), nil
+	defer k.close()
+	return c.readReplicationOn(ctx, k.conn), nil
 }
 
 // checkBound is how long the check starting at start may take: Timeout,
@@ -445,21 +486,74 @@ func (c *Checker) checkBound(start time.Time) time.Duration {
 	return max(left, time.Millisecond)
 }
 
-// checkHealth is check on a connection that it leaves open on success, so
-// that replication can be read over the same fresh connection. bound
-// limits the whole check (see checkBound).
-func (c *Checker) checkHealth(ctx context.Context, db *sql.DB, bound time.Duration) (*sql.Conn, error) {
+// checkHealth runs one check, bounded as a whole by bound (see
+// checkBound), and returns the connection to keep for the next checks (the
+// one the check succeeded on, to be read for replication too) or nil.
+//
+// With reuse, and a kept connection that is younger than FreshEvery and
+// was opened with the current DSN, the query runs on it. If it fails in any
+// way but a timeout, the kept connection is closed and the check is run
+// again at once, within the same bound, on a fresh connection, and only
+// that outcome counts: a kept session can end for reasons that say nothing
+// about the server (a KILL, wait_timeout, a restart between two checks),
+// and a fresh connection says what a client would get now, exactly as when
+// every check was fresh. A timeout is not retried: the bound is spent, and
+// a server that does not answer a logged-in session does not answer a new
+// one either.
+//
+// Otherwise (no reuse, none kept, too old, another DSN) the check opens a
+// fresh connection while the kept one is still open, so that it meets
+// max_connections as a new client would and not in the slot we just gave
+// up. A success replaces the kept connection; an overload answer leaves it
+// (the server is alive, and our session is no reason to join the queue);
+// any other failure closes both.
+func (c *Checker) checkHealth(ctx context.Context, db *sql.DB, bound time.Duration, kept *keptConn, reuse bool) (*keptConn, error) {
 	ctx, cancel := context.WithTimeout(ctx, bound)
 	defer cancel()
+	cfg := c.conf()
+	if kept != nil && kept.tgt != c.target() {
+		kept.close() // opened with an old DSN
+		kept = nil
+	}
+	if kept != nil && reuse && time.Since(kept.opened) < cfg.FreshEvery {
+		err := runQuery(ctx, kept.conn, cfg.Query, cfg.Expect)
+		if err == nil {
+			return kept, nil
+		}
+		kept.close()
+		kept = nil
+		if ctx.Err() != nil || Classify(err) == ClassTimeout {
+			return nil, err
+		}
+		c.log.Debug("kept connection failed; checking on a fresh one", "class", Classify(err), "error", c.scrub(err.Error()))
+	}
+	fresh, err := c.checkFresh(ctx, db)
+	switch {
+	case err == nil:
+		kept.close()
+		return fresh, nil
+	case Degraded(Classify(err)):
+		return kept, err
+	}
+	kept.close()
+	return nil, err
+}
+
+// checkFresh opens a new connection and runs the query on it; on success
+// the connection stays open and is returned.
+func (c *Checker) checkFresh(ctx context.Context, db *sql.DB) (*keptConn, error) {
+	cfg := c.conf()
+	tgt := c.target()
 	conn, err := db.Conn(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if err := runQuery(ctx, conn, c.conf().Query, c.conf().Expect); err != nil {
+	opened := time.Now()
+	if err := runQuery(ctx, conn, cfg.Query, cfg.Expect); err != nil {
 		conn.Close()
 		return nil, err
 	}
-	return conn, nil
+	return &keptConn{conn: conn, opened: opened, tgt: tgt}, nil
 }
 
 // readReplicationOn reads the replication state under its own check
