@@ -38,7 +38,10 @@ type fakeServer struct {
 
 	mu     sync.Mutex
 	conns  map[net.Conn]struct{}
-	killed bool
+	// queried are the open connections that have carried a COM_QUERY:
+	// the checks' connections, not the watched one.
+	queried map[net.Conn]bool
+	killed  bool
 	wg     sync.WaitGroup
 
 	// answers are scripted results by query prefix (see answer); any
@@ -62,7 +65,7 @@ func startFakeServer(t *testing.T) *fakeServer {
 	if err != nil {
 		t.Fatalf("fake server: listen: %v", err)
 	}
-	fs := &fakeServer{t: t, ln: ln, addr: ln.Addr().String(), conns: map[net.Conn]struct{}{}}
+	fs := &fakeServer{t: t, ln: ln, addr: ln.Addr().String(), conns: map[net.Conn]struct{}{}, queried: map[net.Conn]bool{}}
 	fs.wg.Add(1)
 	go fs.serve()
 	t.Cleanup(fs.Kill)
@@ -92,6 +95,7 @@ func (fs *fakeServer) serve() {
 			defer func() {
 				fs.mu.Lock()
 				delete(fs.conns, conn)
+				delete(fs.queried, conn)
 				fs.mu.Unlock()
 				conn.Close()
 			}()
@@ -111,6 +115,20 @@ func (fs *fakeServer) Kill() {
 	}
 	fs.mu.Unlock()
 	fs.wg.Wait()
+}
+
+// DropQueried closes the open connections that have run a query (the
+// checks' kept connection) and returns how many; the watched connection
+// stays open: a session of the checks KILLed, or timed out.
+func (fs *fakeServer) DropQueried() int {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	n := 0
+	for c := range fs.queried {
+		c.Close()
+		n++
+	}
+	return n
 }
 
 // DropConns closes every open connection but keeps accepting new ones.
@@ -180,6 +198,7 @@ func (fs *fakeServer) handle(conn net.Conn, mode fakeMode) {
 			}
 			fs.queries.Add(1)
 			fs.mu.Lock()
+			fs.queried[conn] = true
 			fs.queryLog = append(fs.queryLog, string(cmd[1:]))
 			fs.mu.Unlock()
 			if res, ok := fs.lookup(string(cmd[1:])); ok {
