@@ -4,22 +4,76 @@
 //
 // # What a check is
 //
-// Every check opens a fresh connection (TCP or unix socket, handshake,
-// authentication), runs Config.Query (default "SELECT 1"), reads the whole
-// result (with Config.Expect, the first column of the first row must equal
-// it as text: "SELECT @@read_only" with Expect "0", or any site check) and
-// closes the connection with COM_QUIT. The whole check runs under
-// one context.WithTimeout(Config.Timeout); go-sql-driver/mysql v1.9.3 honours
-// that context during dial, handshake and query (its per-connection watcher
-// closes the socket when the context ends), so a server that accepts TCP but
-// never answers (mariadbd under SIGSTOP: the kernel still completes the TCP
-// handshake) fails after about Timeout with class "timeout".
+// A check runs Config.Query (default "SELECT 1") and reads the whole result
+// (with Config.Expect, the first column of the first row must equal it as
+// text: "SELECT @@read_only" with Expect "0", or any site check). The whole
+// check runs under one context.WithTimeout(Config.Timeout);
+// go-sql-driver/mysql v1.9.3 honours that context during dial, handshake
+// and query (its per-connection watcher closes the socket when the context
+// ends), so a server that accepts TCP but never answers (mariadbd under
+// SIGSTOP: the kernel still completes the TCP handshake) fails after about
+// Timeout with class "timeout", and so does a query on a connection that
+// was logged in before the server hung.
 //
-// A fresh connection per check is deliberate: it measures what a client of
-// the VIP would experience (accepting connections, authentication,
-// max_connections), and there is no pooled connection whose stale state could
-// mask the server's. The cost is one handshake per Interval.
+// # Which connection a check uses
 //
+// The checks keep the connection of their last successful check open and
+// run the periodic checks (every Interval) on it, as the same session
+// (same CONNECTION_ID). A check logs in on a new connection (TCP or unix
+// socket, handshake, authentication) instead when:
+//
+//   - the kept connection is Config.FreshEvery old (default 10 s): the
+//     periodic check after that opens a new one, which is then kept;
+//   - something may be wrong: a failed check closes the kept connection,
+//     so every check after it is fresh until one succeeds, exactly as when
+//     every check was (the follow-ups of Fast detection among them); so
+//     are the check the watched connection's loss starts and a requested
+//     one (CheckNow). After an overload answer the periodic checks go on
+//     logging in afresh (the kept connection is still too old) until one
+//     gets in;
+//   - the kept connection fails. A check that fails on it in any way but a
+//     timeout is run again at once, within the same Timeout, on a new
+//     connection, and only that one's outcome counts. A kept session can
+//     end for reasons that say nothing about the server's health: a KILL
+//     by a DBA or a tool, wait_timeout, a restart of mariadbd between two
+//     checks. What matters is what a client connecting now gets: if the
+//     new connection is refused or reset, the check fails as "refused" or
+//     "closed" (dead at once, as always); if it succeeds, the server is
+//     healthy and no failure is recorded. A timeout is not retried: its
+//     time is spent, and a server that does not answer a logged-in
+//     session does not answer a new one either;
+//   - the DSN changed (Reconfigure): the old connection is closed.
+//
+// A new connection is opened while the kept one is still open, so that it
+// meets max_connections as any new client would, not in the slot the
+// checks just gave up. If the new one is answered with an overload (ERR
+// 1040, 1203, 1226) the kept one stays open; any other failure closes both.
+// When Interval is not below FreshEvery, every check is fresh and nothing
+// is kept between checks.
+//
+// What only a new connection shows (accepting connections at all,
+// authentication and grants, max_connections and user limits) is so seen
+// at most FreshEvery late (plus Interval) while the kept session works.
+// Why 10 s: at the default 500 ms interval it cuts the logins from 120 to
+// 6 a minute, and with them most of the check's cost on an idle node (a
+// login is a TCP handshake, the server's authentication and a thread or
+// pool slot on the server; the query on an open session is one round
+// trip). What it delays is not what a failover is for: a killed or
+// restarting server breaks the kept session and the watched connection at
+// once, a hung one stops answering the kept session as it does a new one,
+// an overload is information only (it never moves the VIP), and a changed
+// password or a dropped grant is an operator's change, shown within 10 s.
+// The package keeps FreshEvery in Config for tests; the configuration file
+// does not offer it, since no case so far needs another value.
+//
+// The checker's sessions are raftvip's user's: the keeper's
+// KillClientSessions (on a release, a fence) spares them by user, so a
+// fence does not cost the kept session. A KILL from elsewhere is recovered
+// as above, without a failed check (TestRealMariaDBKeptConnection).
+// wait_timeout shorter than Interval ends the kept session between checks:
+// every check then finds it gone and logs in afresh (the old cost, no
+// false verdict).
+
 // # Failure model
 //
 // Every check ends in one of four outcomes, and each moves the verdict its
@@ -30,7 +84,9 @@
 //   - Dead (refused, closed: a connection reset or closed by the server, a
 //     "server shutdown in progress" or "connection killed" error; also
 //     unreachable, dns): nothing serves, and waiting will not make it
-//     serve. Such failures are counted: Fall of them in a row turn the node
+//     serve. (The kept connection found closed or killed is no verdict of
+//     its own: the check's fresh retry decides, see above.) Such failures
+//     are counted: Fall of them in a row turn the node
 //     unhealthy, and they run back to back (25 ms apart), so with Fall = 2 a
 //     killed server is unhealthy about 30 ms after its watched connection
 //     closed. A wrong answer (auth, another server error, "unexpected":
@@ -91,7 +147,8 @@
 //     needs no thread sitting in poll(2), no wake-up slices and no
 //     platform-specific code, and works for TCP and unix sockets alike.
 //     Consuming bytes is harmless because that connection is never used for
-//     anything else; it is closed (COM_QUIT) and replaced after any event.
+//     anything else (the checks' kept connection is another one); it is
+//     closed (COM_QUIT) and replaced after any event.
 //     No keepalive pings are sent on it: if the server drops it for
 //     wait_timeout, the resulting check succeeds at once and a new watched
 //     connection is opened.
@@ -110,7 +167,7 @@
 //
 // # Replication
 //
-// After each successful health query the checker reads, on the same fresh
+// After each successful health query the checker reads, on the same
 // connection and under its own Timeout, what matters for a master
 // (Status.Replication): IO and SQL threads, seconds behind, the last IO and
 // SQL errors, received and executed GTID positions (MariaDB Gtid_IO_Pos,

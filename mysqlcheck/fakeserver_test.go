@@ -36,13 +36,13 @@ type fakeServer struct {
 	addr string
 	mode atomic.Int32
 
-	mu     sync.Mutex
-	conns  map[net.Conn]struct{}
+	mu    sync.Mutex
+	conns map[net.Conn]struct{}
 	// queried are the open connections that have carried a COM_QUERY:
 	// the checks' connections, not the watched one.
 	queried map[net.Conn]bool
 	killed  bool
-	wg     sync.WaitGroup
+	wg      sync.WaitGroup
 
 	// answers are scripted results by query prefix (see answer); any
 	// other query gets the result of "SELECT 1".
