@@ -55,7 +55,7 @@ var DefaultTiming = Timing{
 	ElectionTimeout:    500 * time.Millisecond,
 	LeaderLeaseTimeout: 400 * time.Millisecond,
 	HeartbeatPace:      100 * time.Millisecond, // heartbeats every 100–200 ms (pace.go)
-	CommitTimeout:      500 * time.Millisecond, // followers learn commits from nudges (nudge.go)
+	CommitTimeout:      2 * time.Second,        // followers learn commits from nudges (nudge.go)
 	SnapshotInterval:   120 * time.Second,
 	SnapshotThreshold:  8192,
 	TrailingLogs:       10240,

@@ -50,7 +50,7 @@ const (
 	// lease: min(heartbeat_timeout/5, leader_lease_timeout/4), 100ms.
 	heartbeatsPerTimeout     = 5
 	heartbeatsPerLease       = 4
-	DefaultCommitTimeout     = 500 * time.Millisecond
+	DefaultCommitTimeout     = 2 * time.Second
 	DefaultSnapshotInterval  = 120 * time.Second
 	DefaultSnapshotThreshold = 8192
 	DefaultTrailingLogs      = 10240

@@ -34,7 +34,7 @@ var defaultRaft = Raft{
 	ElectionTimeout:    500 * time.Millisecond,
 	LeaderLeaseTimeout: 400 * time.Millisecond,
 	HeartbeatInterval:  100 * time.Millisecond,
-	CommitTimeout:      500 * time.Millisecond,
+	CommitTimeout:      2 * time.Second,
 	SnapshotInterval:   120 * time.Second,
 	SnapshotThreshold:  8192,
 	TrailingLogs:       10240,

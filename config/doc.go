@@ -282,7 +282,7 @@
 //	                     heartbeat_timeout/5 and leader_lease_timeout/4
 //	                     ("100ms"). The leader heartbeats every interval to
 //	                     2·interval (hashicorp/raft's own: HT/10 to HT/5).
-//	commit_timeout       duration, default "500ms", >= 1ms.
+//	commit_timeout       duration, default "2s", >= 1ms.
 //	snapshot_threshold   number >= 0, default 8192.
 //	snapshot_interval    duration, default "120s", >= 5ms.
 //	trailing_logs        number >= 0, default 10240.

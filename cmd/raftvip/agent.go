@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -67,6 +68,7 @@ func runAgent(args []string, stdout, stderr io.Writer) int {
 	} else if cfg.CPUPriority != string(sched.Normal) {
 		log.Debug("cpu priority raised", "cpu_priority", cfg.CPUPriority)
 	}
+	tuneGC()
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
@@ -507,4 +509,18 @@ func (l localOwnerAware) Yield(now time.Time) string {
 		return "the VRRP owner of " + f[0].String() + " on this host"
 	}
 	return ""
+}
+
+// agentGCPercent is the agent's GOGC. An idle agent's live heap is about
+// 1 MB and it allocates ~200 KB/s; at Go's default 100 the heap still grows
+// to the 4 MB minimum goal between collections (every ~16 s), and those
+// pages stay resident. At 50 the minimum goal is 2 MB: a collection every
+// ~5 s at ~1 ms of CPU each (0.02 % of a core), 2 MiB less RSS
+// (docs/bench/idle-cost.md). GOGC in the environment still wins.
+const agentGCPercent = 50
+
+func tuneGC() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(agentGCPercent)
+	}
 }
