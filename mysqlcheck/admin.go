@@ -115,6 +115,22 @@ func (a *Admin) flavor(ctx context.Context, c *sql.Conn) (string, string, error)
 	return flavorOf(v), v, nil
 }
 
+// readOnlyIs reports whether the server's read_only (and, where it exists,
+// super_read_only) already say on.
+func readOnlyIs(ctx context.Context, c *sql.Conn, on, super bool) (bool, error) {
+	var ro, sro bool
+	if super {
+		if err := c.QueryRowContext(ctx, "SELECT @@GLOBAL.read_only, @@GLOBAL.super_read_only").Scan(&ro, &sro); err != nil {
+			return false, fmt.Errorf("read read_only: %w", err)
+		}
+		return ro == on && sro == on, nil
+	}
+	if err := c.QueryRowContext(ctx, "SELECT @@GLOBAL.read_only").Scan(&ro); err != nil {
+		return false, fmt.Errorf("read read_only: %w", err)
+	}
+	return ro == on, nil
+}
+
 func flavorOf(version string) string {
 	if strings.Contains(strings.ToLower(version), "mariadb") {
 		return FlavorMariaDB
@@ -153,6 +169,15 @@ func (a *Admin) SetReadOnly(ctx context.Context, on bool) error {
 	if err != nil {
 		return a.fail(what, err)
 	}
+	super := hasSuperReadOnly(flavor, version)
+	// The keeper asks every second; reading first makes the usual answer
+	// one round trip instead of two (a SET of the value it already has
+	// changes nothing on the server either).
+	if done, err := readOnlyIs(ctx, c, on, super); err != nil {
+		return a.fail(what, err)
+	} else if done {
+		return nil
+	}
 	// Leave a margin below the context so the server's own error (which
 	// says what it waited for) arrives before the connection is cut.
 	wait := 1
@@ -160,7 +185,6 @@ func (a *Admin) SetReadOnly(ctx context.Context, on bool) error {
 		wait = max(1, int(time.Until(dl).Seconds())-1)
 	}
 	stmts := []string{fmt.Sprintf("SET SESSION lock_wait_timeout = %d", wait)}
-	super := hasSuperReadOnly(flavor, version)
 	switch {
 	case on && super:
 		stmts = append(stmts, "SET GLOBAL read_only = ON", "SET GLOBAL super_read_only = ON")

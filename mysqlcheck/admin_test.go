@@ -128,6 +128,19 @@ func setStatements(queries []string) []string {
 	return out
 }
 
+// readOnly makes the fake server answer the read-only query with on.
+func readOnly(fs *fakeServer, super, on bool) {
+	v := s("0")
+	if on {
+		v = s("1")
+	}
+	if super {
+		fs.answer("SELECT @@GLOBAL.read_only, @@GLOBAL.super_read_only", fakeResult{cols: []string{"ro", "sro"}, rows: [][]*string{{v, v}}})
+		return
+	}
+	fs.answer("SELECT @@GLOBAL.read_only", fakeResult{cols: []string{"ro"}, rows: [][]*string{{v}}})
+}
+
 // MySQL has super_read_only since 5.7.8: on, after read_only; off, before
 // it (MySQL refuses read_only = OFF while super_read_only is ON). There is
 // no MySQL server on the test machines; the statements are what is checked.
@@ -144,11 +157,20 @@ func TestSetReadOnlyMySQL(t *testing.T) {
 		{"10.11.6-MariaDB-0+deb12u1", []string{"SET GLOBAL read_only = ON"}, []string{"SET GLOBAL read_only = OFF"}},
 	} {
 		a, fs := fakeAdmin(t, tc.version)
+		readOnly(fs, len(tc.on) == 2, false)
 		if err := a.SetReadOnly(context.Background(), true); err != nil {
 			t.Fatal(err)
 		}
 		if got := setStatements(fs.queriesSeen()); !reflect.DeepEqual(got, tc.on) {
 			t.Errorf("%s: SetReadOnly(true) sent %q, want %q", tc.version, got, tc.on)
+		}
+		// Already on: read, nothing set (the keeper asks every second).
+		readOnly(fs, len(tc.on) == 2, true)
+		if err := a.SetReadOnly(context.Background(), true); err != nil {
+			t.Fatal(err)
+		}
+		if got := setStatements(fs.queriesSeen()); len(got) != 0 {
+			t.Errorf("%s: SetReadOnly(true) on a read-only server sent %q, want nothing", tc.version, got)
 		}
 		if err := a.SetReadOnly(context.Background(), false); err != nil {
 			t.Fatal(err)
