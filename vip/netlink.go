@@ -65,7 +65,9 @@ func (n *Netlink) Renew(lease time.Duration) error {
 	if err := n.replace("renew", lease); err != nil {
 		return err
 	}
-	n.log.Debug("renewed VIP", "iface", n.iface, "addrs", addrStrings(n.addrs), "lease", lease)
+	if n.log.IsDebug() { // three a second: no strings built for a line not written
+		n.log.Debug("renewed VIP", "iface", n.iface, "addrs", addrStrings(n.addrs), "lease", lease)
+	}
 	return nil
 }
 
