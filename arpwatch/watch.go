@@ -79,6 +79,14 @@ const (
 	// maxAnswers bounds the replies one round reads (a flood of ARP
 	// traffic must not keep the round busy).
 	maxAnswers = 256
+	// reopenEvery rounds a kept socket is opened anew: a changed source
+	// address on the interface (chosen at open) is used within a minute
+	// at the default interval, even when nothing failed.
+	reopenEvery = 60
+	// drainWait is how long a round reads what queued on the kept socket
+	// since the last round (late replies, others' ARP traffic) before its
+	// own requests: those are not answers to this round.
+	drainWait = time.Millisecond
 )
 
 // Config is a Watcher's settings.
@@ -88,8 +96,12 @@ type Config struct {
 	Interval  time.Duration // at least MinInterval
 	Window    time.Duration // default DefaultWindow; less than Interval
 	Confirm   int           // default DefaultConfirm
-	// Open opens the round's socket; a round opens its own, so an
-	// interface recreated between rounds is picked up.
+	// Open opens the watcher's socket. It is kept between rounds (an
+	// open was most of an idle db node's ARP-watch cost: an interface
+	// lookup, its addresses, a socket and its filter, every second) and
+	// opened again after any error, after reopenEvery rounds, and after
+	// a round that was skipped, so an interface recreated or readdressed
+	// is picked up within one of those.
 	Open func() (Conn, error)
 	// Expect says, at the start of each round, what the cluster expects.
 	Expect func(ctx context.Context) Expectation
@@ -153,6 +165,8 @@ type Watcher struct {
 	logged    map[string]time.Time
 	loggedSet map[string]string
 	openErr   string
+	conn      Conn // the kept socket, nil when closed
+	connUsed  int  // rounds asked on conn
 }
 
 // New checks cfg and returns a watcher; Run starts it.
@@ -205,6 +219,7 @@ func (w *Watcher) Report() Report {
 // Run asks every interval until ctx ends. Rounds start at least Interval
 // apart, whatever a round cost.
 func (w *Watcher) Run(ctx context.Context) {
+	defer w.closeConn()
 	for {
 		start := w.cfg.Clock.Now()
 		w.round(ctx)
@@ -228,6 +243,7 @@ func (w *Watcher) round(ctx context.Context) {
 		return
 	}
 	if exp.Skip != "" {
+		w.closeConn() // often for long (this node holds): no socket left queueing
 		w.skip(now, exp.Skip)
 		return
 	}
@@ -298,12 +314,43 @@ func (w *Watcher) round(ctx context.Context) {
 // ask sends one request per address and collects the replies until the
 // window ends, by address, without the asking node's own MAC.
 func (w *Watcher) ask(now time.Time) (map[netip.Addr][]net.HardwareAddr, net.HardwareAddr, error) {
-	c, err := w.cfg.Open()
-	if err != nil {
-		return nil, nil, err
+	if w.conn == nil {
+		c, err := w.cfg.Open()
+		if err != nil {
+			return nil, nil, err
+		}
+		w.conn, w.connUsed = c, 0
 	}
-	defer c.Close()
+	c := w.conn
+	w.connUsed++
+	out, own, err := w.askOn(c, now)
+	if err != nil || w.connUsed >= reopenEvery {
+		w.closeConn()
+	}
+	return out, own, err
+}
+
+func (w *Watcher) closeConn() {
+	if w.conn != nil {
+		_ = w.conn.Close()
+		w.conn = nil
+	}
+}
+
+func (w *Watcher) askOn(c Conn, now time.Time) (map[netip.Addr][]net.HardwareAddr, net.HardwareAddr, error) {
 	own := c.HardwareAddr()
+	if w.connUsed > 1 {
+		drainUntil := w.cfg.Clock.Now().Add(drainWait)
+		for range maxAnswers {
+			_, err := c.Receive(drainUntil)
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				break
+			}
+			if err != nil {
+				return nil, own, fmt.Errorf("ARP replies on %s: %w", w.cfg.Interface, err)
+			}
+		}
+	}
 	for _, ip := range w.cfg.Addresses {
 		if err := c.Request(ip); err != nil {
 			return nil, own, fmt.Errorf("ARP request for %s on %s: %w", ip, w.cfg.Interface, err)

@@ -71,6 +71,9 @@ type fakeNet struct {
 	answers  map[netip.Addr][]net.HardwareAddr
 	requests map[netip.Addr]int
 	openErr  error
+	opens    int
+	conns    []*fakeConn
+	closed   int
 }
 
 func (n *fakeNet) set(ip netip.Addr, macs ...net.HardwareAddr) {
@@ -85,7 +88,10 @@ func (n *fakeNet) open() (Conn, error) {
 	if n.openErr != nil {
 		return nil, n.openErr
 	}
-	return &fakeConn{n: n}, nil
+	n.opens++
+	c := &fakeConn{n: n}
+	n.conns = append(n.conns, c)
+	return c, nil
 }
 
 type fakeConn struct {
@@ -96,6 +102,10 @@ type fakeConn struct {
 func (c *fakeConn) Request(ip netip.Addr) error {
 	c.n.mu.Lock()
 	defer c.n.mu.Unlock()
+	if c.n.openErr != nil {
+		// The interface is gone: a kept socket fails too (ENXIO).
+		return c.n.openErr
+	}
 	c.n.requests[ip]++
 	c.pending = append(c.pending, Answer{IP: ip, MAC: c.n.own})
 	for _, m := range c.n.answers[ip] {
@@ -114,7 +124,21 @@ func (c *fakeConn) Receive(time.Time) (Answer, error) {
 }
 
 func (c *fakeConn) HardwareAddr() net.HardwareAddr { return c.n.own }
-func (c *fakeConn) Close() error                   { return nil }
+func (c *fakeConn) Close() error {
+	c.n.mu.Lock()
+	defer c.n.mu.Unlock()
+	c.n.closed++
+	return nil
+}
+
+// queue puts an answer on the newest socket as if it had arrived between
+// rounds.
+func (n *fakeNet) queue(a Answer) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	c := n.conns[len(n.conns)-1]
+	c.pending = append(c.pending, a)
+}
 
 // harness runs a watcher over the fakes; step lets one round run.
 type harness struct {
@@ -343,8 +367,10 @@ func TestWatcherOpenErrorLoggedOnce(t *testing.T) {
 			t.Fatalf("%+v", r)
 		}
 	}
-	if n := strings.Count(h.log(), "[WARN]"); n != 1 {
-		t.Fatalf("%d WARN lines for one lasting error, want 1:\n%s", n, h.log())
+	// One WARN when the kept socket fails, one when opening a new one
+	// fails; then nothing more while the error lasts.
+	if n := strings.Count(h.log(), "[WARN]"); n != 2 {
+		t.Fatalf("%d WARN lines for one lasting error over 5 rounds, want 2 (the kept socket, then the open):\n%s", n, h.log())
 	}
 	h.net.mu.Lock()
 	h.net.openErr = nil
@@ -360,5 +386,70 @@ func TestNewRefusesFastInterval(t *testing.T) {
 		Open: func() (Conn, error) { return nil, nil }, Expect: func(context.Context) Expectation { return Expectation{} }})
 	if err == nil || !strings.Contains(err.Error(), "below 1s") {
 		t.Fatalf("err %v", err)
+	}
+}
+
+// The socket is kept between rounds (opening one was most of the watch's
+// idle cost), what queued on it between rounds is not counted as an
+// answer, it is opened anew after reopenEvery rounds and after an error,
+// and closed while rounds are skipped.
+func TestWatcherKeepsItsSocket(t *testing.T) {
+	h := newHarness(t, vip1)
+	h.expect(Expectation{Holder: "a", HolderMAC: macA, Epoch: 3})
+	h.net.set(vip1, macA)
+	for range 5 {
+		if r := h.step(); r.Addresses[0].Verdict != OK {
+			t.Fatalf("%+v", r)
+		}
+	}
+	h.net.mu.Lock()
+	opens := h.net.opens
+	h.net.mu.Unlock()
+	if opens != 1 {
+		t.Fatalf("%d sockets opened for 6 rounds, want 1 kept", opens)
+	}
+	// A foreign answer that arrived between rounds (late, or anybody's
+	// ARP traffic) is drained, not judged as this round's.
+	for range 3 {
+		h.net.queue(Answer{IP: vip1, MAC: macB})
+		if r := h.step(); r.Addresses[0].Verdict != OK || r.Addresses[0].ForeignAnswers != 0 {
+			t.Fatalf("a reply queued before the round was counted: %+v", r.Addresses[0])
+		}
+	}
+	// An error closes the socket; the next round opens a new one.
+	h.net.mu.Lock()
+	h.net.openErr = errors.New("no such device")
+	h.net.mu.Unlock()
+	if r := h.step(); r.Error == "" {
+		t.Fatalf("a failing socket was not reported: %+v", r)
+	}
+	h.net.mu.Lock()
+	h.net.openErr = nil
+	h.net.mu.Unlock()
+	if r := h.step(); r.Error != "" || r.Addresses[0].Verdict != OK {
+		t.Fatalf("%+v", r)
+	}
+	h.net.mu.Lock()
+	opens, closed := h.net.opens, h.net.closed
+	h.net.mu.Unlock()
+	if opens != 2 || closed != 1 {
+		t.Fatalf("after an error: %d opened, %d closed; want 2 and 1", opens, closed)
+	}
+	for range reopenEvery {
+		h.step()
+	}
+	h.net.mu.Lock()
+	opens = h.net.opens
+	h.net.mu.Unlock()
+	if opens != 3 {
+		t.Fatalf("%d sockets opened after %d more rounds, want a new one every %d", opens, reopenEvery, reopenEvery)
+	}
+	h.expect(Expectation{Skip: "this node holds the VIP"})
+	h.step()
+	h.net.mu.Lock()
+	opens, closed = h.net.opens, h.net.closed
+	h.net.mu.Unlock()
+	if closed != opens {
+		t.Fatalf("a skipped round left a socket open: %d opened, %d closed", opens, closed)
 	}
 }
