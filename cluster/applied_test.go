@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 )
 
@@ -64,36 +63,10 @@ func (f *gateFSM) Restore(rc io.ReadCloser) error { return rc.Close() }
 // nobody, epoch 0") as caught up (TestStatusRightAfterRestart failed so in
 // a CI run).
 func TestAppliedIndexWaitsForTheFSM(t *testing.T) {
-	ids := []string{"n1", "n2", "n3"}
-	peers := make([]Peer, len(ids))
-	trans := make([]*raft.InmemTransport, len(ids))
-	for i, id := range ids {
-		peers[i] = Peer{ID: id, Address: id}
-		_, trans[i] = raft.NewInmemTransport(raft.ServerAddress(id))
-	}
-	for i := range trans {
-		for j := range trans {
-			if i != j {
-				trans[i].Connect(raft.ServerAddress(ids[j]), trans[j])
-			}
-		}
-	}
 	timing := Timing{HeartbeatTimeout: 200 * time.Millisecond, ElectionTimeout: 200 * time.Millisecond,
 		LeaderLeaseTimeout: 100 * time.Millisecond, CommitTimeout: 10 * time.Millisecond}
-	rpc := NewInmemRPC()
-	var cs []*Cluster
-	var fsms []*gateFSM
-	for i, id := range ids {
-		store := raft.NewInmemStore()
-		f := &gateFSM{}
-		c, err := OpenWith(Config{NodeID: id, Peers: peers, Timing: timing, Logger: hclog.NewNullLogger()},
-			f, trans[i], store, store, raft.NewInmemSnapshotStore(), rpc.From(id))
-		if err != nil {
-			t.Fatal(err)
-		}
-		cs = append(cs, c)
-		fsms = append(fsms, f)
-	}
+	fsms := []*gateFSM{{}, {}, {}}
+	cs := inmemCluster(t, timing, func(i int) raft.FSM { return fsms[i] }, nil, true)
 	// Registered after the nodes: cleanups run last-first, so a gate
 	// still closed is opened before raft shuts down.
 	var releases []func()

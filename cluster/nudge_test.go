@@ -8,9 +8,12 @@ import (
 	"github.com/hashicorp/raft"
 )
 
-// nudgeCluster starts three in-memory nodes whose commit timeout is an
-// hour: followers can learn of a commit only from a later entry.
-func nudgeCluster(t *testing.T) ([]*Cluster, []*countFSM) {
+// inmemCluster starts three in-memory nodes, n1..n3, with timing, the FSM
+// fsm(i) makes for node i and the transport wrap makes of its in-memory
+// one (nil: as is). Each is closed at the test's end, unless keepOpen:
+// then the caller closes them (a test whose FSMs may block does so after
+// unblocking them).
+func inmemCluster(t *testing.T, timing Timing, fsm func(i int) raft.FSM, wrap func(*raft.InmemTransport) raft.Transport, keepOpen bool) []*Cluster {
 	t.Helper()
 	ids := []string{"n1", "n2", "n3"}
 	peers := make([]Peer, len(ids))
@@ -26,23 +29,35 @@ func nudgeCluster(t *testing.T) ([]*Cluster, []*countFSM) {
 			}
 		}
 	}
-	timing := Timing{HeartbeatTimeout: 200 * time.Millisecond, ElectionTimeout: 200 * time.Millisecond,
-		LeaderLeaseTimeout: 100 * time.Millisecond, CommitTimeout: time.Hour}
 	rpc := NewInmemRPC()
 	var cs []*Cluster
-	var fsms []*countFSM
 	for i, id := range ids {
 		store := raft.NewInmemStore()
-		f := &countFSM{}
+		var tr raft.Transport = trans[i]
+		if wrap != nil {
+			tr = wrap(trans[i])
+		}
 		c, err := OpenWith(Config{NodeID: id, Peers: peers, Timing: timing, Logger: hclog.NewNullLogger()},
-			f, trans[i], store, store, raft.NewInmemSnapshotStore(), rpc.From(id))
+			fsm(i), tr, store, store, raft.NewInmemSnapshotStore(), rpc.From(id))
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { c.Close() })
+		if !keepOpen {
+			t.Cleanup(func() { c.Close() })
+		}
 		cs = append(cs, c)
-		fsms = append(fsms, f)
 	}
+	return cs
+}
+
+// nudgeCluster starts three in-memory nodes whose commit timeout is an
+// hour: followers can learn of a commit only from a later entry.
+func nudgeCluster(t *testing.T) ([]*Cluster, []*countFSM) {
+	t.Helper()
+	timing := Timing{HeartbeatTimeout: 200 * time.Millisecond, ElectionTimeout: 200 * time.Millisecond,
+		LeaderLeaseTimeout: 100 * time.Millisecond, CommitTimeout: time.Hour}
+	fsms := []*countFSM{{}, {}, {}}
+	cs := inmemCluster(t, timing, func(i int) raft.FSM { return fsms[i] }, nil, false)
 	return cs, fsms
 }
 

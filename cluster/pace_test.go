@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 )
 
@@ -27,36 +26,15 @@ func (t *countingTransport) AppendEntries(id raft.ServerID, target raft.ServerAd
 // every other node keeps the configured HeartbeatTimeout, and a node that
 // stops leading goes back to it at once.
 func TestLeaderHeartbeatsAtItsPace(t *testing.T) {
-	ids := []string{"n1", "n2", "n3"}
-	peers := make([]Peer, len(ids))
-	trans := make([]*countingTransport, len(ids))
-	for i, id := range ids {
-		peers[i] = Peer{ID: id, Address: id}
-		_, tr := raft.NewInmemTransport(raft.ServerAddress(id))
-		trans[i] = &countingTransport{InmemTransport: tr}
-	}
-	for i := range trans {
-		for j := range trans {
-			if i != j {
-				trans[i].Connect(raft.ServerAddress(ids[j]), trans[j].InmemTransport)
-			}
-		}
-	}
 	const ht, pace = 200 * time.Millisecond, 60 * time.Millisecond
 	timing := Timing{HeartbeatTimeout: ht, ElectionTimeout: ht, LeaderLeaseTimeout: 150 * time.Millisecond,
 		HeartbeatPace: pace, CommitTimeout: time.Hour}
-	rpc := NewInmemRPC()
-	var cs []*Cluster
-	for i, id := range ids {
-		store := raft.NewInmemStore()
-		c, err := OpenWith(Config{NodeID: id, Peers: peers, Timing: timing, Logger: hclog.NewNullLogger()},
-			&countFSM{}, trans[i], store, store, raft.NewInmemSnapshotStore(), rpc.From(id))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		cs = append(cs, c)
-	}
+	var trans []*countingTransport
+	cs := inmemCluster(t, timing, func(int) raft.FSM { return &countFSM{} }, func(tr *raft.InmemTransport) raft.Transport {
+		c := &countingTransport{InmemTransport: tr}
+		trans = append(trans, c)
+		return c
+	}, false)
 	check := func(leader *Cluster) {
 		t.Helper()
 		waitFor(t, "heartbeat timeouts did not settle: the leader's 10·pace, the others' as configured", func() bool {
