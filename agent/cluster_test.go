@@ -68,11 +68,13 @@ func (f *fakeHealth) SetReplication(r mysqlcheck.Replication) {
 func (f *fakeHealth) Changes() <-chan mysqlcheck.Status { return f.ch }
 
 // testTiming is faster than production so the suite runs in seconds; the
-// relations the safety argument needs (lease > HT >= LLT) are the same.
+// relations the safety argument needs (lease > HT >= LLT, the leader's own
+// heartbeat pace: 2·pace ≤ HT/2 and < LLT, rule 15) are the same.
 var testTiming = cluster.Timing{
 	HeartbeatTimeout:   200 * time.Millisecond,
 	ElectionTimeout:    200 * time.Millisecond,
 	LeaderLeaseTimeout: 100 * time.Millisecond,
+	HeartbeatPace:      30 * time.Millisecond,
 	CommitTimeout:      10 * time.Millisecond,
 }
 
