@@ -1375,26 +1375,43 @@ func (a *Agent) send(ctx context.Context, cmd fsm.Command, what string) (ok bool
 // OpRelay asks a peer to send this node's own report on to the leader.
 const OpRelay = "relay-apply"
 
-// relay sends an encoded report through the first peer that takes it on to
-// the leader; it returns that peer.
+// relay sends an encoded report through a peer that takes it on to the
+// leader; it returns that peer. Every peer is asked at once, each with the
+// whole probe timeout: asked one after the other, a peer across a link that
+// drops packets (it hangs, it does not refuse) used up the time and the
+// peer that could relay was never asked (TestReportsRelayedPastAHangingPeer).
+// A report relayed twice is applied once (fsm.Health orders by Boot, Seq).
 func (a *Agent) relay(ctx context.Context, cmd []byte) (string, error) {
 	lid, _ := a.raft.Leader()
-	err := errors.New("no peer to relay through")
 	// All tries together within one probe timeout: this runs on the loop.
 	rctx, cancel := context.WithTimeout(ctx, probeTimeout)
 	defer cancel()
+	type result struct {
+		id  string
+		err error
+	}
+	results := make(chan result, len(a.opt.Peers))
+	asked := 0
 	for _, p := range a.opt.Peers {
 		if p.ID == a.opt.NodeID || p.ID == lid {
 			continue
 		}
-		resp, cerr := a.raft.Call(rctx, p.Address, cluster.Request{Op: OpRelay, Command: cmd})
-		if cerr == nil && resp.Err != "" {
-			cerr = errors.New(resp.Err)
+		asked++
+		go func(p Peer) {
+			resp, err := a.raft.Call(rctx, p.Address, cluster.Request{Op: OpRelay, Command: cmd})
+			if err == nil && resp.Err != "" {
+				err = errors.New(resp.Err)
+			}
+			results <- result{p.ID, err}
+		}(p)
+	}
+	err := errors.New("no peer to relay through")
+	for range asked {
+		r := <-results
+		if r.err == nil {
+			return r.id, nil // the others end with rctx
 		}
-		if cerr == nil {
-			return p.ID, nil
-		}
-		err = cerr
+		err = r.err
 	}
 	return "", err
 }

@@ -371,11 +371,12 @@ type InmemRPC struct {
 	links    map[[2]string]bool // cut links, key sorted
 	fail     map[[2]string]int  // (addr, op) → calls still to fail
 	frozen   map[string]bool    // addr → calls hang until the caller gives up
+	hung     map[[2]string]bool // links whose calls hang, key sorted
 }
 
 // NewInmemRPC returns an empty registry.
 func NewInmemRPC() *InmemRPC {
-	return &InmemRPC{handlers: map[string]Handler{}, cut: map[string]bool{}, links: map[[2]string]bool{}, fail: map[[2]string]int{}, frozen: map[string]bool{}}
+	return &InmemRPC{handlers: map[string]Handler{}, cut: map[string]bool{}, links: map[[2]string]bool{}, fail: map[[2]string]int{}, frozen: map[string]bool{}, hung: map[[2]string]bool{}}
 }
 
 // Freeze makes calls to addr hang until the caller's context ends (on=true),
@@ -385,6 +386,15 @@ func (r *InmemRPC) Freeze(addr string, on bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.frozen[addr] = on
+}
+
+// HangLink makes calls between a and b (both ways) hang until the caller
+// gives up (on=true), as a link that drops packets does: nothing refuses,
+// nothing answers. Either can still reach every other node.
+func (r *InmemRPC) HangLink(a, b string, on bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.hung[linkKey(a, b)] = on
 }
 
 func linkKey(a, b string) [2]string {
@@ -440,6 +450,10 @@ type inmemCaller struct {
 }
 
 func (c inmemCaller) Call(ctx context.Context, addr string, req Request) (Response, error) {
+	if err := ctx.Err(); err != nil {
+		// As TCPCaller: a call whose time is up is not sent.
+		return Response{}, fmt.Errorf("rpc %s to %s: %w", req.Op, addr, err)
+	}
 	c.r.mu.Lock()
 	h := c.r.handlers[addr]
 	cut := c.r.cut[addr] || c.r.cut[c.self] || c.r.links[linkKey(addr, c.self)]
@@ -447,7 +461,7 @@ func (c inmemCaller) Call(ctx context.Context, addr string, req Request) (Respon
 		c.r.fail[k]--
 		cut = true
 	}
-	frozen := c.r.frozen[addr]
+	frozen := c.r.frozen[addr] || c.r.hung[linkKey(addr, c.self)]
 	c.r.mu.Unlock()
 	if frozen && !cut {
 		<-ctx.Done()
