@@ -94,15 +94,7 @@ func TestDBLinkDownHealthyDBGetsVIP(t *testing.T) {
 	// The link is still down. h's reports reach the leader o through the
 	// witness: first that its MySQL is down, then that it recovered; when
 	// o's MySQL dies in turn the VIP goes back to h the same way.
-	tc.eventually("leader "+o+" learns that "+h+" is unhealthy", 5*time.Second, func() bool {
-		_, ok := tc.nodes[o].fsm.State().Health[h]
-		return ok && !tc.nodes[o].fsm.State().Healthy(h)
-	})
-	tc.nodes[h].health.Set(true)
-	tc.eventually("leader "+o+" learns that "+h+" recovered", 5*time.Second, func() bool { return tc.nodes[o].fsm.State().Healthy(h) })
-	tc.nodes[o].health.Set(false)
-	tc.eventually("VIP back on "+h, 10*time.Second, func() bool { return tc.holder() == h })
-	tc.assertNeverTwo()
+	tc.vipBackThroughWitness(h, o)
 }
 
 // When no node that leads can reach the healthy DB, nobody holds the VIP and
@@ -240,6 +232,14 @@ func TestReportsRelayedPastAHangingPeer(t *testing.T) {
 	tc.nodes[h].health.Set(false)
 	tc.eventually("VIP on "+o, 10*time.Second, func() bool { return tc.holder() == o })
 
+	tc.vipBackThroughWitness(h, o)
+}
+
+// vipBackThroughWitness: h, cut off from the leader o, reports through the
+// witness first that its MySQL is down, then that it recovered; when o's
+// MySQL dies in turn the VIP goes back to h the same way.
+func (tc *testCluster) vipBackThroughWitness(h, o string) {
+	tc.t.Helper()
 	tc.eventually("leader "+o+" learns that "+h+" is unhealthy", 5*time.Second, func() bool {
 		_, ok := tc.nodes[o].fsm.State().Health[h]
 		return ok && !tc.nodes[o].fsm.State().Healthy(h)
