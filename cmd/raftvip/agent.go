@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"sync/atomic"
 	"syscall"
@@ -68,7 +69,7 @@ func runAgent(args []string, stdout, stderr io.Writer) int {
 	} else if cfg.CPUPriority != string(sched.Normal) {
 		log.Debug("cpu priority raised", "cpu_priority", cfg.CPUPriority)
 	}
-	tuneGC()
+	tuneRuntime()
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
@@ -511,6 +512,19 @@ func (l localOwnerAware) Yield(now time.Time) string {
 	return ""
 }
 
+// agentMaxProcs is the agent's GOMAXPROCS. The agent's work is a few
+// hundred short wake-ups a second (heartbeats, proofs, checks), never a
+// computation that needs a second core. With more than one P, every
+// wake-up that readies a goroutine while another P is idle also wakes an
+// idle thread to spin looking for work, and that spinning was the largest
+// single share of an idle agent's samples: one P cut an idle leader from
+// 1.63 % to 1.31 % of a core and a db follower from 0.78 % to 0.63 % in the
+// same lab (docs/bench/idle-cost.md, round 3). What one P can delay is
+// bounded by Go's preemption (10 ms), far inside the renewal slack (100
+// ms); blocking system calls (fsync, netlink) hand the P to another thread
+// as before. GOMAXPROCS in the environment still wins.
+const agentMaxProcs = 1
+
 // agentGCPercent is the agent's GOGC. An idle agent's live heap is about
 // 1 MB and it allocates ~200 KB/s; at Go's default 100 the heap still grows
 // to the 4 MB minimum goal between collections (every ~16 s), and those
@@ -519,7 +533,12 @@ func (l localOwnerAware) Yield(now time.Time) string {
 // (docs/bench/idle-cost.md). GOGC in the environment still wins.
 const agentGCPercent = 50
 
-func tuneGC() {
+// tuneRuntime applies agentMaxProcs and agentGCPercent unless the
+// environment sets GOMAXPROCS or GOGC.
+func tuneRuntime() {
+	if os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(agentMaxProcs)
+	}
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(agentGCPercent)
 	}
