@@ -55,6 +55,9 @@ type Raft interface {
 	// Prove returns the instant from which a quorum provably still
 	// followed this node (cluster.Cluster.Prove).
 	Prove(timeout time.Duration) (time.Time, error)
+	// NextContact is closed when a follower next accepts an AppendEntries
+	// from this leader: Prove then needs no VerifyLeader (renew).
+	NextContact() <-chan struct{}
 	// AnswerProof answers a leader's OpProve call.
 	AnswerProof() cluster.Response
 	// LastVouch asks the voters when they last vouched for a node in a
@@ -229,12 +232,18 @@ type Agent struct {
 	running  atomic.Bool   // Run has started
 	view     atomic.Pointer[View]
 
-	holding     bool
-	epoch       uint64
-	lastProof   time.Time
-	lastRenew   time.Time
-	leaderSince time.Time
-	leaderTerm  uint64
+	holding   bool
+	epoch     uint64
+	lastProof time.Time
+	lastRenew time.Time
+	// renewContact, while a due renewal waits for a follower's contact
+	// (renew), is closed at that contact; renewBy is when the renewal stops
+	// waiting; contactSeen says the loop woke for it in this pass.
+	renewContact <-chan struct{}
+	renewBy      time.Time
+	contactSeen  bool
+	leaderSince  time.Time
+	leaderTerm   uint64
 	// vouch caches this leadership's answer of the voters about an
 	// unreleased holder (fenceWait), asked once per term, epoch and holder.
 	vouch            vouchMeasure
@@ -497,6 +506,8 @@ func (a *Agent) Run(ctx context.Context) {
 		case <-a.wake:
 		case <-tick.C:
 		case <-deadlineC:
+		case <-a.renewContact:
+			a.renewContact, a.contactSeen = nil, true
 		}
 	}
 }
@@ -553,6 +564,7 @@ func (a *Agent) step(ctx context.Context) time.Time {
 	a.reportTimings(ctx)
 	a.checkPeers()
 	a.clearSwitchover()
+	a.contactSeen = false
 	return wakeAt
 }
 
@@ -965,6 +977,7 @@ func (a *Agent) addVIP(ctx context.Context, epoch uint64, reason string) bool {
 		return false
 	}
 	a.holding, a.epoch, a.lastProof, a.lastRenew, a.pendingAdd = true, epoch, p, ret, 0
+	a.renewContact, a.renewBy = nil, time.Time{}
 	actx, cancel := context.WithCancel(ctx)
 	a.announceCancel = cancel
 	a.log.Info("acquired VIP", "epoch", epoch, "lease", a.opt.Lease, "proof_age", ret.Sub(p), "reason", reason)
@@ -1104,10 +1117,27 @@ func (a *Agent) giveUpVRRP() {
 // renew proves leadership with a quorum, then extends the VIP's lifetime.
 // Never on a timer alone: a paused or cut-off holder must lose the VIP.
 func (a *Agent) renew() {
-	due := owner.RenewDue(a.now(), a.lastRenew, a.opt.Lease)
-	if !due {
+	now := a.now()
+	if !owner.RenewDue(now, a.lastRenew, a.opt.Lease) {
 		return
 	}
+	// A due renewal waits, a little, for a follower to accept one of the
+	// leader's own heartbeats: the proof right after needs no VerifyLeader
+	// round of its own (cluster.Prove, contact.go), a quarter of an idle
+	// leader's round trips. The loop stays free meanwhile (the contact
+	// wakes it), and the wait is bounded: after renewContactWait the
+	// renewal proves the full way. Nothing here is safety: the proof and
+	// both freshness checks below are the same either way.
+	if !a.contactSeen {
+		if a.renewContact == nil && a.renewBy.IsZero() {
+			a.renewContact = a.raft.NextContact()
+			a.renewBy = owner.RenewAt(a.lastRenew, a.opt.Lease).Add(renewContactWait(a.opt.Lease))
+		}
+		if now.Before(a.renewBy) {
+			return
+		}
+	}
+	a.renewContact, a.renewBy = nil, time.Time{}
 	p, err := a.raft.Prove(a.opt.Lease / 3)
 	if err != nil {
 		a.log.Warn("leadership not confirmed; not renewing the VIP", "error", err)

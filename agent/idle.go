@@ -25,6 +25,13 @@ import (
 // a busy tick.
 const renewWakeMargin = 5 * time.Millisecond
 
+// renewContactWait is how long a due renewal waits for a follower's
+// contact before it proves the full way (renew): a sixth of the lease, so
+// a renewal happens by half the lease after the last (167 ms at the
+// default 1 s, where the leader's pace gives each follower a heartbeat
+// every 100–200 ms).
+func renewContactWait(lease time.Duration) time.Duration { return lease / 6 }
+
 // quiet reports whether nothing in flight needs the busy tick: the last
 // decision was to do nothing (or, holding, to renew), no report, removal,
 // add or probe is pending, and, on the leader, no fence, switchover or
@@ -68,6 +75,10 @@ func (a *Agent) pace(now time.Time) time.Duration {
 	}
 	if a.holding {
 		due := owner.RenewAt(a.lastRenew, a.opt.Lease).Add(renewWakeMargin)
+		if !a.renewBy.IsZero() {
+			// Waiting for a contact (renew): it wakes the loop itself.
+			due = a.renewBy
+		}
 		return min(max(due.Sub(now), a.opt.Tick), a.opt.IdleTick)
 	}
 	return a.opt.IdleTick

@@ -60,3 +60,29 @@ func TestQuietNodesTickSlowly(t *testing.T) {
 		t.Fatalf("the holder renewed %d times in %s of idle; want a renewal every lease/3", got, window)
 	}
 }
+
+// A quiet holder times its renewals by its followers' contact: each proof
+// follows a heartbeat a follower just accepted, so it needs no VerifyLeader
+// round (cluster.Prove's short way). The renewals keep their pace (at least
+// one per lease/3 + renewContactWait), and the VIP stays put.
+func TestRenewalsFollowAContact(t *testing.T) {
+	tc := newTestCluster(t, false)
+	h := tc.waitHolder(10 * time.Second)
+	time.Sleep(2 * time.Second)
+	cl := tc.nodes[h].cl
+	renewsBefore, shortBefore := tc.renewals(h), cl.ShortProofs()
+	const window = 3 * time.Second
+	time.Sleep(window)
+	if tc.holder() != h {
+		t.Fatalf("the VIP moved from %s during an idle window", h)
+	}
+	renews := tc.renewals(h) - renewsBefore
+	short := int(cl.ShortProofs() - shortBefore)
+	t.Logf("%d renewals, %d short proofs in %s", renews, short, window)
+	if slowest := int(window / (testLease/3 + renewContactWait(testLease))); renews < slowest {
+		t.Errorf("the holder renewed %d times in %s; want at least %d (one per lease/3 + the contact wait)", renews, window, slowest)
+	}
+	if short < renews*3/4 {
+		t.Errorf("%d of %d renewals took the short proof; want nearly all (a heartbeat every 30–60 ms, a wait of %s)", short, renews, renewContactWait(testLease))
+	}
+}

@@ -116,6 +116,10 @@ type Cluster struct {
 	lastState       raft.RaftState
 	// vouches: see vouch.go.
 	vouches vouchBook
+	// contacts: the followers' accepted AppendEntries (contact.go);
+	// proofsShort counts the proofs that needed no VerifyLeader.
+	contacts    *contactBook
+	proofsShort atomic.Uint64
 	// nudgeCh asks for a barrier after a commit; lastNudge is the last
 	// one's index (nudge.go).
 	nudgeCh chan struct{}
@@ -267,7 +271,8 @@ func start(cfg Config, fsm raft.FSM, trans raft.Transport, logs raft.LogStore, s
 	if err != nil {
 		return nil, fmt.Errorf("cluster: read existing state in %s: %w", cfg.DataDir, err)
 	}
-	r, err := raft.NewRaft(rc, fsm, logs, stable, snaps, trans)
+	contacts := newContactBook()
+	r, err := raft.NewRaft(rc, fsm, logs, stable, snaps, &contactTransport{inner: trans, book: contacts})
 	if err != nil {
 		return nil, fmt.Errorf("cluster: start raft: %w", err)
 	}
@@ -290,7 +295,7 @@ func start(cfg Config, fsm raft.FSM, trans raft.Transport, logs raft.LogStore, s
 	}
 
 	c := &Cluster{
-		cfg: cfg, log: log, raft: r, trans: trans, caller: caller, logs: logs,
+		cfg: cfg, log: log, raft: r, trans: trans, caller: caller, logs: logs, contacts: contacts,
 		obsCh:       make(chan raft.Observation, 64),
 		leaderCh:    make(chan struct{}, 1),
 		nudgeCh:     make(chan struct{}, 1),
@@ -500,15 +505,59 @@ func (c *Cluster) VerifyLeader(timeout time.Duration) error {
 // how long ago it last accepted an AppendEntries from this leader. The
 // instant is counted back from when the round was sent, with durations
 // only, so no clocks need to agree.
+//
+// VerifyLeader is skipped when it would add nothing: when enough voters
+// accepted one of this leader's AppendEntries sent within the last
+// proveFreshWithin (contact.go), the round goes to those voters alone and
+// their answers' contact ages are already small. The proof is the same
+// round with the same checks either way; only its freshness, which the
+// caller checks, depends on the choice.
 func (c *Cluster) Prove(timeout time.Duration) (time.Time, error) {
 	deadline := time.Now().Add(timeout)
 	term := c.raft.CurrentTerm()
-	if err := c.VerifyLeader(timeout); err != nil {
-		return time.Time{}, err
-	}
-	servers, err := c.Servers()
+	voters, need, err := c.proofVoters()
 	if err != nil {
 		return time.Time{}, err
+	}
+	if need == 0 {
+		return time.Now(), nil
+	}
+	// The short way (contact.go): when enough voters accepted one of this
+	// leader's AppendEntries just now, their contact is already fresh, and
+	// asking them alone gives a proof as fresh as a VerifyLeader would.
+	// Anything short of a proof on that way falls back to the full one.
+	if fresh := c.contacts.freshest(voters, term, time.Now().Add(-proveFreshWithin), need); fresh != nil {
+		fast := time.Now().Add(proveFastWait)
+		if deadline.Before(fast) {
+			fast = deadline
+		}
+		if p, err := c.proveRound(term, fresh, need, fast); err == nil {
+			c.proofsShort.Add(1)
+			return p, nil
+		}
+	}
+	if err := c.VerifyLeader(time.Until(deadline)); err != nil {
+		return time.Time{}, err
+	}
+	return c.proveRound(term, voters, need, deadline)
+}
+
+// proveFreshWithin is how recently a voter must have accepted an
+// AppendEntries (sent then) for Prove to ask it without a VerifyLeader
+// first; its answer's contact age is then about this much at most, far
+// inside the renewal slack (agent.Options.RenewSlack, 100 ms).
+const proveFreshWithin = 25 * time.Millisecond
+
+// proveFastWait bounds the short way: a fresh voter that does not answer
+// within it costs no more than this before the full proof.
+const proveFastWait = 50 * time.Millisecond
+
+// proofVoters returns the voters other than this node, and how many of
+// them a proof needs (a majority of all voters, this node included).
+func (c *Cluster) proofVoters() ([]raft.Server, int, error) {
+	servers, err := c.Servers()
+	if err != nil {
+		return nil, 0, err
 	}
 	var voters []raft.Server
 	selfVoter := false
@@ -523,14 +572,17 @@ func (c *Cluster) Prove(timeout time.Duration) (time.Time, error) {
 		voters = append(voters, s)
 	}
 	if !selfVoter {
-		return time.Time{}, errors.New("prove: this node is not a voter")
+		return nil, 0, errors.New("prove: this node is not a voter")
 	}
 	quorum := (len(voters)+1)/2 + 1 // of all voters, this node included
-	need := quorum - 1              // answers needed from the others
+	return voters, quorum - 1, nil
+}
+
+// proveRound sends OpProve to voters and returns the proof instant of the
+// need freshest valid answers (see Prove), or an error when fewer than
+// need answer validly before deadline.
+func (c *Cluster) proveRound(term uint64, voters []raft.Server, need int, deadline time.Time) (time.Time, error) {
 	sent := time.Now()
-	if need == 0 {
-		return sent, nil
-	}
 	// The calls the proof no longer needs are left to finish (within the
 	// deadline) instead of being cut off: cutting one closes its pooled
 	// connection, and the slower voter would then cost a new TLS handshake
@@ -599,6 +651,14 @@ func (c *Cluster) Prove(timeout time.Duration) (time.Time, error) {
 	sort.Slice(ok, func(i, j int) bool { return ok[i].After(ok[j]) })
 	return ok[need-1], nil
 }
+
+// NextContact returns a channel closed when a follower next accepts an
+// AppendEntries from this node (as leader): a moment when Prove can take
+// its short way. A holder times its renewal by it (agent.renew).
+func (c *Cluster) NextContact() <-chan struct{} { return c.contacts.next() }
+
+// ShortProofs counts the proofs that took the short way (no VerifyLeader).
+func (c *Cluster) ShortProofs() uint64 { return c.proofsShort.Load() }
 
 // AnswerProof answers an OpProve call from a leader (see Prove).
 func (c *Cluster) AnswerProof() Response {
