@@ -29,6 +29,9 @@ const (
 	// DefaultFreshEvery is how long the checks reuse one connection before
 	// a check logs in afresh (see the package doc: why 10 s).
 	DefaultFreshEvery = 10 * time.Second
+	// DefaultReplicationInterval is how often a steady replication state
+	// is read again (see the package doc: why 2 s).
+	DefaultReplicationInterval = 2 * time.Second
 )
 
 const (
@@ -67,6 +70,10 @@ type Config struct {
 	// one (which is then kept). A value not above Interval makes every
 	// check open a fresh connection. Default 10s; see the package doc.
 	FreshEvery time.Duration
+	// ReplicationInterval is how often a periodic check reads replication
+	// while the last reading is steady (replicationDue); any other check
+	// reads it every time. Default 2s; see the package doc.
+	ReplicationInterval time.Duration
 }
 
 // Status is the checker's verdict and the outcome of its last check.
@@ -86,9 +93,11 @@ type Status struct {
 	// FirstFailure is when the first of the current run of failed checks
 	// ran (zero after a success): where detection time starts.
 	FirstFailure time.Time
-	// Replication is what the last successful check read about the
-	// server's replication (nil before one). Information only: it never
-	// changes Healthy.
+	// Replication is the last reading of the server's replication (nil
+	// before one), taken after a successful check: on every check while
+	// it is not steady, every ReplicationInterval while it is. Between
+	// readings it is the same pointer, so a reader can tell a new reading
+	// by comparing pointers. Information only: it never changes Healthy.
 	Replication *Replication
 }
 
@@ -193,7 +202,7 @@ func New(cfg Config, log hclog.Logger) (*Checker, error) {
 		d    *time.Duration
 		def  time.Duration
 	}{{"Interval", &cfg.Interval, DefaultInterval}, {"Timeout", &cfg.Timeout, DefaultTimeout}, {"FailAfter", &cfg.FailAfter, DefaultFailAfter},
-		{"FreshEvery", &cfg.FreshEvery, DefaultFreshEvery}} {
+		{"FreshEvery", &cfg.FreshEvery, DefaultFreshEvery}, {"ReplicationInterval", &cfg.ReplicationInterval, DefaultReplicationInterval}} {
 		if *f.d < 0 {
 			return nil, fmt.Errorf("mysqlcheck: %s %v is negative", f.name, *f.d)
 		}
@@ -247,7 +256,7 @@ func (c *Checker) conf() Config {
 func (c *Checker) Reconfigure(n Config) error {
 	c.cfgMu.Lock()
 	defer c.cfgMu.Unlock()
-	if n.Interval < 0 || n.Timeout < 0 || n.Fall < 0 || n.Rise < 0 || n.FailAfter < 0 || n.FreshEvery < 0 {
+	if n.Interval < 0 || n.Timeout < 0 || n.Fall < 0 || n.Rise < 0 || n.FailAfter < 0 || n.FreshEvery < 0 || n.ReplicationInterval < 0 {
 		return errors.New("mysqlcheck: negative setting")
 	}
 	var changed []any
@@ -285,6 +294,7 @@ func (c *Checker) Reconfigure(n Config) error {
 	set("timeout", &c.cfg.Timeout, n.Timeout)
 	set("fail_after", &c.cfg.FailAfter, n.FailAfter)
 	set("fresh_every", &c.cfg.FreshEvery, n.FreshEvery)
+	set("replication_interval", &c.cfg.ReplicationInterval, n.ReplicationInterval)
 	if n.Expect != c.cfg.Expect {
 		c.cfg.Expect = n.Expect
 		changed = append(changed, "expect", n.Expect)
@@ -353,7 +363,8 @@ func (c *Checker) Run(ctx context.Context) {
 	c.status.Since = time.Now()
 	c.mu.Unlock()
 	c.log.Info("starting", "server", c.target().addr, "interval", c.conf().Interval, "timeout", c.conf().Timeout,
-		"fall", c.conf().Fall, "rise", c.conf().Rise, "fail_after", c.conf().FailAfter, "fresh_every", c.conf().FreshEvery)
+		"fall", c.conf().Fall, "rise", c.conf().Rise, "fail_after", c.conf().FailAfter, "fresh_every", c.conf().FreshEvery,
+		"replication_interval", c.conf().ReplicationInterval)
 
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -400,23 +411,32 @@ func (c *Checker) Run(ctx context.Context) {
 		}
 		// The verdict is recorded (and a flip published) before
 		// replication is read: a slow SHOW SLAVE STATUS never delays it.
+		c.mu.Lock()
+		wasHealthy, last := c.status.Healthy, c.status.Replication
+		c.mu.Unlock()
 		next := c.record(err, time.Now(), latency, trigger)
 		if kept != nil {
-			// A failure here (a replication read that timed out closes
-			// the connection) costs the next check nothing: a kept
-			// connection that fails is replaced at once (checkHealth).
-			repl := c.readReplicationOn(ctx, kept.conn)
-			if ctx.Err() != nil {
-				c.log.Info("stopping", "server", c.target().addr)
-				return
-			}
-			if repl != nil {
+			cfg := c.conf()
+			flipped := c.Current().Healthy != wasHealthy
+			if replicationDue(last, time.Now(), cfg.ReplicationInterval, cfg.Interval, trigger, flipped) {
+				// A failure here (a replication read that timed out
+				// closes the connection) costs the next check nothing: a
+				// kept connection that fails is replaced at once
+				// (checkHealth).
+				repl := c.readReplicationOn(ctx, kept.conn)
+				if ctx.Err() != nil {
+					c.log.Info("stopping", "server", c.target().addr)
+					return
+				}
 				repl.ReadAt = time.Now()
+				repl.ReadEvery = cfg.ReplicationInterval
+				c.mu.Lock()
+				c.status.Replication = repl
+				c.mu.Unlock()
 			}
-			c.mu.Lock()
-			c.status.Replication = repl
-			c.mu.Unlock()
-			if cfg := c.conf(); cfg.Interval >= cfg.FreshEvery {
+			// Otherwise Status.Replication keeps the last reading, the
+			// same pointer: the agent judges a reading once, by pointer.
+			if cfg.Interval >= cfg.FreshEvery {
 				// The next periodic check would find it too old: it
 				// would only hold a session.
 				kept.close()
@@ -554,6 +574,43 @@ func (c *Checker) checkFresh(ctx context.Context, db *sql.DB) (*keptConn, error)
 		return nil, err
 	}
 	return &keptConn{conn: conn, opened: opened, tgt: tgt}, nil
+}
+
+// replicationDue says whether the check just recorded reads replication.
+// last is the reading so far (nil: none yet), now the time after the
+// check, every the ReplicationInterval, interval the check Interval,
+// trigger the check's ("timer" for a periodic one) and flipped whether the
+// check changed the health verdict. A steady state is read again once it
+// is every old, judged with half an interval to spare: checks come
+// interval plus their own latency apart, so without it 500 ms and 2 s
+// would read on every 5th check instead of every 4th. Anything else reads
+// on every check: a first reading, a check that is not periodic (a
+// follow-up, a requested one, the watched connection's), a new verdict,
+// and a reading that is not steady, so that a broken replication is
+// followed as closely as before and its repair is seen at once.
+func replicationDue(last *Replication, now time.Time, every, interval time.Duration, trigger string, flipped bool) bool {
+	if last == nil || trigger != "timer" || flipped || !last.steady() {
+		return true
+	}
+	return now.Sub(last.ReadAt) >= every-interval/2
+}
+
+// steady: nothing in r is wrong or moving. Not steady: a read error; a
+// configured replica whose IO thread is not "Yes", whose SQL thread is
+// stopped, whose lag is unknown or above 0, or with an IO or SQL error;
+// semi-sync enabled on a side but not active there.
+func (r *Replication) steady() bool {
+	if r.Error != "" {
+		return false
+	}
+	if s := r.SemiSync; s != nil && (s.MasterEnabled && !s.MasterActive || s.SlaveEnabled && !s.SlaveActive) {
+		return false
+	}
+	if !r.Configured {
+		return true
+	}
+	return r.IORunning == "Yes" && r.SQLRunning && r.SecondsBehind != nil && *r.SecondsBehind == 0 &&
+		r.LastIOErrno == 0 && r.LastSQLErrno == 0
 }
 
 // readReplicationOn reads the replication state under its own check

@@ -17,8 +17,8 @@ const (
 	FlavorMySQL   = "mysql"
 )
 
-// Replication is what a server says about its replication, read on every
-// successful check. It is information only: it never changes the health
+// Replication is what a server says about its replication, read after a
+// successful check (Config.ReplicationInterval says how often). It is information only: it never changes the health
 // verdict. It carries no secrets (no replication user or password).
 type Replication struct {
 	Flavor  string `json:"flavor"`  // FlavorMariaDB or FlavorMySQL
@@ -59,6 +59,10 @@ type Replication struct {
 	// ReadAt is when it was read: a server that stopped answering keeps
 	// its last reading, which status then shows as old.
 	ReadAt time.Time `json:"read_at,omitempty"`
+	// ReadEvery is the checker's ReplicationInterval when it was read: a
+	// steady reading is this old at most (plus a check) while MySQL
+	// answers. In JSON, nanoseconds.
+	ReadEvery time.Duration `json:"read_every_ns,omitempty"`
 }
 
 // SemiSync is the semi-synchronous replication state, per side.
