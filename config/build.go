@@ -35,7 +35,14 @@ const (
 	// mysqlcheck's package doc (a hung server is unhealthy 1.0–1.5 s after it
 	// hung; a 600 ms pause is not a failure).
 	DefaultFailAfter = mysqlcheck.DefaultFailAfter
-	DefaultLogLevel  = "info"
+	// DefaultReplicationInterval is mysql.replication_interval's default;
+	// why 2 s is in mysqlcheck's package doc.
+	DefaultReplicationInterval = mysqlcheck.DefaultReplicationInterval
+	// maxReplicationInterval bounds mysql.replication_interval: a broken
+	// replication is seen up to that much late (docs/safety.md, rule 13),
+	// and failover.max_lag's default is 10 s.
+	maxReplicationInterval = 10 * time.Second
+	DefaultLogLevel        = "info"
 
 	DefaultMaxLag           = 10 * time.Second
 	DefaultCatchupTimeout   = 10 * time.Second
@@ -567,6 +574,16 @@ func buildMySQL(c *collector, r *rawMySQL, filename string) *MySQL {
 	// answer or a refusal, fail_after bounds the time without a success
 	// (timeouts). Configs without it get the default and stay valid.
 	m.FailAfter = positiveDuration(c, r.FailAfter, "mysql.fail_after", DefaultFailAfter)
+	ri, st := c.duration(r.ReplicationInterval, "mysql.replication_interval")
+	switch {
+	case st == valid && (ri < m.Interval || ri > maxReplicationInterval):
+		c.at(r.ReplicationInterval.Range, "mysql.replication_interval = %q is out of range; want from mysql.interval (%s) to %s",
+			c.text(r.ReplicationInterval), m.Interval, maxReplicationInterval)
+		ri = DefaultReplicationInterval
+	case st != valid:
+		ri = DefaultReplicationInterval
+	}
+	m.ReplicationInterval = ri
 	if expect, st := c.str(r.Expect, "mysql.expect"); st == valid {
 		if expect == "" {
 			c.at(r.Expect.Range, `mysql.expect = "" would require an empty first value; leave expect out for no condition`)

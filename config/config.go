@@ -108,6 +108,10 @@ type MySQL struct {
 	// Expect (expect), when not "", is what the first column of the first
 	// row of Query must equal for the check to succeed.
 	Expect string
+	// ReplicationInterval (replication_interval) is how often a check reads
+	// the replication state while it is steady (every check reads it
+	// while it is not): from Interval to maxReplicationInterval.
+	ReplicationInterval time.Duration
 	// FenceTable (fence_table) is "db.table" where each acquisition of the
 	// VIP records (epoch, node, time), so applications and proxies can
 	// check which epoch they write in; "" = off.

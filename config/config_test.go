@@ -84,6 +84,8 @@ func TestLoadExampleDB(t *testing.T) {
 			FailAfter: 1500 * time.Millisecond,
 			Expect:    "1",
 
+			ReplicationInterval: 3 * time.Second,
+
 			FenceTable: "raftvip.fence",
 		},
 		Failover: Failover{Preempt: true, Preferred: "hosta", MaxLag: 5 * time.Second, CatchupTimeout: 20 * time.Second,
@@ -218,6 +220,8 @@ func TestDefaults(t *testing.T) {
 		Rise:     2,
 
 		FailAfter: time.Second,
+
+		ReplicationInterval: 2 * time.Second,
 	}
 	if cfg.MySQL == nil || *cfg.MySQL != wantMySQL {
 		t.Errorf("MySQL = %+v, want %+v", cfg.MySQL, wantMySQL)
@@ -382,6 +386,14 @@ func TestBadConfigs(t *testing.T) {
 			"bad.hcl:23:3", `mysql.interval = "0s" must be > 0`, 1},
 		{"mysql fail_after zero", edit(t, `  dsn = "raftvip:hunter2@tcp(127.0.0.1:3306)/"`, `  dsn = "raftvip:hunter2@tcp(127.0.0.1:3306)/"`+"\n"+`  fail_after = "0s"`),
 			"bad.hcl:23:3", `mysql.fail_after = "0s" must be > 0`, 1},
+		{"mysql replication_interval below interval", edit(t, `  dsn = "raftvip:hunter2@tcp(127.0.0.1:3306)/"`, `  dsn = "raftvip:hunter2@tcp(127.0.0.1:3306)/"`+"\n"+`  replication_interval = "100ms"`),
+			"bad.hcl:23:3", `mysql.replication_interval = "100ms" is out of range; want from mysql.interval (500ms) to 10s`, 1},
+		{"mysql replication_interval too long", edit(t, `  dsn = "raftvip:hunter2@tcp(127.0.0.1:3306)/"`, `  dsn = "raftvip:hunter2@tcp(127.0.0.1:3306)/"`+"\n"+`  replication_interval = "11s"`),
+			"bad.hcl:23:3", `mysql.replication_interval = "11s" is out of range; want from mysql.interval (500ms) to 10s`, 1},
+		{"mysql replication_interval not a duration", edit(t, `  dsn = "raftvip:hunter2@tcp(127.0.0.1:3306)/"`, `  dsn = "raftvip:hunter2@tcp(127.0.0.1:3306)/"`+"\n"+`  replication_interval = "often"`),
+			"bad.hcl:23:3", `mysql.replication_interval: "often" is not a duration`, 1},
+		{"mysql replication_interval bare number", edit(t, `  dsn = "raftvip:hunter2@tcp(127.0.0.1:3306)/"`, `  dsn = "raftvip:hunter2@tcp(127.0.0.1:3306)/"`+"\n"+`  replication_interval = 2`),
+			"bad.hcl:23:3", `mysql.replication_interval: durations are strings`, 1},
 		{"mysql fail_after bare number", edit(t, `  dsn = "raftvip:hunter2@tcp(127.0.0.1:3306)/"`, `  dsn = "raftvip:hunter2@tcp(127.0.0.1:3306)/"`+"\n"+`  fail_after = 2`),
 			"bad.hcl:23:3", `mysql.fail_after`, 1},
 		{"mysql expect empty", edit(t, `  dsn = "raftvip:hunter2@tcp(127.0.0.1:3306)/"`, `  dsn = "raftvip:hunter2@tcp(127.0.0.1:3306)/"`+"\n"+`  expect = ""`),

@@ -83,6 +83,8 @@ type rawMySQL struct {
 	// FailAfter and Expect: see MySQL.
 	FailAfter *hcl.Attribute
 	Expect    *hcl.Attribute
+	// ReplicationInterval: see MySQL.
+	ReplicationInterval *hcl.Attribute
 
 	FenceTable *hcl.Attribute
 }

@@ -153,6 +153,12 @@
 //	          are "overloaded": the node stays healthy and status says
 //	          degraded (docs/health.md).
 //	rise      number >= 1, default 2. Consecutive successes before healthy again.
+//	replication_interval duration, default "2s", from interval to "10s". How
+//	          often a periodic check reads the replication state while it is
+//	          steady (threads running, no lag, no error, semi-sync active);
+//	          while it is not, and on any check that is not periodic or
+//	          changes the verdict, every check reads it. A steady replication
+//	          that breaks is seen up to this much later (docs/health.md).
 //	fence_table string, default "" (off). "db.table" where each acquisition of
 //	          the VIP records (epoch, node, time), so applications and proxies
 //	          can check which epoch they write in. Each part 1 to 64 letters,

@@ -70,12 +70,13 @@ func decodeFile(c *collector, body hcl.Body) *rawFile {
 				ARPWatch: a["arp_watch"], ARPWatchInterval: a["arp_watch_interval"],
 			})
 		case "mysql":
-			a, _ := c.content(b.Body, []string{"dsn", "dsn_file", "query", "interval", "timeout", "fall", "rise", "fail_after", "expect", "fence_table"})
+			a, _ := c.content(b.Body, []string{"dsn", "dsn_file", "query", "interval", "timeout", "fall", "rise", "fail_after", "expect", "fence_table", "replication_interval"})
 			raw.MySQL = append(raw.MySQL, rawMySQL{
 				DefRange: b.DefRange, DSN: a["dsn"], DSNFile: a["dsn_file"], Query: a["query"],
 				Interval: a["interval"], Timeout: a["timeout"], Fall: a["fall"], Rise: a["rise"],
 				FailAfter: a["fail_after"], Expect: a["expect"],
-				FenceTable: a["fence_table"],
+				ReplicationInterval: a["replication_interval"],
+				FenceTable:          a["fence_table"],
 			})
 		case "failover":
 			a, _ := c.content(b.Body, []string{"preempt", "preferred",

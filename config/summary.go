@@ -124,6 +124,8 @@ func (c *Config) Summary() map[string]any {
 			"fail_after": m.FailAfter.String(),
 			"expect":     m.Expect,
 
+			"replication_interval": m.ReplicationInterval.String(),
+
 			"fence_table": m.FenceTable,
 		}
 	}

@@ -429,7 +429,8 @@ func (c *Checker) Run(ctx context.Context) {
 					return
 				}
 				repl.ReadAt = time.Now()
-				repl.ReadEvery = cfg.ReplicationInterval
+				// A steady reading is this old at most while MySQL answers.
+				repl.ReadEvery = max(cfg.ReplicationInterval, cfg.Interval)
 				c.mu.Lock()
 				c.status.Replication = repl
 				c.mu.Unlock()

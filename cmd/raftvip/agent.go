@@ -114,7 +114,7 @@ func serveAgent(ctx context.Context, cfg *config.Config, log hclog.Logger, join 
 		}
 		lease, refresh = cfg.VIP.Lease, cfg.VIP.GARPRefresh
 		checker, err = mysqlcheck.New(mysqlcheck.Config{DSN: cfg.MySQL.DSN, Query: cfg.MySQL.Query, Interval: cfg.MySQL.Interval,
-			Timeout: cfg.MySQL.Timeout, Fall: cfg.MySQL.Fall, Rise: cfg.MySQL.Rise, FailAfter: cfg.MySQL.FailAfter, Expect: cfg.MySQL.Expect}, log)
+			Timeout: cfg.MySQL.Timeout, Fall: cfg.MySQL.Fall, Rise: cfg.MySQL.Rise, FailAfter: cfg.MySQL.FailAfter, Expect: cfg.MySQL.Expect, ReplicationInterval: cfg.MySQL.ReplicationInterval}, log)
 		if err != nil {
 			return err
 		}

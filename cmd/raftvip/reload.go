@@ -52,7 +52,8 @@ func mysqlChanges(cur, next *config.MySQL) []string {
 	for _, d := range []struct {
 		name      string
 		old, next time.Duration
-	}{{"interval", cur.Interval, next.Interval}, {"timeout", cur.Timeout, next.Timeout}, {"fail_after", cur.FailAfter, next.FailAfter}} {
+	}{{"interval", cur.Interval, next.Interval}, {"timeout", cur.Timeout, next.Timeout}, {"fail_after", cur.FailAfter, next.FailAfter},
+		{"replication_interval", cur.ReplicationInterval, next.ReplicationInterval}} {
 		if d.old != d.next {
 			out = append(out, d.name+"="+d.next.String())
 		}
@@ -129,7 +130,7 @@ func (r *reloader) reload() (applied, refused []string, err error) {
 			// next check on.
 			m := next.MySQL
 			if err := r.checker.Reconfigure(mysqlcheck.Config{DSN: m.DSN, Query: m.Query, Interval: m.Interval, Timeout: m.Timeout, Fall: m.Fall, Rise: m.Rise,
-				FailAfter: m.FailAfter, Expect: m.Expect}); err != nil {
+				FailAfter: m.FailAfter, Expect: m.Expect, ReplicationInterval: m.ReplicationInterval}); err != nil {
 				refused = append(refused, "mysql: "+err.Error())
 			} else {
 				mysqlApplied = true

@@ -46,6 +46,7 @@ func TestReload(t *testing.T) {
 	}
 	edit(`interval = "250ms"`, `interval = "1s"`,
 		`fail_after = "1500ms"`, `fail_after = "2s"`,
+		`replication_interval = "3s"`, `replication_interval = "1s"`,
 		`expect   = "1"`, `expect   = "0"`,
 		`garp_count    = 3`, `garp_count    = 4`,
 		`lease         = "2s"`, `lease         = "3s"`,
@@ -58,7 +59,7 @@ func TestReload(t *testing.T) {
 		t.Fatal(err)
 	}
 	all := strings.Join(applied, "; ")
-	for _, want := range []string{"log_level=warn", "mysql expect=\"0\" interval=1s fail_after=2s", "garp_count=4", "failover preempt=false"} {
+	for _, want := range []string{"log_level=warn", "mysql expect=\"0\" interval=1s fail_after=2s replication_interval=1s", "garp_count=4", "failover preempt=false"} {
 		if !strings.Contains(all, want) {
 			t.Errorf("applied %q lacks %q", all, want)
 		}

@@ -41,3 +41,34 @@ func TestStatusShowsReplicationPerDBNode(t *testing.T) {
 		t.Errorf("a witness has a replication line:\n%s", out)
 	}
 }
+
+// A steady replication is read every mysql.replication_interval, so a
+// reading is called old only past twice that plus 1 s; one from an agent
+// that does not say (it read on every check) after 3 s as before.
+func TestStatusReplicationOldAfterItsInterval(t *testing.T) {
+	reading := func(age, every time.Duration) *mysqlcheck.Replication {
+		return &mysqlcheck.Replication{Flavor: mysqlcheck.FlavorMariaDB, ReadAt: time.Now().Add(-age), ReadEvery: every}
+	}
+	st := agent.Status{Node: "hosta", Time: time.Now(), Nodes: []agent.NodeView{
+		{ID: "steady", Role: "db", Reachable: true, Replication: reading(4*time.Second, 2*time.Second)},
+		{ID: "silent", Role: "db", Reachable: true, Replication: reading(6*time.Second, 2*time.Second)},
+		{ID: "older", Role: "db", Reachable: true, Replication: reading(4*time.Second, 0)},
+	}}
+	var b strings.Builder
+	printStatus(&b, st)
+	out := b.String()
+	for _, line := range strings.Split(out, "\n") {
+		old := strings.Contains(line, "MySQL has not answered since")
+		switch {
+		case strings.HasPrefix(line, "  steady: ") && old:
+			t.Errorf("a 4s old reading taken every 2s is called old: %q", line)
+		case strings.HasPrefix(line, "  silent: ") && !old:
+			t.Errorf("a 6s old reading taken every 2s is not called old: %q", line)
+		case strings.HasPrefix(line, "  older: ") && !old:
+			t.Errorf("a 4s old reading without read_every is not called old: %q", line)
+		}
+	}
+	if !strings.Contains(out, "  silent: ") || !strings.Contains(out, "  steady: ") || !strings.Contains(out, "  older: ") {
+		t.Fatalf("status lacks a replication line:\n%s", out)
+	}
+}

@@ -138,7 +138,7 @@ func printReplication(w io.Writer, nodes []agent.NodeView) {
 			line = "unknown (node unreachable)"
 		case v.Replication != nil:
 			line = v.Replication.Summary()
-			if at := v.Replication.ReadAt; !at.IsZero() && time.Since(at) > 3*time.Second {
+			if at := v.Replication.ReadAt; !at.IsZero() && time.Since(at) > replicationStaleAfter(v.Replication) {
 				line += " (read " + ago(time.Now(), at) + ": MySQL has not answered since)"
 			}
 		}
@@ -153,6 +153,18 @@ func printReplication(w io.Writer, nodes []agent.NodeView) {
 			fmt.Fprintf(w, "    server: %s\n", dataLine(d))
 		}
 	}
+}
+
+// replicationStaleAfter is how old a replication reading may be while its
+// MySQL answers: a steady state is read every ReadEvery (the checker's
+// mysql.replication_interval), so twice that plus a second for the checks'
+// and status's own timing. A reading without ReadEvery comes from an agent
+// that read on every check.
+func replicationStaleAfter(r *mysqlcheck.Replication) time.Duration {
+	if r.ReadEvery <= 0 {
+		return 3 * time.Second
+	}
+	return 2*r.ReadEvery + time.Second
 }
 
 func printStatus(w io.Writer, st agent.Status) {

@@ -57,6 +57,7 @@ mysql {
   rise     = 4                        # successes before healthy again; default 2
   fail_after = "1500ms"               # unhealthy after this long without a successful check (a hung server); default "1s"
   expect   = "1"                      # the query's first value must be this; default none
+  replication_interval = "3s"         # read a steady replication state this often (every check while it is not); default "2s"
   fence_table = "raftvip.fence"       # db.table: each acquisition writes (epoch, node, time) there; default "" (off)
 }
 
