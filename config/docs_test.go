@@ -276,7 +276,8 @@ func TestHealthDocMySQLBlocks(t *testing.T) {
 			sawDefaults = true
 			m := *cfg.MySQL
 			if m.Query != DefaultQuery || m.Interval != DefaultInterval || m.Timeout != DefaultTimeout ||
-				m.Fall != DefaultFall || m.Rise != DefaultRise || m.FailAfter != DefaultFailAfter || m.Expect != "" {
+				m.Fall != DefaultFall || m.Rise != DefaultRise || m.FailAfter != DefaultFailAfter || m.Expect != "" ||
+				m.ReplicationInterval != DefaultReplicationInterval {
 				t.Errorf("docs/health.md:%d calls %+v the defaults", lines[i], m)
 			}
 		}

@@ -167,7 +167,7 @@
 //
 // # Replication
 //
-// After each successful health query the checker reads, on the same
+// After a successful health query the checker reads, on the same
 // connection and under its own Timeout, what matters for a master
 // (Status.Replication): IO and SQL threads, seconds behind, the last IO and
 // SQL errors, received and executed GTID positions (MariaDB Gtid_IO_Pos,
@@ -179,10 +179,34 @@
 // recorded before replication is read, and nothing read there changes it
 // (a failure goes into Replication.Error, e.g. a check user without
 // MariaDB's SLAVE MONITOR or MySQL's REPLICATION CLIENT privilege).
-// Measured against a local MariaDB 10.11 replica (TestRealMariaDBReplication):
-// a check takes about 0.5 ms alone and 1.3–1.4 ms with the replication
-// read, so it is read on every check. Only the default connection of a
-// MariaDB multi-source replica is read.
+// Only the default connection of a MariaDB multi-source replica is read.
+//
+// When it is read (replicationDue): a periodic check reads it once the last
+// reading is Config.ReplicationInterval old (default 2 s; judged with half
+// an Interval to spare, so at 500 ms it is every 4th check, not every 5th)
+// while that reading is steady: no read error; for a replica the IO thread
+// "Yes", the SQL thread running, 0 s behind (not NULL), no IO or SQL
+// error; semi-sync active on each side where it is enabled. Every check
+// reads it when there is no reading yet, when the last one is not steady,
+// when the check is not periodic (a follow-up, a requested one, the
+// watched connection's) and when the check changed the verdict. Between
+// readings Status.Replication is the same pointer (the agent judges each
+// reading once, by pointer) and its ReadAt stays the time of the reading.
+//
+// Why: measured against a local MariaDB 10.11 replica
+// (TestRealMariaDBReplication), a check takes about 0.5 ms alone and
+// 1.3–1.4 ms with the replication read (two or three more round trips:
+// SHOW GLOBAL VARIABLES, SHOW GLOBAL STATUS with semi-sync, SHOW SLAVE
+// STATUS), about half of an idle db node's check cost (issue 11). What it
+// costs: a steady replication that breaks (a thread stops, an error, a lag)
+// is seen up to ReplicationInterval later, and the agent's ReplDownSince
+// is that much late; from then on it is read on every check until it is
+// steady again, so its repair, and any further change, is seen at once.
+// Why 2 s: a quarter of the checks at the default 500 ms interval, and far
+// below failover.max_lag (10 s), which decides what a late reading could
+// change. A server that stopped answering keeps its last reading (checks
+// that fail read nothing); status calls it old after twice ReplicationInterval
+// (Replication.ReadEvery) plus 1 s.
 //
 // # Write fencing and positions (Admin)
 //
