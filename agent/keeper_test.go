@@ -135,3 +135,57 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 	t.Fatalf("timed out waiting for: %s", what)
 }
+
+// countingDB counts the Positions reads on a remote server.
+type countingDB struct {
+	*fakeDB
+	reads chan struct{}
+}
+
+func (c *countingDB) Positions(ctx context.Context) (mysqlcheck.Positions, error) {
+	select {
+	case c.reads <- struct{}{}:
+	default:
+	}
+	return c.fakeDB.Positions(ctx)
+}
+
+// A replaced holder checks for errant transactions at errantEvery until a
+// check of the epoch found none, then at errantCleanEvery; a new epoch
+// starts over at the fast pace. Before, it logged in to the holder's
+// server every 2 s for the whole epoch.
+func TestErrantCheckSlowsDownOnceClean(t *testing.T) {
+	db := newFakeDB(&dbWorld{}, "hosta")
+	remote := &countingDB{fakeDB: newFakeDB(&dbWorld{}, "hostb"), reads: make(chan struct{}, 100)}
+	k := newKeeper("hosta", db, func(string) (DB, error) { return remote, nil }, DataOptions{}, 10*time.Millisecond,
+		hclog.NewNullLogger(), time.Now, func(fsm.WritableCmd) {})
+	k.errantEvery, k.errantCleanEvery = 10*time.Millisecond, time.Hour
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go k.Run(ctx)
+	reads := func(within time.Duration) int {
+		n := 0
+		deadline := time.After(within)
+		for {
+			select {
+			case <-remote.reads:
+				n++
+			case <-deadline:
+				return n
+			}
+		}
+	}
+	k.Want(dataWant{errantEpoch: 2, source: "10.99.0.12:3306"})
+	waitFor(t, "a clean errant check of epoch 2", func() bool {
+		st := k.Status()
+		return st.ErrantEpoch == 2 && st.Errant == "" && !st.ErrantChecked.IsZero()
+	})
+	reads(50 * time.Millisecond) // a check that was already running
+	if n := reads(300 * time.Millisecond); n != 0 {
+		t.Fatalf("%d errant checks in 300 ms after a clean one; want none before errantCleanEvery", n)
+	}
+	k.Want(dataWant{errantEpoch: 3, source: "10.99.0.12:3306"})
+	if n := reads(300 * time.Millisecond); n == 0 {
+		t.Fatal("no errant check for a new epoch")
+	}
+}
