@@ -51,10 +51,10 @@ type Timing struct {
 
 // DefaultTiming is what raftvip runs with unless the config says otherwise.
 var DefaultTiming = Timing{
-	HeartbeatTimeout:   500 * time.Millisecond,
-	ElectionTimeout:    500 * time.Millisecond,
-	LeaderLeaseTimeout: 400 * time.Millisecond,
-	HeartbeatPace:      100 * time.Millisecond, // heartbeats every 100–200 ms (pace.go)
+	HeartbeatTimeout:   600 * time.Millisecond,
+	ElectionTimeout:    600 * time.Millisecond,
+	LeaderLeaseTimeout: 500 * time.Millisecond,
+	HeartbeatPace:      150 * time.Millisecond, // heartbeats every 150–300 ms (pace.go)
 	CommitTimeout:      2 * time.Second,        // followers learn commits from nudges (nudge.go)
 	SnapshotInterval:   120 * time.Second,
 	SnapshotThreshold:  8192,

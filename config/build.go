@@ -49,14 +49,21 @@ const (
 	DefaultOnCatchupTimeout = OnCatchupWritable
 	DefaultKillSessions     = true
 
-	DefaultHeartbeatTimeout   = 500 * time.Millisecond
-	DefaultElectionTimeout    = 500 * time.Millisecond
-	DefaultLeaderLeaseTimeout = 400 * time.Millisecond
-	// The default heartbeat_interval is the largest that leaves a follower
-	// five heartbeats per timeout and the leader's lease check four per
-	// lease: min(heartbeat_timeout/5, leader_lease_timeout/4), 100ms.
-	heartbeatsPerTimeout     = 5
-	heartbeatsPerLease       = 4
+	// 600 ms, not 500 (issue 11, idle cost): it lets the leader heartbeat a
+	// third less often (heartbeat_interval 150 ms, not 100) with the same
+	// lease-check margin. A pulled cable's election starts ~0.15 s later,
+	// still before the measured fence ends (docs/safety.md, "What a
+	// failure costs"); rule 5's wait W gets 0.1 s shorter.
+	DefaultHeartbeatTimeout   = 600 * time.Millisecond
+	DefaultElectionTimeout    = 600 * time.Millisecond
+	DefaultLeaderLeaseTimeout = 500 * time.Millisecond
+	// The default heartbeat_interval is the largest the checks allow
+	// (heartbeat_timeout/4: a follower gets two heartbeats per timeout at
+	// the longest gap) while the longest gap, 2·interval, leaves the lease
+	// check 200 ms or more (leader_lease_timeout/3 here): min(600ms/4,
+	// 500ms/3) = 150ms.
+	heartbeatsPerTimeout     = 4
+	heartbeatsPerLease       = 3
 	DefaultCommitTimeout     = 2 * time.Second
 	DefaultSnapshotInterval  = 120 * time.Second
 	DefaultSnapshotThreshold = 8192
