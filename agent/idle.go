@@ -60,8 +60,8 @@ func (a *Agent) quiet() bool {
 		if !a.leaderReady {
 			return false
 		}
-		st := a.fsm.Current()
-		if st.Fence != nil || st.Switchover != nil || (st.Maintenance.On && !st.Maintenance.Until.IsZero()) {
+		fence, switchover, m := a.fsm.Pending()
+		if fence || switchover || (m.On && !m.Until.IsZero()) {
 			return false
 		}
 	}

@@ -728,7 +728,7 @@ func (a *Agent) peerRemoveLocal(r PeerRequest, who asker) (PeerResult, error) {
 // before the "off" commits.
 func (a *Agent) expireMaintenance() {
 	ready := a.leaderReady
-	m := a.fsm.Current().Maintenance
+	_, _, m := a.fsm.Pending()
 	now := a.now()
 	if !ready || !a.raft.IsLeader() || !m.On || m.Until.IsZero() || owner.MaintenanceActive(m, now) {
 		return

@@ -83,6 +83,15 @@ func (f *FSM) Current() State {
 	return f.state.copyWith(false)
 }
 
+// Pending reports, without copying the state (Current copies every map,
+// and the agent loop asks on every pass), whether a fence or a switchover
+// is recorded, and the maintenance setting.
+func (f *FSM) Pending() (fence, switchover bool, maintenance Maintenance) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.state.Fence != nil, f.state.Switchover != nil, f.state.Maintenance
+}
+
 // FenceDeadline returns the local time before which the pending fence forbids
 // adding the VIP; ok is false when no fence is pending.
 func (f *FSM) FenceDeadline() (deadline time.Time, ok bool) {

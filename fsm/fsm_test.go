@@ -561,3 +561,26 @@ func TestLastAppliedSurvivesSnapshot(t *testing.T) {
 		t.Fatalf("after a command: LastApplied %d %v, want 12 true", i, known)
 	}
 }
+
+// Pending tells what the agent loop asks on every pass without a copy of
+// the state: fence, switchover and maintenance as Current shows them.
+func TestPendingMatchesCurrent(t *testing.T) {
+	f := New()
+	check := func(when string) {
+		t.Helper()
+		st := f.Current()
+		fence, sw, m := f.Pending()
+		if fence != (st.Fence != nil) || sw != (st.Switchover != nil) || m != st.Maintenance {
+			t.Fatalf("%s: Pending = %v, %v, %+v; Current has fence %v, switchover %v, maintenance %+v", when, fence, sw, m, st.Fence != nil, st.Switchover != nil, st.Maintenance)
+		}
+	}
+	check("empty")
+	until := time.Now().Add(time.Hour).UTC().Truncate(time.Second)
+	if r := f.ApplyCommand(Command{Type: CmdMaintenance, Maintenance: &Maintenance{On: true, Reason: "upgrade", By: "hosta", Until: until}}); r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	check("maintenance on")
+	if _, _, m := f.Pending(); !m.On || m.Reason != "upgrade" || !m.Until.Equal(until) {
+		t.Fatalf("Pending maintenance = %+v, want on until %v", m, until)
+	}
+}
