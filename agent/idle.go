@@ -29,7 +29,7 @@ const renewWakeMargin = 5 * time.Millisecond
 // contact before it proves the full way (renew): a sixth of the lease, so
 // a renewal happens by half the lease after the last (167 ms at the
 // default 1 s, where the leader's pace gives each follower a heartbeat
-// every 100–200 ms).
+// every 150–300 ms).
 func renewContactWait(lease time.Duration) time.Duration { return lease / 6 }
 
 // quiet reports whether nothing in flight needs the busy tick: the last
