@@ -551,7 +551,9 @@ func (a *Agent) step(ctx context.Context) time.Time {
 	}
 	if a.health != nil {
 		if h := a.health.Current(); h.Replication != nil && h.Replication != a.judged {
-			// A new reading (every check makes one): judge it once.
+			// A new reading (mysqlcheck reads replication every
+			// replication_interval while steady, on every check
+			// otherwise, and keeps the pointer between): judge it once.
 			a.judged = h.Replication
 			a.judgeReplication(h)
 		}

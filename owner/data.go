@@ -12,7 +12,8 @@ import (
 // Who may be promoted (docs/safety.md, rule 8). A DB node is a candidate
 // only if its replication from the holder was running and within max_lag at
 // its last check while the holder was alive, or it has caught up since.
-// Each node judges its own server (Freshness, on every check) and reports
+// Each node judges its own server (Freshness, on every replication reading:
+// every mysql.replication_interval while steady, every check otherwise) and reports
 // the verdict with its health; the leader combines it with when the holder
 // stopped (Stale).
 
