@@ -55,9 +55,11 @@ type Raft interface {
 	// Prove returns the instant from which a quorum provably still
 	// followed this node (cluster.Cluster.Prove).
 	Prove(timeout time.Duration) (time.Time, error)
-	// NextContact is closed when a follower next accepts an AppendEntries
-	// from this leader: Prove then needs no VerifyLeader (renew).
-	NextContact() <-chan struct{}
+	// ContactAfter is closed when a follower accepts an AppendEntries this
+	// leader sent at or after t: Prove then needs no VerifyLeader (renew).
+	// CancelContact forgets such a channel.
+	ContactAfter(t time.Time) <-chan struct{}
+	CancelContact(ch <-chan struct{})
 	// AnswerProof answers a leader's OpProve call.
 	AnswerProof() cluster.Response
 	// LastVouch asks the voters when they last vouched for a node in a
@@ -567,6 +569,9 @@ func (a *Agent) step(ctx context.Context) time.Time {
 	a.checkPeers()
 	a.clearSwitchover()
 	a.contactSeen = false
+	if !a.holding && a.renewContact != nil {
+		a.cancelContact() // no renewal to wait for
+	}
 	return wakeAt
 }
 
@@ -979,7 +984,7 @@ func (a *Agent) addVIP(ctx context.Context, epoch uint64, reason string) bool {
 		return false
 	}
 	a.holding, a.epoch, a.lastProof, a.lastRenew, a.pendingAdd = true, epoch, p, ret, 0
-	a.renewContact, a.renewBy = nil, time.Time{}
+	a.awaitContact()
 	actx, cancel := context.WithCancel(ctx)
 	a.announceCancel = cancel
 	a.log.Info("acquired VIP", "epoch", epoch, "lease", a.opt.Lease, "proof_age", ret.Sub(p), "reason", reason)
@@ -1131,15 +1136,14 @@ func (a *Agent) renew() {
 	// renewal proves the full way. Nothing here is safety: the proof and
 	// both freshness checks below are the same either way.
 	if !a.contactSeen {
-		if a.renewContact == nil && a.renewBy.IsZero() {
-			a.renewContact = a.raft.NextContact()
-			a.renewBy = owner.RenewAt(a.lastRenew, a.opt.Lease).Add(renewContactWait(a.opt.Lease))
+		if a.renewContact == nil {
+			a.awaitContact()
 		}
 		if now.Before(a.renewBy) {
 			return
 		}
 	}
-	a.renewContact, a.renewBy = nil, time.Time{}
+	a.cancelContact()
 	p, err := a.raft.Prove(a.opt.Lease / 3)
 	if err != nil {
 		a.log.Warn("leadership not confirmed; not renewing the VIP", "error", err)
@@ -1169,6 +1173,27 @@ func (a *Agent) renew() {
 		return
 	}
 	a.lastProof, a.lastRenew = p, ret
+	// Armed now, the next renewal's contact wakes the loop itself: no pass
+	// at the due time only to start waiting.
+	a.awaitContact()
+}
+
+// awaitContact arms the wait of the renewal after lastRenew (renew): the
+// loop wakes at the first follower contact sent after the renewal is due,
+// or at renewBy.
+func (a *Agent) awaitContact() {
+	a.cancelContact()
+	due := owner.RenewAt(a.lastRenew, a.opt.Lease)
+	a.renewContact = a.raft.ContactAfter(due)
+	a.renewBy = due.Add(renewContactWait(a.opt.Lease))
+}
+
+// cancelContact ends a renewal's wait for a contact.
+func (a *Agent) cancelContact() {
+	if a.renewContact != nil {
+		a.raft.CancelContact(a.renewContact)
+	}
+	a.renewContact, a.renewBy = nil, time.Time{}
 }
 
 // release removes the VIP, then commits the release. If the removal fails

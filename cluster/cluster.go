@@ -652,10 +652,14 @@ func (c *Cluster) proveRound(term uint64, voters []raft.Server, need int, deadli
 	return ok[need-1], nil
 }
 
-// NextContact returns a channel closed when a follower next accepts an
-// AppendEntries from this node (as leader): a moment when Prove can take
-// its short way. A holder times its renewal by it (agent.renew).
-func (c *Cluster) NextContact() <-chan struct{} { return c.contacts.next() }
+// ContactAfter returns a channel closed when a follower accepts an
+// AppendEntries this node (as leader) sent at or after t: a moment when
+// Prove can take its short way. A holder times its renewal by it
+// (agent.renew). CancelContact forgets a channel nobody waits on.
+func (c *Cluster) ContactAfter(t time.Time) <-chan struct{} { return c.contacts.after(t) }
+
+// CancelContact forgets a channel from ContactAfter.
+func (c *Cluster) CancelContact(ch <-chan struct{}) { c.contacts.drop(ch) }
 
 // ShortProofs counts the proofs that took the short way (no VerifyLeader).
 func (c *Cluster) ShortProofs() uint64 { return c.proofsShort.Load() }

@@ -97,7 +97,14 @@ func (t *contactTransport) Close() error {
 type contactBook struct {
 	mu      sync.Mutex
 	last    map[string]contactRecord
-	waiters []chan struct{}
+	waiters []contactWaiter
+}
+
+// contactWaiter is closed by the first accepted AppendEntries sent at or
+// after after.
+type contactWaiter struct {
+	after time.Time
+	ch    chan struct{}
 }
 
 type contactRecord struct {
@@ -112,22 +119,45 @@ func (b *contactBook) accepted(id string, term uint64, sent time.Time) {
 	if r, ok := b.last[id]; !ok || term > r.term || (term == r.term && sent.After(r.sent)) {
 		b.last[id] = contactRecord{term: term, sent: sent}
 	}
-	ws := b.waiters
-	b.waiters = nil
+	var done []chan struct{}
+	kept := b.waiters[:0]
+	for _, w := range b.waiters {
+		if sent.Before(w.after) {
+			kept = append(kept, w)
+		} else {
+			done = append(done, w.ch)
+		}
+	}
+	for i := len(kept); i < len(b.waiters); i++ {
+		b.waiters[i] = contactWaiter{}
+	}
+	b.waiters = kept
 	b.mu.Unlock()
-	for _, w := range ws {
-		close(w)
+	for _, ch := range done {
+		close(ch)
 	}
 }
 
-// next returns a channel closed when a follower next accepts an
-// AppendEntries.
-func (b *contactBook) next() <-chan struct{} {
+// after returns a channel closed when a follower accepts an AppendEntries
+// sent at or after t.
+func (b *contactBook) after(t time.Time) <-chan struct{} {
 	ch := make(chan struct{})
 	b.mu.Lock()
-	b.waiters = append(b.waiters, ch)
+	b.waiters = append(b.waiters, contactWaiter{after: t, ch: ch})
 	b.mu.Unlock()
 	return ch
+}
+
+// drop forgets a waiter that nobody waits on any more.
+func (b *contactBook) drop(ch <-chan struct{}) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for i, w := range b.waiters {
+		if w.ch == ch {
+			b.waiters = append(b.waiters[:i], b.waiters[i+1:]...)
+			return
+		}
+	}
 }
 
 // freshest returns the n voters (of ids) whose last accepted AppendEntries

@@ -75,7 +75,7 @@ func TestProofAfterAContactAsksOneVoter(t *testing.T) {
 	short := leader.ShortProofs()
 	for i := 0; i < proofs; i++ {
 		select {
-		case <-leader.NextContact():
+		case <-leader.ContactAfter(time.Now()):
 		case <-time.After(5 * time.Second):
 			t.Fatal("no follower accepted an AppendEntries within 5 s")
 		}
@@ -117,14 +117,42 @@ func TestShortProofFallsBackToTheFullProof(t *testing.T) {
 	// the one whose contact is fresh.
 	rpc.HangLink(leader.cfg.NodeID, others[0], true)
 	for i := 0; i < 10; i++ {
-		<-leader.NextContact()
+		<-leader.ContactAfter(time.Now())
 		if _, err := leader.Prove(time.Second); err != nil {
 			t.Fatalf("proof %d with %s not answering: %v", i, others[0], err)
 		}
 	}
 	rpc.HangLink(leader.cfg.NodeID, others[1], true)
-	<-leader.NextContact()
+	<-leader.ContactAfter(time.Now())
 	if p, err := leader.Prove(300 * time.Millisecond); err == nil {
 		t.Fatalf("proof with no voter answering succeeded (instant %v)", p)
+	}
+}
+
+// A renewal armed for its due time wakes for a contact sent at or after
+// it, not for an earlier one still in flight; a dropped wait is forgotten.
+func TestContactAfterWaitsForALaterSend(t *testing.T) {
+	b := newContactBook()
+	due := time.Now()
+	ch := b.after(due)
+	b.accepted("n2", 3, due.Add(-time.Millisecond))
+	select {
+	case <-ch:
+		t.Fatal("woken by an AppendEntries sent before the due time")
+	default:
+	}
+	b.accepted("n3", 3, due)
+	select {
+	case <-ch:
+	default:
+		t.Fatal("not woken by an AppendEntries sent at the due time")
+	}
+	gone := b.after(due.Add(time.Hour))
+	b.drop(gone)
+	if n := len(b.waiters); n != 0 {
+		t.Fatalf("%d waiters left after the only one was dropped", n)
+	}
+	if got := b.freshest([]raft.Server{{ID: "n2"}, {ID: "n3"}}, 3, due, 1); len(got) != 1 || got[0].ID != "n3" {
+		t.Fatalf("freshest since the due time = %v, want n3 alone", got)
 	}
 }
