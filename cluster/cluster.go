@@ -51,8 +51,8 @@ type Timing struct {
 
 // DefaultTiming is what raftvip runs with unless the config says otherwise.
 var DefaultTiming = Timing{
-	HeartbeatTimeout:   600 * time.Millisecond,
-	ElectionTimeout:    600 * time.Millisecond,
+	HeartbeatTimeout:   500 * time.Millisecond,
+	ElectionTimeout:    500 * time.Millisecond,
 	LeaderLeaseTimeout: 500 * time.Millisecond,
 	HeartbeatPace:      150 * time.Millisecond, // heartbeats every 150–300 ms (pace.go)
 	CommitTimeout:      2 * time.Second,        // followers learn commits from nudges (nudge.go)

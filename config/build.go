@@ -49,25 +49,25 @@ const (
 	DefaultOnCatchupTimeout = OnCatchupWritable
 	DefaultKillSessions     = true
 
-	// 600 ms, not 500 (issue 11, idle cost): it lets the leader heartbeat a
-	// third less often (heartbeat_interval 150 ms, not 100) with the same
-	// lease-check margin. A pulled cable's election starts ~0.15 s later,
-	// still before the measured fence ends (docs/safety.md, "What a
-	// failure costs"); rule 5's wait W gets 0.1 s shorter.
-	DefaultHeartbeatTimeout   = 600 * time.Millisecond
-	DefaultElectionTimeout    = 600 * time.Millisecond
+	DefaultHeartbeatTimeout = 500 * time.Millisecond
+	DefaultElectionTimeout  = 500 * time.Millisecond
+	// leader_lease_timeout = heartbeat_timeout (was 400 ms; issue 11, idle
+	// cost): with the default heartbeat_interval of 150 ms the longest gap
+	// between heartbeats, 300 ms, leaves the lease check 200 ms of margin.
+	// A heartbeat_timeout of 600 ms would have allowed the same pace
+	// within "interval <= heartbeat_timeout/4", but a pulled cable's
+	// election then started 0.2 s later (bench: cable-pulled p50 1.24 ->
+	// 1.38 s), and the timeout is what a follower's detection waits for.
 	DefaultLeaderLeaseTimeout = 500 * time.Millisecond
-	// The default heartbeat_interval is the largest the checks allow
-	// (heartbeat_timeout/4: a follower gets two heartbeats per timeout at
-	// the longest gap) while the longest gap, 2·interval, leaves the lease
-	// check 200 ms or more (leader_lease_timeout/3 here): min(600ms/4,
-	// 500ms/3) = 150ms.
-	heartbeatsPerTimeout     = 4
-	heartbeatsPerLease       = 3
-	DefaultCommitTimeout     = 2 * time.Second
-	DefaultSnapshotInterval  = 120 * time.Second
-	DefaultSnapshotThreshold = 8192
-	DefaultTrailingLogs      = 10240
+	// The default heartbeat_interval is 3/10 of the shorter of the two
+	// timeouts: the longest gap, 2·interval, is then 0.6 of either, so a
+	// follower gets more than one and a half heartbeats per timeout and
+	// the lease check the margin above: 150ms.
+	heartbeatTenthsPerTimeout = 3
+	DefaultCommitTimeout      = 2 * time.Second
+	DefaultSnapshotInterval   = 120 * time.Second
+	DefaultSnapshotThreshold  = 8192
+	DefaultTrailingLogs       = 10240
 )
 
 // DefaultAdmin is the admin socket path used when admin is not set.
@@ -747,15 +747,15 @@ func buildRaft(c *collector, r *rawRaft) Raft {
 			out.LeaderLeaseTimeout, out.HeartbeatTimeout)
 	}
 	if hiSt == absent && hbSt != invalid && llSt != invalid {
-		out.HeartbeatInterval = min(out.HeartbeatTimeout/heartbeatsPerTimeout, out.LeaderLeaseTimeout/heartbeatsPerLease)
+		out.HeartbeatInterval = min(out.HeartbeatTimeout, out.LeaderLeaseTimeout) * heartbeatTenthsPerTimeout / 10
 	}
 	// The leader sends a heartbeat every interval to 2·interval (raft's
 	// spacing, cluster/pace.go): the longest gap must leave a follower
 	// more than one heartbeat per timeout and the lease check one per lease.
-	if hiSt == valid && hbSt != invalid && 4*out.HeartbeatInterval > out.HeartbeatTimeout {
+	if hiSt == valid && hbSt != invalid && 10*out.HeartbeatInterval > heartbeatTenthsPerTimeout*out.HeartbeatTimeout {
 		c.at(r.HeartbeatInterval.Range,
-			"raft.heartbeat_interval (%s) must be <= raft.heartbeat_timeout/4 (%s): the leader's heartbeats come every interval to 2·interval, and a follower needs more than one per timeout",
-			out.HeartbeatInterval, out.HeartbeatTimeout/4)
+			"raft.heartbeat_interval (%s) must be <= 3/10 of raft.heartbeat_timeout (%s): the leader's heartbeats come every interval to 2·interval, and a follower needs more than one and a half per timeout",
+			out.HeartbeatInterval, out.HeartbeatTimeout*heartbeatTenthsPerTimeout/10)
 	}
 	if hiSt == valid && llSt != invalid && 2*out.HeartbeatInterval >= out.LeaderLeaseTimeout {
 		c.at(r.HeartbeatInterval.Range,

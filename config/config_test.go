@@ -30,8 +30,8 @@ var examplePeers = []Peer{
 }
 
 var defaultRaft = Raft{
-	HeartbeatTimeout:   600 * time.Millisecond,
-	ElectionTimeout:    600 * time.Millisecond,
+	HeartbeatTimeout:   500 * time.Millisecond,
+	ElectionTimeout:    500 * time.Millisecond,
 	LeaderLeaseTimeout: 500 * time.Millisecond,
 	HeartbeatInterval:  150 * time.Millisecond,
 	CommitTimeout:      2 * time.Second,
@@ -443,11 +443,11 @@ func TestBadConfigs(t *testing.T) {
 		{"leader_lease_timeout > heartbeat_timeout", base + "raft {\n  heartbeat_timeout    = \"500ms\"\n  leader_lease_timeout = \"600ms\"\n}\n",
 			"bad.hcl:26:3", "raft.leader_lease_timeout (600ms) must be <= raft.heartbeat_timeout (500ms)", 1},
 		{"leader_lease_timeout > default heartbeat_timeout", base + "raft {\n  leader_lease_timeout = \"1s\"\n}\n",
-			"bad.hcl:25:3", "raft.leader_lease_timeout (1s) must be <= raft.heartbeat_timeout (600ms)", 1},
+			"bad.hcl:25:3", "raft.leader_lease_timeout (1s) must be <= raft.heartbeat_timeout (500ms)", 1},
 		{"election_timeout < heartbeat_timeout", base + "raft {\n  heartbeat_timeout = \"1s\"\n  election_timeout  = \"800ms\"\n}\n",
 			"bad.hcl:26:3", "raft.election_timeout (800ms) must be >= raft.heartbeat_timeout (1s)", 1},
 		{"heartbeat_interval too long for heartbeat_timeout", base + "raft {\n  heartbeat_interval = \"175ms\"\n}\n",
-			"bad.hcl:25:3", "raft.heartbeat_interval (175ms) must be <= raft.heartbeat_timeout/4 (150ms)", 1},
+			"bad.hcl:25:3", "raft.heartbeat_interval (175ms) must be <= 3/10 of raft.heartbeat_timeout (150ms)", 1},
 		{"heartbeat_interval too long for leader_lease_timeout", base + "raft {\n  heartbeat_timeout    = \"1s\"\n  election_timeout     = \"1s\"\n  leader_lease_timeout = \"300ms\"\n  heartbeat_interval   = \"150ms\"\n}\n",
 			"bad.hcl:28:3", "raft.heartbeat_interval (150ms) must be < raft.leader_lease_timeout/2 (150ms)", 1},
 		{"heartbeat_interval too low", base + "raft {\n  heartbeat_interval = \"100us\"\n}\n",
@@ -552,8 +552,8 @@ func TestSummaryRedactsPassword(t *testing.T) {
 		t.Errorf("Summary node_id = %v, want hosta", got)
 	}
 	raft := s["raft"].(map[string]any)
-	if got := raft["heartbeat_timeout"]; got != "600ms" {
-		t.Errorf("Summary raft.heartbeat_timeout = %v, want 600ms", got)
+	if got := raft["heartbeat_timeout"]; got != "500ms" {
+		t.Errorf("Summary raft.heartbeat_timeout = %v, want 500ms", got)
 	}
 	vip := s["vip"].(map[string]any)
 	if got := vip["addresses"]; !reflect.DeepEqual(got, []string{"10.99.0.10/24"}) {

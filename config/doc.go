@@ -280,13 +280,13 @@
 // raft block, optional. Mirrors raft.ValidateConfig of hashicorp/raft v1.7.3 so
 // a bad value is reported at its line rather than at startup:
 //
-//	heartbeat_timeout    duration, default "600ms", >= 5ms.
-//	election_timeout     duration, default "600ms", >= 5ms, >= heartbeat_timeout.
+//	heartbeat_timeout    duration, default "500ms", >= 5ms.
+//	election_timeout     duration, default "500ms", >= 5ms, >= heartbeat_timeout.
 //	leader_lease_timeout duration, default "500ms", >= 5ms, <= heartbeat_timeout.
-//	heartbeat_interval   duration, >= 1ms, <= heartbeat_timeout/4,
-//	                     < leader_lease_timeout/2; default the smaller of
-//	                     heartbeat_timeout/4 and leader_lease_timeout/3
-//	                     ("150ms"). The leader heartbeats every interval to
+//	heartbeat_interval   duration, >= 1ms, <= 3/10 of heartbeat_timeout,
+//	                     < leader_lease_timeout/2; default 3/10 of the
+//	                     shorter of heartbeat_timeout and
+//	                     leader_lease_timeout ("150ms"). The leader heartbeats every interval to
 //	                     2·interval (hashicorp/raft's own: HT/10 to HT/5).
 //	commit_timeout       duration, default "2s", >= 1ms.
 //	snapshot_threshold   number >= 0, default 8192.
