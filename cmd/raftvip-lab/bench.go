@@ -27,6 +27,7 @@ func cmdBench(ctx context.Context, args []string) error {
 	faults := fs.String("faults", strings.Join(allFaults, ","), "faults to inject, comma-separated")
 	prefix := fs.String("prefix", "", "namespace prefix (default rvlab<pid>)")
 	logLevel := fs.String("log-level", "warn", "lab log level")
+	agentLog := fs.String("agent-log-level", "info", agentLogUsage)
 	keep := fs.Bool("keep", false, "keep the lab directory (configs, agent and keepalived logs) afterwards")
 	writeEvery := fs.Duration("write-interval", 50*time.Millisecond, "pace of the probe writer beside the client, for the pictures (0: none)")
 	fs.Parse(args)
@@ -67,7 +68,8 @@ func cmdBench(ctx context.Context, args []string) error {
 	command := strings.Join(append([]string{os.Args[0]}, os.Args[1:]...), " ")
 	fmt.Printf("bench: %d trial(s) x %d fault(s) x %d system(s); this takes a while (Ctrl-C stops and tears down)\n",
 		opts.Trials, len(opts.Faults), len(opts.Systems))
-	l, err := lab.Up(ctx, lab.Options{Prefix: *prefix, KeepDir: *keep, RaftvipBin: *raftvip, Logger: newLogger(*logLevel)})
+	l, err := lab.Up(ctx, lab.Options{Prefix: *prefix, KeepDir: *keep, RaftvipBin: *raftvip, Logger: newLogger(*logLevel),
+		Agent: lab.AgentSettings{LogLevel: *agentLog}})
 	if err != nil {
 		return err
 	}

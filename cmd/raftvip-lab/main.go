@@ -29,7 +29,7 @@ func usage() {
 commands:
   demo  -raftvip PATH [-system raftvip|keepalived]
         build the lab and replay the seed's failover test live, then tear down
-  bench -raftvip PATH -out DIR [-trials 10] [-systems keepalived,raftvip] [-faults ...]
+  bench -raftvip PATH -out DIR [-trials 10] [-systems keepalived,raftvip] [-faults ...] [-agent-log-level info]
         inject the same faults against raftvip and keepalived; write DIR/results.{json,md},
         DIR/failovers.json and DIR/failover-<fault>.svg (the median trials, drawn)
   bench-plot [-in docs/bench/failovers.json] [-out docs/bench]
@@ -37,7 +37,7 @@ commands:
   data-bench -raftvip PATH -out DIR [-name data-safety] [-trials 5] [-faults ...] [-modes async,semi-sync] [-lag 2s]
         a writer through the VIP while faults hit the holder; check what the servers kept
         (missing rows, counters, rows on a non-holder, replication); write DIR/NAME.{json,md}
-  scaling -raftvip PATH -out DIR [-vips 1,8,32] [-intervals 100ms,500ms,1s] [-trials 5] [-hung-trials 5] [-idle 20s]
+  scaling -raftvip PATH -out DIR [-vips 1,8,32] [-intervals 100ms,500ms,1s] [-trials 5] [-hung-trials 5] [-idle 20s] [-agent-log-level info]
         idle CPU/RSS and failover time with N VIP addresses in one group, idle CPU and
         hung-server detection per check interval; write DIR/scaling.{json,md}
   up    [-raftvip PATH | -keepalived] [-k]
@@ -98,6 +98,10 @@ func requireRoot() error {
 	}
 	return nil
 }
+
+// agentLogUsage is the -agent-log-level flag of bench and scaling: they
+// measure idle agents, and at debug an agent logs every check and renewal.
+const agentLogUsage = "the agents' log_level: raftvip's default (info), as a site runs it; debug logs every check and renewal, which an idle agent's CPU would count"
 
 func newLogger(level string) hclog.Logger {
 	return hclog.New(&hclog.LoggerOptions{Name: "raftvip-lab", Level: hclog.LevelFromString(level), Output: os.Stderr})

@@ -31,6 +31,7 @@ func cmdScaling(ctx context.Context, args []string) error {
 	prefix := fs.String("prefix", "", "namespace prefix (default rvlab<pid>)")
 	logLevel := fs.String("log-level", "warn", "lab log level")
 	keep := fs.Bool("keep", false, "keep the lab directory (configs, agent logs) afterwards")
+	agentLog := fs.String("agent-log-level", "info", agentLogUsage)
 	fs.Parse(args)
 	// Bad flags exit 2 before anything is built.
 	bad := func(format string, a ...any) {
@@ -82,7 +83,8 @@ func cmdScaling(ctx context.Context, args []string) error {
 		return err
 	}
 	// MariaDB listens on every address of the largest group.
-	l, err := lab.Up(ctx, lab.Options{Prefix: *prefix, KeepDir: *keep, RaftvipBin: *raftvip, Logger: newLogger(*logLevel), ExtraVIPs: extra})
+	l, err := lab.Up(ctx, lab.Options{Prefix: *prefix, KeepDir: *keep, RaftvipBin: *raftvip, Logger: newLogger(*logLevel), ExtraVIPs: extra,
+		Agent: lab.AgentSettings{LogLevel: *agentLog}})
 	if err != nil {
 		return err
 	}
