@@ -3,12 +3,13 @@ package cluster
 import "github.com/hashicorp/raft"
 
 // hashicorp/raft's leader heartbeats each follower every HT/10 to HT/5 of
-// its own HeartbeatTimeout: with the 500 ms that a pulled cable's detection
-// needed, 50–100 ms (60–120 ms at today's default 600 ms), about 27
-// heartbeats a second from an idle leader, a third of its CPU and, on top,
-// the Go scheduler's share of each wake-up (docs/bench/idle-cost.md). A
-// follower only needs a few in each of its own timeouts, and the leader's
-// lease check (LeaderLeaseTimeout) one answer per lease from a quorum.
+// its own HeartbeatTimeout: with the default 500 ms that a pulled cable's
+// detection needs, 50–100 ms, about 27 heartbeats a second from an idle
+// leader, a third of its CPU and, on top, the Go scheduler's share of each
+// wake-up (docs/bench/idle-cost.md). A follower only needs a few in each of
+// its own timeouts, and the leader's lease check (LeaderLeaseTimeout) one
+// answer per lease from a quorum: the default pace (heartbeat_interval
+// 150 ms) spaces them 150–300 ms.
 //
 // A node's HeartbeatTimeout is read by raft only for the job it does in
 // the node's current state: as a follower, the timer after which it stops
