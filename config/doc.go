@@ -286,8 +286,11 @@
 //	heartbeat_interval   duration, >= 1ms, <= 3/10 of heartbeat_timeout,
 //	                     < leader_lease_timeout/2; default 3/10 of the
 //	                     shorter of heartbeat_timeout and
-//	                     leader_lease_timeout ("150ms"). The leader heartbeats every interval to
-//	                     2·interval (hashicorp/raft's own: HT/10 to HT/5).
+//	                     leader_lease_timeout ("150ms"). The leader
+//	                     heartbeats every interval to 2·interval
+//	                     (hashicorp/raft's own: HT/10 to HT/5, 50–100ms
+//	                     at the default), so a follower gets more than
+//	                     one and a half heartbeats per timeout.
 //	commit_timeout       duration, default "2s", >= 1ms.
 //	snapshot_threshold   number >= 0, default 8192.
 //	snapshot_interval    duration, default "120s", >= 5ms.
