@@ -55,9 +55,10 @@ const (
 	// cost): with the default heartbeat_interval of 150 ms the longest gap
 	// between heartbeats, 300 ms, leaves the lease check 200 ms of margin.
 	// A heartbeat_timeout of 600 ms would have allowed the same pace
-	// within "interval <= heartbeat_timeout/4", but a pulled cable's
-	// election then started 0.2 s later (bench: cable-pulled p50 1.24 ->
-	// 1.38 s), and the timeout is what a follower's detection waits for.
+	// within "interval <= heartbeat_timeout/4", but the timeout is what a
+	// follower's detection of a lost leader waits for (HT..3·HT): a pulled
+	// cable's election started later (bench p50 1025 ms at 600 ms, 946 ms
+	// at 500 ms, same code).
 	DefaultLeaderLeaseTimeout = 500 * time.Millisecond
 	// The default heartbeat_interval is 3/10 of the shorter of the two
 	// timeouts: the longest gap, 2·interval, is then 0.6 of either, so a
