@@ -70,9 +70,11 @@ func TestMetricsAfterFailover(t *testing.T) {
 	tc.assertNeverTwo()
 
 	var body string
+	// The "added" record (vip_add, first_garp) is committed off the loop,
+	// after the VIP is up (recordAdded), so it may come after "writable".
 	tc.eventually("metrics show the move", 5*time.Second, func() bool {
 		_, body = get(t, handlers[other], "/metrics")
-		return sample(body, "raftvip_holding") == 1
+		return sample(body, "raftvip_holding") == 1 && sample(body, `raftvip_failover_phase_seconds_count{phase="first_garp"}`) >= 1
 	})
 	for _, want := range []struct {
 		series string

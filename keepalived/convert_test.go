@@ -59,7 +59,8 @@ func importFile(t *testing.T, path string, opts Options) (*Result, *config.Confi
 func TestImportKnownConfigs(t *testing.T) {
 	dsn := dsnFile(t)
 	mysqlDefaults := config.MySQL{DSN: "raftvip:pw@tcp(127.0.0.1:3306)/", DSNFile: dsn, Query: "SELECT 1",
-		Interval: config.DefaultInterval, Timeout: config.DefaultTimeout, Fall: config.DefaultFall, Rise: config.DefaultRise, FailAfter: config.DefaultFailAfter}
+		Interval: config.DefaultInterval, Timeout: config.DefaultTimeout, Fall: config.DefaultFall, Rise: config.DefaultRise, FailAfter: config.DefaultFailAfter,
+		ReplicationInterval: config.DefaultReplicationInterval}
 	tests := []struct {
 		file      string
 		opts      Options
